@@ -1,0 +1,124 @@
+# ms: the mobile-sales toolkit.  One Makefile, no autotools.
+# Tools add their extra build rules (test helpers, emulators) in mk/*.mk.
+
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man
+DESTDIR ?=
+
+CC ?= cc
+CFLAGS ?= -O2 -g
+PKG_CONFIG ?= pkg-config
+
+ifeq ($(SANITIZE),1)
+BUILD := build-san
+BINOUT := build-san/bin
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+else
+BUILD := build
+BINOUT := bin
+SANFLAGS :=
+endif
+
+# Forced on whatever CFLAGS says.
+MS_CFLAGS := -std=c11 -D_XOPEN_SOURCE=700 -D_DEFAULT_SOURCE -Wall -Wextra -Isrc/lib $(SANFLAGS)
+MS_LDFLAGS := $(SANFLAGS)
+
+pc = $(shell $(PKG_CONFIG) --silence-errors $(1) $(2))
+JANSSON_LIBS := $(call pc,--libs,jansson)
+CRYPTO_LIBS := $(call pc,--libs,libcrypto)
+NFC_CFLAGS := $(call pc,--cflags,libnfc)
+NFC_LIBS := $(call pc,--libs,libnfc)
+CURL_CFLAGS := $(call pc,--cflags,libcurl)
+CURL_LIBS := $(call pc,--libs,libcurl)
+GPIOD_CFLAGS := $(call pc,--cflags,libgpiod)
+GPIOD_LIBS := $(call pc,--libs,libgpiod)
+GPIOD_VERSION := $(call pc,--modversion,libgpiod)
+DB_LIBS := -ldb-5.3
+
+TOOLS := msid msdetect mscart mspay
+PROGS := $(addprefix $(BINOUT)/,$(TOOLS))
+MANS := $(wildcard man/*.[1-8])
+
+LIB_SRCS := $(wildcard src/lib/*.c)
+LIB_OBJS := $(LIB_SRCS:src/%.c=$(BUILD)/obj/%.o)
+LIBMS := $(BUILD)/libms.a
+
+# Per-tool objects and libraries.
+objs_of = $(patsubst src/%.c,$(BUILD)/obj/%.o,$(wildcard src/$(1)/*.c))
+msid_LIBS := $(NFC_LIBS) $(JANSSON_LIBS) $(CRYPTO_LIBS)
+msdetect_LIBS := $(GPIOD_LIBS) $(JANSSON_LIBS) $(CRYPTO_LIBS)
+mscart_LIBS := $(DB_LIBS) $(JANSSON_LIBS) $(CRYPTO_LIBS)
+mspay_LIBS := $(CURL_LIBS) $(JANSSON_LIBS) $(CRYPTO_LIBS) -lm
+msid_CFLAGS := $(NFC_CFLAGS)
+msdetect_CFLAGS := $(GPIOD_CFLAGS)
+mspay_CFLAGS := $(CURL_CFLAGS)
+
+# Test helpers (emulators, fake libraries, unit tests) that mk/*.mk add.
+TEST_PROGS :=
+
+.PHONY: all deps check test bench demo fuzz install uninstall clean lint
+
+all: deps-quiet $(PROGS)
+
+# Install missing Debian packages (a no-op when everything is there).
+deps:
+	@sh mk/deps.sh
+
+deps-quiet:
+	@sh mk/deps.sh -q
+
+$(BUILD)/obj/%.o: src/%.c src/lib/ms.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(MS_CFLAGS) $($(word 1,$(subst /, ,$*))_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(LIBMS): $(LIB_OBJS)
+	@mkdir -p $(@D)
+	rm -f $@
+	$(AR) rcs $@ $(LIB_OBJS)
+
+define tool_rule
+$(BINOUT)/$(1): $(call objs_of,$(1)) $(LIBMS)
+	@mkdir -p $$(@D)
+	$$(CC) $$(CFLAGS) $$(MS_LDFLAGS) $$(LDFLAGS) -o $$@ $(call objs_of,$(1)) $$(LIBMS) $$($(1)_LIBS)
+endef
+$(foreach t,$(TOOLS),$(eval $(call tool_rule,$(t))))
+
+-include mk/*.mk
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+
+# make check: every test, with prove.  SANITIZE=1 runs the same suite on
+# a separate ASan+UBSan build.
+check: deps-quiet $(PROGS) $(TEST_PROGS)
+	MS_BIN=$(CURDIR)/$(BINOUT) MS_BUILD=$(CURDIR)/$(BUILD) MS_TOP=$(CURDIR) \
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	prove -r $(PROVEFLAGS) $(if $(TESTS),$(TESTS),tests)
+
+test: check
+
+bench: deps-quiet $(PROGS) $(TEST_PROGS)
+	MS_BIN=$(CURDIR)/$(BINOUT) MS_BUILD=$(CURDIR)/$(BUILD) MS_TOP=$(CURDIR) sh bench/run
+
+demo: deps-quiet $(PROGS) $(TEST_PROGS)
+	MS_BIN=$(CURDIR)/$(BINOUT) MS_BUILD=$(CURDIR)/$(BUILD) MS_TOP=$(CURDIR) sh demo/run
+
+lint:
+	mandoc -Tlint -W warning $(MANS)
+
+install: $(PROGS)
+	install -d $(DESTDIR)$(BINDIR)
+	install -m 755 $(PROGS) $(DESTDIR)$(BINDIR)
+	for m in $(MANS); do \
+		s=$${m##*.}; install -d $(DESTDIR)$(MANDIR)/man$$s; \
+		install -m 644 $$m $(DESTDIR)$(MANDIR)/man$$s; \
+	done
+
+uninstall:
+	for t in $(TOOLS); do rm -f $(DESTDIR)$(BINDIR)/$$t; done
+	for m in $(MANS); do \
+		s=$${m##*.}; rm -f $(DESTDIR)$(MANDIR)/man$$s/$${m##*/}; \
+	done
+
+clean:
+	rm -rf build build-san bin

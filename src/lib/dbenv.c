@@ -1,0 +1,93 @@
+/* dbenv.c: the Berkeley DB environment every mscart process shares. */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "dbenv.h"
+#include "ms.h"
+
+#define SET_ERR(...) do { if (err) snprintf(err, errlen, __VA_ARGS__); } while (0)
+
+static const char db_config[] =
+    "# written by ms: the db5.3_* utilities read this too\n"
+    "set_lk_detect DB_LOCK_DEFAULT\n"
+    "set_lg_bsize 1048576\n"
+    "set_lg_max 10485760\n"
+    "set_lk_max_locks 100000\n"
+    "set_lk_max_objects 100000\n"
+    "set_lk_max_lockers 10000\n"
+    "set_tx_max 1000\n"
+    "log_set_config DB_LOG_AUTO_REMOVE on\n";
+
+static void
+write_db_config(const char *home)
+{
+	char path[4096];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/DB_CONFIG", home);
+	if (access(path, F_OK) == 0)
+		return;
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600)) == -1)
+		return;	/* another process won the race: same content */
+	if (write(fd, db_config, sizeof(db_config) - 1) == -1)
+		ms_warn("%s", path);
+	fsync(fd);
+	close(fd);
+}
+
+int
+ms_dbenv_open(const char *home, const struct ms_dbenv_opts *opts,
+    DB_ENV **envp, char *err, size_t errlen)
+{
+	DB_ENV *env;
+	int rc, mb;
+	u_int32_t flags = DB_CREATE | DB_INIT_TXN | DB_INIT_LOCK |
+	    DB_INIT_LOG | DB_INIT_MPOOL | DB_RECOVER | DB_REGISTER | DB_THREAD;
+
+	*envp = NULL;
+	if (mkdir(home, 0700) == -1 && errno != EEXIST) {
+		SET_ERR("%s: %s", home, strerror(errno));
+		return errno;
+	}
+	write_db_config(home);
+	if ((rc = db_env_create(&env, 0)) != 0) {
+		SET_ERR("db_env_create: %s", db_strerror(rc));
+		return rc;
+	}
+	env->set_errpfx(env, ms_prog);
+	env->set_errfile(env, stderr);
+	mb = opts && opts->cachesize_mb > 0 ? opts->cachesize_mb : 32;
+	env->set_cachesize(env, (u_int32_t)(mb / 1024), (u_int32_t)(mb % 1024) << 20, 1);
+	env->set_lk_detect(env, DB_LOCK_DEFAULT);
+	env->set_thread_count(env, 64);
+	if (opts && opts->nosync)
+		env->set_flags(env, DB_TXN_WRITE_NOSYNC, 1);
+	env->log_set_config(env, DB_LOG_AUTO_REMOVE, 1);
+	if ((rc = env->open(env, home, flags, 0600)) != 0) {
+		SET_ERR("%s: cannot open environment: %s", home, db_strerror(rc));
+		env->close(env, 0);
+		return rc;
+	}
+	*envp = env;
+	return 0;
+}
+
+void
+ms_dbenv_close(DB_ENV *env)
+{
+	if (env == NULL)
+		return;
+	env->txn_checkpoint(env, 0, 0, 0);
+	env->close(env, 0);
+}
+
+int
+ms_dbenv_needs_reopen(int rc)
+{
+	return rc == DB_RUNRECOVERY;
+}

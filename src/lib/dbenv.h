@@ -1,0 +1,31 @@
+/*
+ * dbenv.h: opening a Berkeley DB 5.3 environment the way every ms
+ * process must (see FIELD-NOTES: all openers pass DB_REGISTER|DB_RECOVER).
+ * Only mscart links this (and -ldb).
+ */
+#ifndef MS_DBENV_H
+#define MS_DBENV_H
+
+#include <db.h>
+
+struct ms_dbenv_opts {
+	int	nosync;		/* DB_TXN_WRITE_NOSYNC: survives a crash, not power loss */
+	int	readonly_ok;	/* reserved */
+	int	cachesize_mb;	/* 0: 32 MiB */
+};
+
+/*
+ * Create HOME (0700) if missing, write a DB_CONFIG the db5.3_* utilities
+ * agree with, and open it with transactions, locking, logging, the
+ * memory pool, DB_RECOVER|DB_REGISTER|DB_THREAD, deadlock detection and
+ * automatic log removal.  Files are 0600.  Returns 0 or a BDB error
+ * (message in err).
+ */
+int	ms_dbenv_open(const char *home, const struct ms_dbenv_opts *,
+	    DB_ENV **envp, char *err, size_t errlen);
+/* Checkpoint (so logs can go) and close. */
+void	ms_dbenv_close(DB_ENV *);
+/* True for errors after which the whole environment must be reopened. */
+int	ms_dbenv_needs_reopen(int bdb_error);
+
+#endif

@@ -1,0 +1,42 @@
+/* mscart: the ledger of carts, tabs and settlements. */
+#include <stdio.h>
+#include <string.h>
+
+#include "ms.h"
+#include "mscart.h"
+
+static const struct command {
+	const char	*name;
+	int		(*run)(int, char **);
+	const char	*synopsis;
+} commands[] = {
+	{ "apply", cmd_apply, "apply [-n] [-d dir]" },
+	{ "serve", cmd_serve, "serve --role role [-d dir]" },
+	{ "record", cmd_record, "record -r robot [-d dir]" },
+	{ "push", cmd_push, "push -r robot [-d dir] [-- command ...]" },
+	{ NULL, NULL, NULL }
+};
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: mscart [-h] command [args]\ncommands:\n");
+	for (const struct command *c = commands; c->name; c++)
+		fprintf(stderr, "  mscart %s\n", c->synopsis);
+}
+
+int
+main(int argc, char *argv[])
+{
+	ms_setprog(argv[0]);
+	if (argc < 2 || strcmp(argv[1], "-h") == 0) {
+		usage();
+		return argc < 2 ? MS_EX_USAGE : MS_EX_OK;
+	}
+	for (const struct command *c = commands; c->name; c++)
+		if (strcmp(c->name, argv[1]) == 0)
+			return c->run(argc - 1, argv + 1);
+	ms_warnx("unknown command \"%s\"", argv[1]);
+	usage();
+	return MS_EX_USAGE;
+}
