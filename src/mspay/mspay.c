@@ -1,32 +1,919 @@
-/* mspay: placeholder until its issue lands. */
+/*
+ * mspay: read charge lines, post each to a payment gateway, write one
+ * charged line per charge.  Exactly once rests on the idempotency key:
+ * every attempt for a charge carries the same key and the same body, so
+ * the gateway answers a repeat with the first answer instead of charging
+ * again.  When no definite answer comes, the charge is reported
+ * "unknown" and a later run sends it again under the same key.
+ *
+ * The HTTP gateways run on libcurl's multi interface: up to -P transfers
+ * at once over kept-alive connections, charges waiting for a retry parked
+ * with a due time, stdin polled alongside the sockets.
+ */
+#include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
+#include <openssl/crypto.h>
+
 #include "ms.h"
+#include "mspay.h"
+
+#define REPLY_MAX	(1024 * 1024)	/* longest gateway reply we keep */
+
+struct job {
+	struct job	*next, *prev;
+	struct charge	 c;
+	int		 attempts;
+	int64_t		 due;		/* mono ms: next attempt, when parked */
+	char		*body;		/* the same on every attempt */
+	CURL		*easy;
+	struct curl_slist *hdrs;
+	char		*reply;
+	size_t		 rlen, rcap;
+	int		 rtoolong;
+	int		 should_retry;
+	int64_t		 retry_after_ms;
+	struct outcome	 last;		/* the last indefinite answer */
+	char		 errbuf[CURL_ERROR_SIZE];
+};
+
+struct list {
+	struct job	*head;
+	size_t		 n;
+};
+
+static struct {
+	enum gateway	 gw;
+	enum stripe_api	 api;
+	const char	*url;
+	const char	*ledger_path;
+	const char	*cacert;
+	long		 parallel;
+	long		 retries;
+	int64_t		 timeout_ms, connect_ms, backoff_ms;
+	double		 rate;
+	char		*secret;
+	size_t		 secretlen;
+} opt = {
+	.gw = GW_LEDGER,
+	.api = API_CHARGES,
+	.ledger_path = "payroll.csv",
+	.parallel = 8,
+	.retries = 5,
+	.timeout_ms = 30000,
+	.connect_ms = 10000,
+	.backoff_ms = 500,
+};
+
+/* What the run has seen, for the exit status and the progress line. */
+static struct {
+	unsigned long	 read, done, succeeded, declined, failed, unknown;
+	unsigned long	 refused, attempts;
+	int64_t		 start;
+} st;
+
+static int progress;	/* stderr is a terminal */
 
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: mspay [-h]\n");
+	fprintf(stderr,
+	    "usage: mspay [-h] [-g ledger | stripe | webhook] [-f file] "
+	    "[-K keyfile] [-P n]\n"
+	    "             [-T seconds] [-u url] [--api charges | "
+	    "payment_intents]\n"
+	    "             [--backoff seconds] [--cacert file] "
+	    "[--connect-timeout seconds]\n"
+	    "             [--rate n] [--retries n]\n");
+}
+
+static void
+list_add(struct list *l, struct job *j)
+{
+	j->prev = NULL;
+	j->next = l->head;
+	if (l->head)
+		l->head->prev = j;
+	l->head = j;
+	l->n++;
+}
+
+static void
+list_del(struct list *l, struct job *j)
+{
+	if (j->prev)
+		j->prev->next = j->next;
+	else
+		l->head = j->next;
+	if (j->next)
+		j->next->prev = j->prev;
+	j->next = j->prev = NULL;
+	l->n--;
+}
+
+static const char *const verdict_names[] = {
+	[V_SUCCEEDED] = "succeeded", [V_DECLINED] = "declined",
+	[V_FAILED] = "failed", [V_RETRY] = "unknown", [V_UNKNOWN] = "unknown"
+};
+
+/* Never let the key reach our output, whatever a gateway echoes. */
+static void
+scrub(char *s)
+{
+	char *p;
+
+	if (opt.secret == NULL || opt.secretlen < 4)
+		return;
+	while ((p = strstr(s, opt.secret)) != NULL)
+		memset(p, '*', opt.secretlen);
+}
+
+/* One charged line, flushed: a "pay now" waits for it. */
+static void
+emit(const struct charge *c, const struct outcome *o)
+{
+	char ts[MS_TIME_LEN], code[sizeof(o->code)], msg[sizeof(o->message)];
+	char gid[sizeof(o->gateway_id)];
+	json_t *out;
+
+	ms_time_format(ms_now_ms(), ts);
+	text_clean(code, sizeof(code), o->code);
+	text_clean(msg, sizeof(msg), o->message);
+	text_clean(gid, sizeof(gid), o->gateway_id);
+	scrub(code);
+	scrub(msg);
+	scrub(gid);
+	out = json_pack("{s:s, s:s, s:s, s:s, s:I, s:s}",
+	    "type", "charged", "settlement", c->settlement, "key", c->key,
+	    "status", verdict_names[o->verdict], "amount", (json_int_t)c->amount,
+	    "currency", c->currency);
+	if (out == NULL)
+		ms_errx(MS_EX_FAIL, "out of memory");
+	json_object_set_new(out, "gateway_id", *gid ? json_string(gid) : json_null());
+	json_object_set_new(out, "code", *code ? json_string(code) : json_null());
+	json_object_set_new(out, "message", *msg ? json_string(msg) : json_null());
+	json_object_set_new(out, "ts", json_string(ts));
+	ms_write_json(stdout, out, 1);
+	json_decref(out);
+	st.done++;
+	switch (o->verdict) {
+	case V_SUCCEEDED:
+		st.succeeded++;
+		break;
+	case V_DECLINED:
+		st.declined++;
+		break;
+	case V_FAILED:
+		st.failed++;
+		break;
+	default:
+		st.unknown++;
+		break;
+	}
+}
+
+/*
+ * A line mspay cannot charge.  It gets a failed charged line when it
+ * names a settlement, a key and a currency that can be echoed (so the
+ * ledger can close the loop), an error line otherwise.
+ */
+static void
+refuse(const char *source, unsigned long lineno, const json_t *j,
+    const char *why)
+{
+	const char *settlement = json_string_value(json_object_get(j, "settlement"));
+	const char *key = json_string_value(json_object_get(j, "key"));
+	const char *cur = json_string_value(json_object_get(j, "currency"));
+	const json_t *amt = json_object_get(j, "amount");
+	json_t *out;
+	struct charge c;
+	struct outcome o;
+
+	ms_warn_at(source, lineno, "%s", why);
+	st.refused++;
+	out = NULL;
+	if (settlement && key && cur)
+		out = json_pack("{s:s, s:s, s:s, s:s, s:i, s:s}",
+		    "type", "charged", "settlement", settlement, "key", key,
+		    "status", "failed", "amount", 0, "currency", cur);
+	if (out != NULL && ms_validate_charged(out, NULL, 0) == 0) {
+		json_decref(out);
+		memset(&c, 0, sizeof(c));
+		c.settlement = settlement;
+		c.key = key;
+		c.currency = cur;
+		c.amount = json_is_integer(amt) &&
+		    ms_amount_valid(json_integer_value(amt)) ?
+		    json_integer_value(amt) : 0;
+		memset(&o, 0, sizeof(o));
+		outcome_set(&o, V_FAILED, "invalid", "%s", why);
+		emit(&c, &o);
+		return;
+	}
+	json_decref(out);
+	out = json_pack("{s:s, s:s, s:s, s:s, s:I}", "type", "error",
+	    "code", "invalid", "message", why, "source", source,
+	    "line", (json_int_t)lineno);
+	if (out == NULL)
+		ms_errx(MS_EX_FAIL, "out of memory");
+	ms_write_json(stdout, out, 1);
+	json_decref(out);
+}
+
+/* Parse and check one input line into c; 0 or -1 (already refused). */
+static int
+take_line(struct ms_reader *r, int rc, const char *rerr, json_t **jp,
+    struct charge *c)
+{
+	char err[512];
+	json_t *j;
+
+	st.read++;
+	if (rc == MS_READ_BAD) {
+		refuse(r->source, r->lineno, NULL, rerr);
+		return -1;
+	}
+	if ((j = ms_json_parse_line(r->line, r->len, err, sizeof(err))) == NULL) {
+		refuse(r->source, r->lineno, NULL, err);
+		return -1;
+	}
+	if (ms_msg_type(j) != MS_MSG_CHARGE) {
+		if (ms_msg_validate(j, err, sizeof(err)) == -1 &&
+		    ms_msg_type(j) == MS_MSG_UNKNOWN)
+			refuse(r->source, r->lineno, j, err);
+		else
+			refuse(r->source, r->lineno, j, "expected a charge line");
+		json_decref(j);
+		return -1;
+	}
+	if (ms_validate_charge(j, err, sizeof(err)) == -1) {
+		refuse(r->source, r->lineno, j, err);
+		json_decref(j);
+		return -1;
+	}
+	memset(c, 0, sizeof(*c));
+	c->msg = j;
+	c->lineno = r->lineno;
+	c->settlement = json_string_value(json_object_get(j, "settlement"));
+	c->user = json_string_value(json_object_get(j, "user"));
+	c->customer = json_string_value(json_object_get(j, "customer"));
+	c->key = json_string_value(json_object_get(j, "key"));
+	c->currency = json_string_value(json_object_get(j, "currency"));
+	c->description = json_string_value(json_object_get(j, "description"));
+	c->amount = json_integer_value(json_object_get(j, "amount"));
+	*jp = j;
+	return 0;
+}
+
+static void
+show_progress(int final)
+{
+	static int64_t last;
+	int64_t now = ms_mono_ms();
+	double secs, rate;
+
+	if (!progress || (!final && now - last < 500))
+		return;
+	last = now;
+	secs = (double)(now - st.start) / 1000.0;
+	rate = secs > 0 ? (double)st.done / secs : 0;
+	fprintf(stderr, "\rmspay: %lu/%lu done, %.0f/s, %lu declined, "
+	    "%lu failed, %lu unknown", st.done, st.read, rate, st.declined,
+	    st.failed + st.refused, st.unknown);
+	if (st.read > st.done && rate > 0)
+		fprintf(stderr, ", ETA %.0fs ", (double)(st.read - st.done) / rate);
+	else
+		fputs("          ", stderr);
+	if (final)
+		fputc('\n', stderr);
+}
+
+/* ---- the ledger gateway: no network, group commit ---- */
+
+static int
+run_ledger(struct ms_reader *r)
+{
+	struct ledger *l;
+	struct charge *batch = NULL;
+	struct outcome *outs = NULL;
+	size_t n = 0, cap = 0;
+	char err[512];
+	int rc, broken = 0;
+	json_t *j;
+
+	if ((l = ledger_open(opt.ledger_path, err, sizeof(err))) == NULL) {
+		ms_warnx("%s", err);
+		return -1;
+	}
+	for (;;) {
+		/* block only when nothing is staged; else commit what we have */
+		rc = ms_reader_line(r, n > 0 || ms_sig_stop, err, sizeof(err));
+		if (rc == MS_READ_LINE || rc == MS_READ_BAD) {
+			struct charge c;
+
+			if (ms_sig_stop)
+				rc = MS_READ_AGAIN;	/* take no new line */
+			else if (take_line(r, rc, err, &j, &c) == 0) {
+				if (n == cap) {
+					cap = cap ? cap * 2 : 256;
+					batch = realloc(batch, cap * sizeof(*batch));
+					outs = realloc(outs, cap * sizeof(*outs));
+					if (batch == NULL || outs == NULL)
+						ms_errx(MS_EX_FAIL, "out of memory");
+				}
+				batch[n] = c;
+				if (ledger_add(l, &c, &outs[n]) == -1)
+					ms_errx(MS_EX_FAIL, "out of memory");
+				n++;
+			}
+			if (rc != MS_READ_AGAIN && n < 4096)
+				continue;
+		}
+		if (rc == MS_READ_ERROR)
+			ms_warnx("%s: %s", r->source, err);
+		if (n > 0) {
+			if (ledger_commit(l, err, sizeof(err)) == -1) {
+				ms_warnx("%s", err);
+				broken = 1;
+			}
+			for (size_t i = 0; i < n; i++) {
+				if (broken)
+					outcome_set(&outs[i], V_UNKNOWN, "ledger",
+					    "ledger write failed");
+				emit(&batch[i], &outs[i]);
+				json_decref(batch[i].msg);
+			}
+			n = 0;
+			show_progress(0);
+		}
+		if (rc == MS_READ_EOF || rc == MS_READ_ERROR || broken ||
+		    ms_sig_stop)
+			break;
+	}
+	free(batch);
+	free(outs);
+	ledger_close(l);
+	show_progress(1);
+	return rc == MS_READ_ERROR || broken ? -1 : 0;
+}
+
+/* ---- the HTTP gateways ---- */
+
+static size_t
+on_body(char *p, size_t size, size_t nmemb, void *arg)
+{
+	struct job *j = arg;
+	size_t n = size * nmemb;
+	char *nb;
+
+	if (j->rlen + n > REPLY_MAX) {
+		j->rtoolong = 1;
+		return 0;	/* abort the transfer */
+	}
+	if (j->rlen + n + 1 > j->rcap) {
+		size_t want = j->rcap ? j->rcap * 2 : 4096;
+
+		while (want < j->rlen + n + 1)
+			want *= 2;
+		if ((nb = realloc(j->reply, want)) == NULL)
+			return 0;
+		j->reply = nb;
+		j->rcap = want;
+	}
+	memcpy(j->reply + j->rlen, p, n);
+	j->rlen += n;
+	j->reply[j->rlen] = '\0';
+	return n;
+}
+
+static int
+header_is(const char *h, size_t n, const char *name, const char **val)
+{
+	size_t k = strlen(name);
+
+	if (n <= k || strncasecmp(h, name, k) != 0 || h[k] != ':')
+		return 0;
+	*val = h + k + 1;
+	while (**val == ' ' || **val == '\t')
+		(*val)++;
+	return 1;
+}
+
+static size_t
+on_header(char *h, size_t size, size_t nmemb, void *arg)
+{
+	struct job *j = arg;
+	size_t n = size * nmemb;
+	const char *v;
+	char tmp[64];
+	size_t vl;
+	long secs;
+
+	if (strncmp(h, "HTTP/", 5) == 0) {
+		/* a new response (after 100-continue, say): start afresh */
+		j->should_retry = -1;
+		j->retry_after_ms = -1;
+		return n;
+	}
+	if (header_is(h, n, "Stripe-Should-Retry", &v))
+		j->should_retry = strncasecmp(v, "true", 4) == 0 ? 1 :
+		    strncasecmp(v, "false", 5) == 0 ? 0 : -1;
+	else if (header_is(h, n, "Retry-After", &v)) {
+		vl = strcspn(v, "\r\n");
+		if (vl < sizeof(tmp)) {
+			memcpy(tmp, v, vl);
+			tmp[vl] = '\0';
+			/* seconds; an HTTP date is taken as "soon" */
+			if (ms_parse_long(tmp, 0, 3600, &secs) == 0)
+				j->retry_after_ms = (int64_t)secs * 1000;
+		}
+	}
+	return n;
+}
+
+static int
+secure_url(const char *url)
+{
+	static const char *const local[] = {
+		"http://127.0.0.1:", "http://127.0.0.1/", "http://localhost:",
+		"http://localhost/", "http://[::1]:", "http://[::1]/", NULL
+	};
+
+	if (strncasecmp(url, "https://", 8) == 0)
+		return 1;
+	for (const char *const *p = local; *p; p++)
+		if (strncasecmp(url, *p, strlen(*p)) == 0)
+			return 1;
+	return 0;
+}
+
+/* Prepare a transfer for the job's next attempt. */
+static int
+start(CURLM *multi, struct job *j, const char *url)
+{
+	char hdr[512], sig[128];
+	struct curl_slist *h = NULL;
+
+	j->rlen = 0;
+	j->rtoolong = 0;
+	j->should_retry = -1;
+	j->retry_after_ms = -1;
+	j->errbuf[0] = '\0';
+	if ((j->easy = curl_easy_init()) == NULL)
+		return -1;
+	snprintf(hdr, sizeof(hdr), "Idempotency-Key: %s", j->c.key);
+	h = curl_slist_append(h, hdr);
+	if (opt.gw == GW_STRIPE) {
+		h = curl_slist_append(h,
+		    "Content-Type: application/x-www-form-urlencoded");
+	} else {
+		h = curl_slist_append(h, "Content-Type: application/json");
+		if (webhook_signature(opt.secret, opt.secretlen,
+		    (long long)(ms_now_ms() / 1000), j->body, sig,
+		    sizeof(sig)) == -1)
+			return -1;
+		snprintf(hdr, sizeof(hdr), "MS-Signature: %s", sig);
+		h = curl_slist_append(h, hdr);
+	}
+	h = curl_slist_append(h, "Accept: application/json");
+	h = curl_slist_append(h, "Expect:");
+	if (h == NULL)
+		return -1;
+	j->hdrs = h;
+	curl_easy_setopt(j->easy, CURLOPT_URL, url);
+	curl_easy_setopt(j->easy, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(j->easy, CURLOPT_POST, 1L);
+	curl_easy_setopt(j->easy, CURLOPT_POSTFIELDS, j->body);
+	curl_easy_setopt(j->easy, CURLOPT_POSTFIELDSIZE, (long)strlen(j->body));
+	curl_easy_setopt(j->easy, CURLOPT_HTTPHEADER, j->hdrs);
+	if (opt.gw == GW_STRIPE) {
+		/* curl keeps its own copy; the key is in no header list of ours */
+		curl_easy_setopt(j->easy, CURLOPT_HTTPAUTH, CURLAUTH_BEARER);
+		curl_easy_setopt(j->easy, CURLOPT_XOAUTH2_BEARER, opt.secret);
+	}
+	curl_easy_setopt(j->easy, CURLOPT_USERAGENT, "mspay/1");
+	curl_easy_setopt(j->easy, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(j->easy, CURLOPT_WRITEDATA, j);
+	curl_easy_setopt(j->easy, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(j->easy, CURLOPT_HEADERDATA, j);
+	curl_easy_setopt(j->easy, CURLOPT_ERRORBUFFER, j->errbuf);
+	curl_easy_setopt(j->easy, CURLOPT_PRIVATE, j);
+	curl_easy_setopt(j->easy, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(j->easy, CURLOPT_CONNECTTIMEOUT_MS, (long)opt.connect_ms);
+	curl_easy_setopt(j->easy, CURLOPT_TIMEOUT_MS, (long)opt.timeout_ms);
+	curl_easy_setopt(j->easy, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS);
+	curl_easy_setopt(j->easy, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(j->easy, CURLOPT_SSL_VERIFYHOST, 2L);
+	curl_easy_setopt(j->easy, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(j->easy, CURLOPT_TCP_KEEPALIVE, 1L);
+	if (opt.cacert != NULL)
+		curl_easy_setopt(j->easy, CURLOPT_CAINFO, opt.cacert);
+	j->attempts++;
+	st.attempts++;
+	return curl_multi_add_handle(multi, j->easy) == CURLM_OK ? 0 : -1;
+}
+
+static void
+finish_transfer(CURLM *multi, struct job *j)
+{
+	if (j->easy) {
+		curl_multi_remove_handle(multi, j->easy);
+		curl_easy_cleanup(j->easy);
+		j->easy = NULL;
+	}
+	curl_slist_free_all(j->hdrs);
+	j->hdrs = NULL;
+}
+
+static void
+job_free(struct job *j)
+{
+	json_decref(j->c.msg);
+	free(j->body);
+	free(j->reply);
+	free(j);
+}
+
+/* Stripe-style backoff: base x (1 + n^2), capped, with jitter. */
+static int64_t
+backoff(int attempts, int64_t retry_after_ms)
+{
+	int64_t d = opt.backoff_ms * (1 + (int64_t)attempts * attempts);
+	int64_t cap = opt.backoff_ms * 10;
+
+	if (d > cap)
+		d = cap;
+	d = d / 2 + (int64_t)(drand48() * (double)(d / 2 + 1));
+	if (retry_after_ms > d)
+		d = retry_after_ms > 60000 ? 60000 : retry_after_ms;
+	return d;
+}
+
+static int
+run_http(struct ms_reader *r)
+{
+	struct list parked = { 0 }, running = { 0 };
+	CURLM *multi;
+	CURLMsg *m;
+	struct job *j, *nj;
+	struct outcome o;
+	struct reply rep;
+	struct curl_waitfd wfd;
+	char url[2048], err[512];
+	int still, msgs, rc = MS_READ_AGAIN, eof = 0, nfd;
+	size_t window = (size_t)opt.parallel * 4;
+	int64_t now, wait, next_slot = 0, interval;
+	json_t *msg;
+	long http;
+
+	if (opt.gw == GW_STRIPE)
+		snprintf(url, sizeof(url), "%s%s%s", opt.url,
+		    opt.url[strlen(opt.url) - 1] == '/' ? "" : "/",
+		    opt.api == API_CHARGES ? "v1/charges" : "v1/payment_intents");
+	else
+		snprintf(url, sizeof(url), "%s", opt.url);
+	interval = opt.rate > 0 ? (int64_t)(1000.0 / opt.rate) : 0;
+	if ((multi = curl_multi_init()) == NULL)
+		ms_errx(MS_EX_FAIL, "curl_multi_init failed");
+	curl_multi_setopt(multi, CURLMOPT_MAX_HOST_CONNECTIONS, opt.parallel);
+	curl_multi_setopt(multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, opt.parallel);
+	curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, opt.parallel);
+	curl_multi_setopt(multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
+
+	for (;;) {
+		/* take new lines while the window has room */
+		while (!eof && !ms_sig_stop && parked.n + running.n < window) {
+			struct charge c;
+
+			rc = ms_reader_line(r, 1, err, sizeof(err));
+			if (rc == MS_READ_AGAIN)
+				break;
+			if (rc == MS_READ_EOF || rc == MS_READ_ERROR) {
+				if (rc == MS_READ_ERROR)
+					ms_warnx("%s: %s", r->source, err);
+				eof = 1;
+				break;
+			}
+			if (take_line(r, rc, err, &msg, &c) == -1)
+				continue;
+			if ((j = calloc(1, sizeof(*j))) == NULL)
+				ms_errx(MS_EX_FAIL, "out of memory");
+			j->c = c;
+			j->body = opt.gw == GW_STRIPE ? stripe_body(&c, opt.api) :
+			    webhook_body(&c);
+			if (j->body == NULL)
+				ms_errx(MS_EX_FAIL, "out of memory");
+			j->due = 0;
+			list_add(&parked, j);
+		}
+		/* SIGTERM: no new attempts; what waits for a retry is unknown */
+		if (ms_sig_stop) {
+			while ((j = parked.head) != NULL) {
+				list_del(&parked, j);
+				o = j->last;
+				if (j->attempts == 0)
+					outcome_set(&o, V_UNKNOWN, "stopped",
+					    "mspay was stopped before sending it");
+				o.verdict = V_UNKNOWN;
+				emit(&j->c, &o);
+				job_free(j);
+			}
+		}
+		/* start what is due, within -P and --rate */
+		now = ms_mono_ms();
+		for (j = parked.head; j != NULL && running.n < (size_t)opt.parallel;
+		    j = nj) {
+			nj = j->next;
+			if (j->due > now)
+				continue;
+			if (interval > 0 && next_slot > now)
+				break;
+			if (interval > 0)
+				next_slot = (next_slot > now - interval ? next_slot :
+				    now) + interval;
+			list_del(&parked, j);
+			if (start(multi, j, url) == -1)
+				ms_errx(MS_EX_FAIL, "cannot set up a transfer");
+			list_add(&running, j);
+		}
+		if (eof && parked.n == 0 && running.n == 0)
+			break;
+		if (ms_sig_stop && running.n == 0)
+			break;
+
+		/* wait for sockets, stdin, the next due retry or rate slot */
+		wait = 1000;
+		if (progress)
+			wait = 500;
+		for (j = parked.head; j != NULL; j = j->next) {
+			int64_t d = j->due - now;
+
+			if (running.n < (size_t)opt.parallel && d < wait)
+				wait = d < 0 ? 0 : d;
+		}
+		if (interval > 0 && parked.n > 0 && next_slot - now < wait)
+			wait = next_slot - now < 0 ? 0 : next_slot - now;
+		nfd = 0;
+		if (!eof && !ms_sig_stop && parked.n + running.n < window) {
+			if (ms_reader_ready(r))
+				wait = 0;
+			wfd.fd = r->fd;
+			wfd.events = CURL_WAIT_POLLIN;
+			wfd.revents = 0;
+			nfd = 1;
+		}
+		curl_multi_poll(multi, nfd ? &wfd : NULL, (unsigned)nfd,
+		    (int)wait, NULL);
+		if (nfd && wfd.revents)
+			ms_reader_fill(r);
+		curl_multi_perform(multi, &still);
+
+		while ((m = curl_multi_info_read(multi, &msgs)) != NULL) {
+			if (m->msg != CURLMSG_DONE)
+				continue;
+			curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE,
+			    (char **)&j);
+			http = 0;
+			memset(&rep, 0, sizeof(rep));
+			if (m->data.result == CURLE_OK) {
+				curl_easy_getinfo(j->easy, CURLINFO_RESPONSE_CODE,
+				    &http);
+				rep.status = http;
+				rep.body = j->reply;
+				rep.len = j->rlen;
+			} else {
+				rep.status = 0;
+				rep.body = j->errbuf[0] ? j->errbuf :
+				    curl_easy_strerror(m->data.result);
+				rep.len = strlen(rep.body);
+			}
+			rep.should_retry = j->should_retry;
+			rep.retry_after_ms = j->retry_after_ms;
+			if (j->rtoolong) {
+				rep.status = 0;
+				rep.body = "gateway reply too long";
+				rep.len = strlen(rep.body);
+			}
+			/* TLS and set-up errors will not get better by asking again */
+			if (m->data.result == CURLE_PEER_FAILED_VERIFICATION ||
+			    m->data.result == CURLE_SSL_CACERT_BADFILE ||
+			    m->data.result == CURLE_SSL_CERTPROBLEM ||
+			    m->data.result == CURLE_UNSUPPORTED_PROTOCOL ||
+			    m->data.result == CURLE_URL_MALFORMAT) {
+				memset(&o, 0, sizeof(o));
+				outcome_set(&o, V_FAILED, "tls", "%s", rep.body);
+				if (m->data.result == CURLE_UNSUPPORTED_PROTOCOL ||
+				    m->data.result == CURLE_URL_MALFORMAT)
+					strcpy(o.code, "config");
+			} else if (opt.gw == GW_STRIPE)
+				stripe_classify(&rep, opt.api, &o);
+			else
+				webhook_classify(&rep, &o);
+			finish_transfer(multi, j);
+			list_del(&running, j);
+			if (o.verdict == V_RETRY &&
+			    j->attempts <= opt.retries && !ms_sig_stop) {
+				j->last = o;
+				j->due = ms_mono_ms() + backoff(j->attempts,
+				    o.retry_after_ms);
+				list_add(&parked, j);
+				continue;
+			}
+			if (o.verdict == V_RETRY) {
+				char last[sizeof(o.message)];
+
+				memcpy(last, o.message, sizeof(last));
+				o.verdict = V_UNKNOWN;
+				snprintf(o.message, sizeof(o.message),
+				    "no definite answer after %d attempts; last: %.400s",
+				    j->attempts, last);
+			}
+			emit(&j->c, &o);
+			job_free(j);
+		}
+		show_progress(0);
+	}
+	curl_multi_cleanup(multi);
+	show_progress(1);
+	return 0;
 }
 
 int
 main(int argc, char *argv[])
 {
-	int ch;
+	static const struct option longopts[] = {
+		{ "api", required_argument, NULL, 'A' },
+		{ "backoff", required_argument, NULL, 'B' },
+		{ "cacert", required_argument, NULL, 'C' },
+		{ "connect-timeout", required_argument, NULL, 'O' },
+		{ "rate", required_argument, NULL, 'R' },
+		{ "retries", required_argument, NULL, 'N' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *keyfile = NULL, *env;
+	struct ms_reader r;
+	char err[512];
+	long n;
+	int ch, failed;
 
 	ms_setprog(argv[0]);
-	while ((ch = getopt(argc, argv, "h")) != -1) {
+	while ((ch = getopt_long(argc, argv, "f:g:hK:P:T:u:", longopts,
+	    NULL)) != -1) {
 		switch (ch) {
+		case 'A':
+			if (strcmp(optarg, "charges") == 0)
+				opt.api = API_CHARGES;
+			else if (strcmp(optarg, "payment_intents") == 0)
+				opt.api = API_PAYMENT_INTENTS;
+			else {
+				ms_warnx("--api: want charges or payment_intents");
+				usage();
+				return MS_EX_USAGE;
+			}
+			break;
+		case 'B':
+			if (ms_parse_seconds(optarg, &opt.backoff_ms) == -1 ||
+			    opt.backoff_ms > 60000) {
+				ms_warnx("--backoff: want seconds up to 60");
+				usage();
+				return MS_EX_USAGE;
+			}
+			break;
+		case 'C':
+			opt.cacert = optarg;
+			break;
+		case 'f':
+			opt.ledger_path = optarg;
+			break;
+		case 'g':
+			if (strcmp(optarg, "ledger") == 0)
+				opt.gw = GW_LEDGER;
+			else if (strcmp(optarg, "stripe") == 0)
+				opt.gw = GW_STRIPE;
+			else if (strcmp(optarg, "webhook") == 0)
+				opt.gw = GW_WEBHOOK;
+			else {
+				ms_warnx("-g: want ledger, stripe or webhook");
+				usage();
+				return MS_EX_USAGE;
+			}
+			break;
 		case 'h':
 			usage();
 			return MS_EX_OK;
+		case 'K':
+			keyfile = optarg;
+			break;
+		case 'N':
+			if (ms_parse_long(optarg, 0, 100, &opt.retries) == -1) {
+				ms_warnx("--retries: want 0 to 100");
+				usage();
+				return MS_EX_USAGE;
+			}
+			break;
+		case 'O':
+			if (ms_parse_seconds(optarg, &opt.connect_ms) == -1 ||
+			    opt.connect_ms < 1) {
+				ms_warnx("--connect-timeout: want seconds");
+				usage();
+				return MS_EX_USAGE;
+			}
+			break;
+		case 'P':
+			if (ms_parse_long(optarg, 1, 1024, &opt.parallel) == -1) {
+				ms_warnx("-P: want 1 to 1024");
+				usage();
+				return MS_EX_USAGE;
+			}
+			break;
+		case 'R':
+			if (ms_parse_long(optarg, 1, 1000000, &n) == -1) {
+				ms_warnx("--rate: want 1 to 1000000 requests a second");
+				usage();
+				return MS_EX_USAGE;
+			}
+			opt.rate = (double)n;
+			break;
+		case 'T':
+			if (ms_parse_seconds(optarg, &opt.timeout_ms) == -1 ||
+			    opt.timeout_ms < 1) {
+				ms_warnx("-T: want seconds");
+				usage();
+				return MS_EX_USAGE;
+			}
+			break;
+		case 'u':
+			opt.url = optarg;
+			break;
 		default:
 			usage();
 			return MS_EX_USAGE;
 		}
 	}
-	ms_warnx("not yet built");
-	return MS_EX_FAIL;
+	argc -= optind;
+	argv += optind;
+	if (argc != 0) {
+		usage();
+		return MS_EX_USAGE;
+	}
+
+	if (opt.gw == GW_STRIPE && opt.url == NULL)
+		opt.url = "https://api.stripe.com";
+	if (opt.gw == GW_WEBHOOK && opt.url == NULL) {
+		ms_warnx("-g webhook needs -u url");
+		usage();
+		return MS_EX_USAGE;
+	}
+	if (opt.gw != GW_LEDGER) {
+		if (*opt.url == '\0' || !secure_url(opt.url))
+			ms_errx(MS_EX_USAGE, "-u: the key goes only over https "
+			    "(or plain http to this host)");
+		/* the key: a private file, or the environment; never argv */
+		if (keyfile != NULL) {
+			if (ms_read_secret(keyfile, &opt.secret, &opt.secretlen,
+			    err, sizeof(err)) == -1)
+				ms_errx(MS_EX_FAIL, "%s", err);
+		} else if ((env = getenv("MSPAY_KEY")) != NULL && *env != '\0') {
+			if ((opt.secret = strdup(env)) == NULL)
+				ms_errx(MS_EX_FAIL, "out of memory");
+			opt.secretlen = strlen(opt.secret);
+		} else
+			ms_errx(MS_EX_USAGE, "no key: give -K file or set MSPAY_KEY");
+		if (opt.secretlen == 0 || strpbrk(opt.secret, "\r\n") != NULL)
+			ms_errx(MS_EX_FAIL, "the key is empty or spans lines");
+		/* no child of ours needs it */
+		unsetenv("MSPAY_KEY");
+		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+			ms_errx(MS_EX_FAIL, "curl_global_init failed");
+	}
+
+	ms_sig_install(0);
+	srand48((long)ms_now_ms() ^ (long)getpid());
+	progress = isatty(STDERR_FILENO);
+	st.start = ms_mono_ms();
+	ms_reader_init(&r, STDIN_FILENO, "-");
+	if (opt.gw == GW_LEDGER)
+		failed = run_ledger(&r);
+	else
+		failed = run_http(&r);
+	ms_reader_free(&r);
+
+	if (opt.secret != NULL) {
+		OPENSSL_cleanse(opt.secret, opt.secretlen);
+		free(opt.secret);
+		curl_global_cleanup();
+	}
+	if (ms_close_stdout() != 0)
+		return MS_EX_FAIL;
+	if (st.unknown > 0)
+		return MS_EX_TEMPFAIL;
+	if (failed || st.failed > 0 || st.refused > 0)
+		return MS_EX_FAIL;
+	return MS_EX_OK;
 }

@@ -1,0 +1,356 @@
+/*
+ * gateway.c: the requests mspay sends and what the answers mean.
+ * Nothing here touches the network; mspay.c moves the bytes.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ms.h"
+#include "mspay.h"
+
+/* A growing string for request bodies. */
+struct sbuf {
+	char	*s;
+	size_t	 len, cap;
+	int	 failed;
+};
+
+static void
+sb_add(struct sbuf *b, const char *s, size_t n)
+{
+	char *ns;
+	size_t want;
+
+	if (b->failed)
+		return;
+	if (b->len + n + 1 > b->cap) {
+		want = b->cap ? b->cap : 256;
+		while (want < b->len + n + 1)
+			want *= 2;
+		if ((ns = realloc(b->s, want)) == NULL) {
+			b->failed = 1;
+			return;
+		}
+		b->s = ns;
+		b->cap = want;
+	}
+	memcpy(b->s + b->len, s, n);
+	b->len += n;
+	b->s[b->len] = '\0';
+}
+
+/* application/x-www-form-urlencoded: unreserved bytes as they are. */
+static void
+sb_form(struct sbuf *b, const char *name, const char *value)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	char enc[3];
+
+	if (b->len > 0)
+		sb_add(b, "&", 1);
+	sb_add(b, name, strlen(name));
+	sb_add(b, "=", 1);
+	for (const unsigned char *p = (const unsigned char *)value; *p; p++) {
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		    (*p >= '0' && *p <= '9') || *p == '-' || *p == '.' ||
+		    *p == '_' || *p == '~') {
+			sb_add(b, (const char *)p, 1);
+		} else {
+			enc[0] = '%';
+			enc[1] = hex[*p >> 4];
+			enc[2] = hex[*p & 15];
+			sb_add(b, enc, 3);
+		}
+	}
+}
+
+/*
+ * The Stripe form.  Stripe takes currencies in lower case and amounts in
+ * the currency's smallest unit, which is what the charge line carries
+ * (so 300 JPY goes out as amount=300).  A "customer" that is a one-time
+ * token (tok_..., src_...) is sent as the source instead.
+ */
+char *
+stripe_body(const struct charge *c, enum stripe_api api)
+{
+	struct sbuf b = { 0 };
+	char amount[32], cur[4];
+	size_t i;
+
+	snprintf(amount, sizeof(amount), "%lld", (long long)c->amount);
+	for (i = 0; i < 3 && c->currency[i]; i++)
+		cur[i] = (char)(c->currency[i] | 0x20);
+	cur[i] = '\0';
+	sb_form(&b, "amount", amount);
+	sb_form(&b, "currency", cur);
+	if (api == API_CHARGES && (strncmp(c->customer, "tok_", 4) == 0 ||
+	    strncmp(c->customer, "src_", 4) == 0))
+		sb_form(&b, "source", c->customer);
+	else
+		sb_form(&b, "customer", c->customer);
+	if (c->description != NULL)
+		sb_form(&b, "description", c->description);
+	sb_form(&b, "metadata[settlement]", c->settlement);
+	sb_form(&b, "metadata[user]", c->user);
+	if (api == API_PAYMENT_INTENTS) {
+		sb_form(&b, "confirm", "true");
+		sb_form(&b, "off_session", "true");
+	}
+	if (b.failed) {
+		free(b.s);
+		return NULL;
+	}
+	return b.s;
+}
+
+/* The webhook gets the charge line itself. */
+char *
+webhook_body(const struct charge *c)
+{
+	return json_dumps(c->msg, JSON_COMPACT | JSON_PRESERVE_ORDER);
+}
+
+/* "t=TS,v1=HEX": HMAC-SHA256 over "TS.BODY", lower-case hex. */
+int
+webhook_signature(const char *secret, size_t secretlen, long long ts,
+    const char *body, char *out, size_t outlen)
+{
+	struct sbuf b = { 0 };
+	char ts_s[32], hex[65];
+	int rc;
+
+	snprintf(ts_s, sizeof(ts_s), "%lld.", ts);
+	sb_add(&b, ts_s, strlen(ts_s));
+	sb_add(&b, body, strlen(body));
+	if (b.failed) {
+		free(b.s);
+		return -1;
+	}
+	rc = ms_hmac_sha256_hex(secret, secretlen, b.s, b.len, hex);
+	free(b.s);
+	if (rc == -1)
+		return -1;
+	for (char *p = hex; *p; p++)
+		if (*p >= 'A' && *p <= 'F')
+			*p |= 0x20;
+	rc = snprintf(out, outlen, "t=%lld,v1=%s", ts, hex);
+	return rc < 0 || (size_t)rc >= outlen ? -1 : 0;
+}
+
+/* Gateway text goes on our wire: printable, bounded. */
+void
+text_clean(char *dst, size_t dstlen, const char *src)
+{
+	size_t n = 0;
+
+	if (dstlen == 0)
+		return;
+	for (; src != NULL && *src && n + 1 < dstlen; src++)
+		dst[n++] = ((unsigned char)*src < 0x20 || *src == 0x7f) ? ' ' : *src;
+	dst[n] = '\0';
+	/* do not cut a UTF-8 sequence in half */
+	if (src != NULL && *src) {
+		while (n > 0 && ((unsigned char)dst[n - 1] & 0xC0) == 0x80)
+			n--;
+		if (n > 0 && ((unsigned char)dst[n - 1] & 0xC0) == 0xC0)
+			n--;
+		dst[n] = '\0';
+	}
+}
+
+void
+outcome_set(struct outcome *o, enum verdict v, const char *code,
+    const char *fmt, ...)
+{
+	va_list ap;
+	char msg[sizeof(o->message)];
+
+	o->verdict = v;
+	text_clean(o->code, sizeof(o->code), code ? code : "");
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	text_clean(o->message, sizeof(o->message), msg);
+}
+
+static const char *
+jstr(const json_t *o, const char *k)
+{
+	return json_string_value(json_object_get(o, k));
+}
+
+static void
+set_id(struct outcome *o, const char *id)
+{
+	if (id != NULL)
+		text_clean(o->gateway_id, sizeof(o->gateway_id), id);
+}
+
+/*
+ * No answer, 409, 429 and 5xx say nothing definite; so does any answer
+ * the gateway marks Stripe-Should-Retry: true.  (Whether to ask again is
+ * indefinite()'s business: Stripe-Should-Retry: false means not now.)
+ */
+static int
+transient(const struct reply *r)
+{
+	if (r->should_retry == 1)
+		return 1;
+	return r->status == 0 || r->status == 409 || r->status == 429 ||
+	    r->status >= 500;
+}
+
+/* An answer with no definite outcome: retry, or unknown when told not to. */
+static void
+indefinite(const struct reply *r, struct outcome *o, const char *code,
+    const char *msg)
+{
+	o->retry_after_ms = r->retry_after_ms;
+	outcome_set(o, r->should_retry == 0 ? V_UNKNOWN : V_RETRY, code,
+	    "%s", msg);
+}
+
+static void
+stripe_object(const json_t *j, enum stripe_api api, const struct reply *r,
+    struct outcome *o)
+{
+	const char *status = jstr(j, "status");
+	const json_t *lpe;
+
+	set_id(o, jstr(j, "id"));
+	if (status == NULL) {
+		indefinite(r, o, "bad-reply", "gateway reply has no status");
+		return;
+	}
+	if (strcmp(status, "succeeded") == 0) {
+		outcome_set(o, V_SUCCEEDED, NULL, "%s", "");
+		o->code[0] = o->message[0] = '\0';
+		return;
+	}
+	if (api == API_CHARGES) {
+		if (strcmp(status, "failed") == 0) {
+			outcome_set(o, V_DECLINED, jstr(j, "failure_code"), "%s",
+			    jstr(j, "failure_message") ? jstr(j, "failure_message") :
+			    "charge failed");
+			return;
+		}
+		/* "pending": the network has not answered yet */
+		outcome_set(o, V_UNKNOWN, status, "charge is %s at the gateway",
+		    status);
+		return;
+	}
+	lpe = json_object_get(j, "last_payment_error");
+	if (strcmp(status, "requires_payment_method") == 0 ||
+	    strcmp(status, "requires_action") == 0 ||
+	    strcmp(status, "requires_confirmation") == 0) {
+		outcome_set(o, V_DECLINED,
+		    jstr(lpe, "decline_code") ? jstr(lpe, "decline_code") :
+		    jstr(lpe, "code") ? jstr(lpe, "code") : status, "%s",
+		    jstr(lpe, "message") ? jstr(lpe, "message") :
+		    "payment needs the customer");
+		return;
+	}
+	if (strcmp(status, "canceled") == 0) {
+		outcome_set(o, V_FAILED, status, "payment intent was canceled");
+		return;
+	}
+	outcome_set(o, V_UNKNOWN, status, "payment is %s at the gateway", status);
+}
+
+void
+stripe_classify(const struct reply *r, enum stripe_api api, struct outcome *o)
+{
+	json_t *j = NULL;
+	const json_t *e;
+	const char *type, *code, *msg;
+
+	memset(o, 0, sizeof(*o));
+	o->retry_after_ms = -1;
+	if (r->status > 0 && r->body != NULL && r->len > 0)
+		j = json_loadb(r->body, r->len, 0, NULL);
+	if (r->status >= 200 && r->status < 300) {
+		if (!json_is_object(j))
+			indefinite(r, o, "bad-reply", "gateway reply is not JSON");
+		else
+			stripe_object(j, api, r, o);
+		json_decref(j);
+		return;
+	}
+	e = json_object_get(j, "error");
+	type = jstr(e, "type");
+	code = jstr(e, "decline_code") ? jstr(e, "decline_code") : jstr(e, "code");
+	msg = jstr(e, "message");
+	if (r->status == 0 || transient(r)) {
+		char why[256];
+
+		if (r->status == 0)
+			snprintf(why, sizeof(why), "%s", r->body ? r->body : "no answer");
+		else
+			snprintf(why, sizeof(why), "HTTP %ld%s%.200s", r->status,
+			    msg ? ": " : "", msg ? msg : "");
+		indefinite(r, o, r->status == 0 ? "network" :
+		    code ? code : type ? type : "http", why);
+		json_decref(j);
+		return;
+	}
+	if (type != NULL && strcmp(type, "card_error") == 0) {
+		/* 402, or 404 "no active card": a definite no */
+		set_id(o, jstr(e, "charge"));
+		outcome_set(o, V_DECLINED, code ? code : type, "%s",
+		    msg ? msg : "card declined");
+	} else {
+		outcome_set(o, V_FAILED, code ? code : type ? type : "http",
+		    "HTTP %ld%s%.400s", r->status, msg ? ": " : "", msg ? msg : "");
+	}
+	json_decref(j);
+}
+
+/*
+ * The billing endpoint answers 2xx with {"status": "succeeded" |
+ * "declined" | "failed", "id", "code", "message"}.
+ */
+void
+webhook_classify(const struct reply *r, struct outcome *o)
+{
+	json_t *j = NULL;
+	const char *status, *msg;
+
+	memset(o, 0, sizeof(*o));
+	o->retry_after_ms = -1;
+	if (r->status > 0 && r->body != NULL && r->len > 0)
+		j = json_loadb(r->body, r->len, 0, NULL);
+	msg = jstr(j, "message");
+	if (r->status >= 200 && r->status < 300) {
+		status = jstr(j, "status");
+		set_id(o, jstr(j, "id"));
+		if (status == NULL)
+			indefinite(r, o, "bad-reply",
+			    "endpoint reply is not JSON with a status");
+		else if (strcmp(status, "succeeded") == 0)
+			o->verdict = V_SUCCEEDED;
+		else if (strcmp(status, "declined") == 0)
+			outcome_set(o, V_DECLINED, jstr(j, "code") ? jstr(j, "code") :
+			    "declined", "%s", msg ? msg : "declined");
+		else if (strcmp(status, "failed") == 0)
+			outcome_set(o, V_FAILED, jstr(j, "code") ? jstr(j, "code") :
+			    "failed", "%s", msg ? msg : "failed");
+		else
+			indefinite(r, o, "bad-reply", "endpoint reply has an "
+			    "unknown status");
+	} else if (r->status == 0 || transient(r)) {
+		char why[256];
+
+		if (r->status == 0)
+			snprintf(why, sizeof(why), "%s", r->body ? r->body : "no answer");
+		else
+			snprintf(why, sizeof(why), "HTTP %ld%s%.200s", r->status,
+			    msg ? ": " : "", msg ? msg : "");
+		indefinite(r, o, r->status == 0 ? "network" : "http", why);
+	} else {
+		outcome_set(o, V_FAILED, jstr(j, "code") ? jstr(j, "code") : "http",
+		    "HTTP %ld%s%.400s", r->status, msg ? ": " : "", msg ? msg : "");
+	}
+	json_decref(j);
+}

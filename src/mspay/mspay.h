@@ -1,0 +1,84 @@
+/*
+ * mspay: post settlements to a payment gateway, each charged exactly once.
+ * mspay.c reads charge lines and runs the transfers; gateway.c knows how
+ * to ask each gateway and what its answers mean; ledger.c is the
+ * payroll-deduction file.
+ */
+#ifndef MSPAY_H
+#define MSPAY_H
+
+#include <stdint.h>
+
+#include <jansson.h>
+
+enum gateway {
+	GW_LEDGER,
+	GW_STRIPE,
+	GW_WEBHOOK
+};
+
+enum stripe_api {
+	API_CHARGES,
+	API_PAYMENT_INTENTS
+};
+
+/* What one attempt's answer means. */
+enum verdict {
+	V_SUCCEEDED,	/* charged */
+	V_DECLINED,	/* a definite no from the payment network */
+	V_FAILED,	/* a definite error; nothing was charged */
+	V_RETRY,	/* no definite answer yet: ask again, same key */
+	V_UNKNOWN	/* no definite answer and asking again will not help now */
+};
+
+struct outcome {
+	enum verdict	 verdict;
+	int64_t		 retry_after_ms;	/* from Retry-After, or -1 */
+	char		 gateway_id[128];
+	char		 code[64];
+	char		 message[512];
+};
+
+/* The parts of a charge line mspay uses; pointers into the JSON. */
+struct charge {
+	json_t		*msg;
+	unsigned long	 lineno;
+	const char	*settlement;
+	const char	*user;
+	const char	*customer;
+	const char	*key;
+	const char	*currency;
+	const char	*description;
+	int64_t		 amount;
+};
+
+/* An HTTP reply as gateway.c sees it. */
+struct reply {
+	long		 status;	/* 0 when there was no HTTP answer */
+	const char	*body;
+	size_t		 len;
+	int		 should_retry;	/* Stripe-Should-Retry: -1 absent, 0, 1 */
+	int64_t		 retry_after_ms;/* Retry-After, -1 absent */
+};
+
+/* gateway.c */
+char	*stripe_body(const struct charge *, enum stripe_api);
+char	*webhook_body(const struct charge *);
+int	 webhook_signature(const char *secret, size_t secretlen, long long ts,
+	    const char *body, char *out, size_t outlen);
+void	 stripe_classify(const struct reply *, enum stripe_api, struct outcome *);
+void	 webhook_classify(const struct reply *, struct outcome *);
+void	 outcome_set(struct outcome *, enum verdict, const char *code,
+	    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void	 text_clean(char *dst, size_t dstlen, const char *src);
+
+/* ledger.c */
+struct ledger;
+struct ledger	*ledger_open(const char *path, char *err, size_t errlen);
+/* Stage one charge; *out tells a replay or a conflict at once. */
+int	 ledger_add(struct ledger *, const struct charge *, struct outcome *);
+/* Write and fsync what was staged; -1 if that failed (nothing is known). */
+int	 ledger_commit(struct ledger *, char *err, size_t errlen);
+void	 ledger_close(struct ledger *);
+
+#endif
