@@ -10,8 +10,18 @@ static const struct command {
 	int		(*run)(int, char **);
 	const char	*synopsis;
 } commands[] = {
-	{ "apply", cmd_apply, "apply [-n] [-d dir]" },
-	{ "serve", cmd_serve, "serve --role role [-d dir]" },
+	{ "apply", cmd_apply, "apply [-hn] [-b batch] [-d dir] [file ...]" },
+	{ "serve", cmd_serve, "serve --role role [-hn] [-b batch] [-d dir]" },
+	{ "show", cmd_show, "show [-aHh] [-d dir] user | card" },
+	{ "import", cmd_import, "import [-hv] [-d dir] [file ...]" },
+	{ "due", cmd_due, "due [-h] [-d dir] [-o duration] [-s id] [-u user]" },
+	{ "settle", cmd_settle, "settle [-h] [-d dir] [file ...]" },
+	{ "void", cmd_void, "void [-h] [-d dir] [-m reason] line" },
+	{ "refund", cmd_refund, "refund [-h] [-d dir] [-m reason] line" },
+	{ "report", cmd_report, "report [-ch] [-b by] [-d dir]" },
+	{ "log", cmd_log, "log [-h] [-d dir] [-n count]" },
+	{ "backup", cmd_backup, "backup [-h] [-d dir] target" },
+	{ "verify", cmd_verify, "verify [-h] [-d dir]" },
 	{ "record", cmd_record, "record -r robot [-d dir]" },
 	{ "push", cmd_push, "push -r robot [-d dir] [-- command ...]" },
 	{ NULL, NULL, NULL }

@@ -3,8 +3,18 @@
 #define MSCART_H
 
 /* Each command gets argv with argv[0] = the command's name. */
-int	cmd_apply(int, char **);
+int	cmd_apply(int, char **);	/* cmd_loop.c */
 int	cmd_serve(int, char **);
+int	cmd_import(int, char **);
+int	cmd_settle(int, char **);
+int	cmd_due(int, char **);		/* cmd_admin.c */
+int	cmd_show(int, char **);
+int	cmd_void(int, char **);
+int	cmd_refund(int, char **);
+int	cmd_report(int, char **);
+int	cmd_log(int, char **);
+int	cmd_backup(int, char **);
+int	cmd_verify(int, char **);
 int	cmd_record(int, char **);	/* sync_record.c */
 int	cmd_push(int, char **);		/* sync_push.c */
 

@@ -1,0 +1,232 @@
+/*
+ * cmd_loop.c: the commands built on the message loop: apply (admin, from
+ * stdin), serve (one role, for sshd forced commands), import (product and
+ * user records) and settle (mspay's charged lines).
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ledger.h"
+#include "mscart.h"
+
+static int
+loop_usage(const char *synopsis)
+{
+	fprintf(stderr, "usage: mscart %s\n", synopsis);
+	return MS_EX_USAGE;
+}
+
+static const unsigned long requests =
+    TYPE_BIT(MS_MSG_IDENTIFY) | TYPE_BIT(MS_MSG_DEPART) |
+    TYPE_BIT(MS_MSG_TAKE) | TYPE_BIT(MS_MSG_RETURN) |
+    TYPE_BIT(MS_MSG_DOOR) | TYPE_BIT(MS_MSG_ALARM) |
+    TYPE_BIT(MS_MSG_SESSION_END) | TYPE_BIT(MS_MSG_QUERY) |
+    TYPE_BIT(MS_MSG_PAY) | TYPE_BIT(MS_MSG_PRODUCT) |
+    TYPE_BIT(MS_MSG_USER) | TYPE_BIT(MS_MSG_CHARGED);
+
+/*
+ * Run the loop over stdin or each file.  Returns the exit status: 0, 1
+ * when a line was refused (unless refusals_ok), 75 when the database
+ * failed.
+ */
+static int
+loop_files(const char *home, int nosync, int batch, struct loop_opts *o,
+    int argc, char **argv, int refusals_ok)
+{
+	struct store st;
+	long refused = 0, r;
+	int fd, status = MS_EX_OK;
+
+	if (store_open(&st, home, nosync) != 0)
+		return MS_EX_TEMPFAIL;
+	ms_sig_install(0);
+	o->batch_max = batch;
+	if (argc == 0) {
+		r = ledger_loop(&st, STDIN_FILENO, "-", o);
+		if (r < 0)
+			status = MS_EX_TEMPFAIL;
+		else
+			refused += r;
+	}
+	for (int i = 0; i < argc && !ms_sig_stop; i++) {
+		if ((fd = open(argv[i], O_RDONLY)) == -1) {
+			ms_warn("%s", argv[i]);
+			status = MS_EX_FAIL;
+			continue;
+		}
+		r = ledger_loop(&st, fd, argv[i], o);
+		close(fd);
+		if (r < 0)
+			status = MS_EX_TEMPFAIL;
+		else
+			refused += r;
+	}
+	store_close(&st);
+	if (ms_close_stdout() != 0 && status == MS_EX_OK)
+		status = MS_EX_FAIL;
+	if (status == MS_EX_OK && refused > 0 && !refusals_ok)
+		status = MS_EX_FAIL;
+	return status;
+}
+
+/* Options every loop command shares: -b batch -d dir -n. */
+static int
+common_opt(int ch, const char **home, int *nosync, int *batch)
+{
+	long v;
+
+	switch (ch) {
+	case 'b':
+		if (ms_parse_long(optarg, 1, 100000, &v) == -1) {
+			ms_warnx("-b %s: not a batch size from 1 to 100000", optarg);
+			return -1;
+		}
+		*batch = (int)v;
+		return 0;
+	case 'd':
+		*home = optarg;
+		return 0;
+	case 'n':
+		*nosync = 1;
+		return 0;
+	default:
+		return -1;
+	}
+}
+
+int
+cmd_apply(int argc, char **argv)
+{
+	const char *syn = "apply [-hn] [-b batch] [-d dir] [file ...]";
+	const char *home = NULL;
+	struct role role;
+	struct loop_opts o = { 0 };
+	int ch, nosync = 0, batch = 1000;
+
+	while ((ch = getopt(argc, argv, "b:d:hn")) != -1) {
+		if (ch == 'h') {
+			loop_usage(syn);
+			return MS_EX_OK;
+		}
+		if (common_opt(ch, &home, &nosync, &batch) == -1)
+			return loop_usage(syn);
+	}
+	argc -= optind;
+	argv += optind;
+	role_admin(&role, "apply");
+	o.role = &role;
+	o.warn = 1;
+	o.allowed = requests;
+	return loop_files(store_home(home), nosync, batch, &o, argc, argv, 0);
+}
+
+int
+cmd_serve(int argc, char **argv)
+{
+	const char *syn = "serve --role role [-hn] [-b batch] [-d dir]";
+	const char *home = NULL, *rolename = NULL;
+	struct role role;
+	struct loop_opts o = { 0 };
+	int ch, nosync = 0, batch = 1000;
+
+	/* --role is the spelling people put in authorized_keys */
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			break;
+		if (strcmp(argv[i], "--role") == 0 && i + 1 < argc) {
+			rolename = argv[i + 1];
+			memmove(&argv[i], &argv[i + 2], (size_t)(argc - i - 1) *
+			    sizeof(*argv));
+			argc -= 2;
+			i--;
+		} else if (strncmp(argv[i], "--role=", 7) == 0) {
+			rolename = argv[i] + 7;
+			memmove(&argv[i], &argv[i + 1], (size_t)(argc - i) *
+			    sizeof(*argv));
+			argc -= 1;
+			i--;
+		}
+	}
+	while ((ch = getopt(argc, argv, "b:d:hnr:")) != -1) {
+		if (ch == 'h') {
+			loop_usage(syn);
+			return MS_EX_OK;
+		}
+		if (ch == 'r') {
+			rolename = optarg;
+			continue;
+		}
+		if (common_opt(ch, &home, &nosync, &batch) == -1)
+			return loop_usage(syn);
+	}
+	argc -= optind;
+	if (argc != 0 || rolename == NULL)
+		return loop_usage(syn);
+	if (role_parse(rolename, &role) == -1) {
+		ms_warnx("--role %s: must be admin, robot:ID or terminal:USER",
+		    rolename);
+		return loop_usage(syn);
+	}
+	o.role = &role;
+	o.allowed = requests;
+	/* a client's refused line is answered, not a server failure */
+	return loop_files(store_home(home), nosync, batch, &o, 0, NULL, 1);
+}
+
+int
+cmd_import(int argc, char **argv)
+{
+	const char *syn = "import [-hv] [-d dir] [file ...]";
+	const char *home = NULL;
+	struct role role;
+	struct loop_opts o = { 0 };
+	int ch, nosync = 0, batch = 1000;
+
+	o.quiet = 1;
+	while ((ch = getopt(argc, argv, "d:hv")) != -1) {
+		if (ch == 'h') {
+			loop_usage(syn);
+			return MS_EX_OK;
+		}
+		if (ch == 'v') {
+			o.quiet = 0;
+			continue;
+		}
+		if (common_opt(ch, &home, &nosync, &batch) == -1)
+			return loop_usage(syn);
+	}
+	argc -= optind;
+	argv += optind;
+	role_admin(&role, "import");
+	o.role = &role;
+	o.allowed = TYPE_BIT(MS_MSG_PRODUCT) | TYPE_BIT(MS_MSG_USER);
+	return loop_files(store_home(home), nosync, batch, &o, argc, argv, 0);
+}
+
+int
+cmd_settle(int argc, char **argv)
+{
+	const char *syn = "settle [-h] [-d dir] [file ...]";
+	const char *home = NULL;
+	struct role role;
+	struct loop_opts o = { 0 };
+	int ch, nosync = 0, batch = 1000;
+
+	while ((ch = getopt(argc, argv, "d:h")) != -1) {
+		if (ch == 'h') {
+			loop_usage(syn);
+			return MS_EX_OK;
+		}
+		if (common_opt(ch, &home, &nosync, &batch) == -1)
+			return loop_usage(syn);
+	}
+	argc -= optind;
+	argv += optind;
+	role_admin(&role, "settle");
+	o.role = &role;
+	o.warn = 1;
+	o.allowed = TYPE_BIT(MS_MSG_CHARGED);
+	return loop_files(store_home(home), nosync, batch, &o, argc, argv, 0);
+}

@@ -1,0 +1,1229 @@
+/*
+ * ledger.c: what each message does to the ledger.  A message runs in a
+ * child transaction of its batch: a refused message aborts its child, so
+ * nothing from its line is applied, while the rest of the batch commits
+ * together (group commit).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ledger.h"
+
+#define SET_ERR(...) do { if (err) snprintf(err, errlen, __VA_ARGS__); } while (0)
+
+struct ctx {
+	struct store	*st;
+	DB_TXN		*txn;
+	const struct role *role;
+	const char	*source;
+	unsigned long	 line;
+	json_t		*msg;
+	json_t		*reply;
+	int		 refused;
+	int		 forbidden;
+	char		 event[MS_ID_MAX + 24];	/* "robot:seq" or "" */
+};
+
+static const char *
+str(const json_t *o, const char *k)
+{
+	return json_string_value(json_object_get(o, k));
+}
+
+static json_int_t
+num(const json_t *o, const char *k)
+{
+	return json_integer_value(json_object_get(o, k));
+}
+
+static json_t *
+error_reply(const json_t *msg, const char *code, const char *source,
+    unsigned long line, const char *event, const char *text)
+{
+	json_t *e = json_object();
+	const char *id = msg ? str(msg, "id") : NULL;
+	char buf[MS_TEXT_MAX + 1];
+
+	snprintf(buf, sizeof(buf), "%s", text);
+	json_object_set_new(e, "type", json_string("error"));
+	if (id != NULL && ms_id_valid(id))
+		json_object_set_new(e, "id", json_string(id));
+	json_object_set_new(e, "code", json_string(code));
+	json_object_set_new(e, "message", json_string(buf));
+	json_object_set_new(e, "source", json_string(source));
+	json_object_set_new(e, "line", json_integer((json_int_t)line));
+	if (event != NULL && *event != '\0')
+		json_object_set_new(e, "event", json_string(event));
+	return e;
+}
+
+static int
+refuse(struct ctx *c, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int
+refuse(struct ctx *c, const char *code, const char *fmt, ...)
+{
+	char text[MS_TEXT_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	json_decref(c->reply);
+	c->reply = error_reply(c->msg, code, c->source, c->line, c->event, text);
+	c->refused = 1;
+	if (strcmp(code, "forbidden") == 0)
+		c->forbidden = 1;
+	return 0;
+}
+
+/* ----- roles ----- */
+
+int
+role_parse(const char *s, struct role *r)
+{
+	memset(r, 0, sizeof(*r));
+	if (strcmp(s, "admin") == 0) {
+		r->kind = ROLE_ADMIN;
+		snprintf(r->who, sizeof(r->who), "admin");
+		return 0;
+	}
+	if (strncmp(s, "robot:", 6) == 0 && ms_id_valid(s + 6)) {
+		r->kind = ROLE_ROBOT;
+		snprintf(r->id, sizeof(r->id), "%s", s + 6);
+	} else if (strncmp(s, "terminal:", 9) == 0 && ms_id_valid(s + 9)) {
+		r->kind = ROLE_TERMINAL;
+		snprintf(r->id, sizeof(r->id), "%s", s + 9);
+	} else
+		return -1;
+	snprintf(r->who, sizeof(r->who), "%s", s);
+	return 0;
+}
+
+void
+role_admin(struct role *r, const char *how)
+{
+	const char *u = getenv("USER");
+
+	memset(r, 0, sizeof(*r));
+	r->kind = ROLE_ADMIN;
+	snprintf(r->who, sizeof(r->who), "admin:%s%s%s", how,
+	    u && ms_id_valid(u) ? "@" : "", u && ms_id_valid(u) ? u : "");
+}
+
+/* ----- lookups ----- */
+
+/* User of a card: 0 and user in buf, DB_NOTFOUND, or an error. */
+static int
+card_user(struct store *st, DB_TXN *txn, const char *card, char *user,
+    size_t len)
+{
+	return db_get_str(st->cards, txn, card, user, len);
+}
+
+int
+user_default_currency(struct store *st, DB_TXN *txn, const char *user,
+    char cur[4])
+{
+	json_t *u = NULL, *l;
+	char owner[MS_ID_MAX + 4];
+	int64_t *ids = NULL;
+	size_t n;
+	int rc;
+
+	rc = db_get_json(st->users, txn, user, &u, 0);
+	if (rc != 0 && rc != DB_NOTFOUND)
+		return rc;
+	if (u != NULL && str(u, "currency") != NULL) {
+		snprintf(cur, 4, "%s", str(u, "currency"));
+		json_decref(u);
+		return 0;
+	}
+	json_decref(u);
+	snprintf(owner, sizeof(owner), OWNER_USER "%s", user);
+	if ((rc = owner_lines(st, txn, owner, &ids, &n)) != 0)
+		return rc;
+	snprintf(cur, 4, "EUR");
+	for (size_t i = 0; i < n; i++) {
+		if ((rc = line_get(st, txn, ids[i], &l, 0)) != 0)
+			break;
+		snprintf(cur, 4, "%s", str(l, "currency"));
+		json_decref(l);
+		break;
+	}
+	free(ids);
+	return rc == DB_NOTFOUND ? 0 : rc;
+}
+
+static json_t *
+item_from_line(const json_t *l)
+{
+	static const char *const keys[] = {
+		"id", "sku", "name", "price", "currency", "ts", "robot", "slot",
+		"event", "state", "settlement", NULL
+	};
+	json_t *it = json_object();
+
+	for (const char *const *k = keys; *k; k++) {
+		json_t *v = json_object_get(l, *k);
+
+		if (v != NULL)
+			json_object_set(it, *k, v);
+	}
+	return it;
+}
+
+static int
+state_is_open(const char *s)
+{
+	return strcmp(s, "unpaid") == 0 || strcmp(s, "settling") == 0 ||
+	    strcmp(s, "credit") == 0;
+}
+
+int
+cart_build(struct store *st, DB_TXN *txn, const char *user, const char *card,
+    int all, json_t **cartp)
+{
+	json_t *cart, *items, *totals, *u = NULL, *l;
+	char owner[MS_CARD_MAX + 4], cur[4], *curs[16];
+	int64_t *ids = NULL, sums[16] = { 0 }, total = 0;
+	size_t n, ncur = 0, first = 0;
+	const char *status = "unknown", *limit = "ok";
+	int rc;
+
+	*cartp = NULL;
+	if (user != NULL) {
+		rc = db_get_json(st->users, txn, user, &u, 0);
+		if (rc != 0)
+			return rc;
+		status = str(u, "status") ? str(u, "status") : "active";
+		snprintf(owner, sizeof(owner), OWNER_USER "%s", user);
+		if ((rc = user_default_currency(st, txn, user, cur)) != 0)
+			goto out;
+	} else {
+		snprintf(owner, sizeof(owner), OWNER_CARD "%s", card);
+		cur[0] = '\0';
+	}
+	if ((rc = owner_lines(st, txn, owner, &ids, &n)) != 0)
+		goto out;
+	items = json_array();
+	totals = json_array();
+	/* the newest MS_ITEMS_MAX lines at most */
+	if (n > MS_ITEMS_MAX)
+		first = n - MS_ITEMS_MAX;
+	for (size_t i = first; i < n; i++) {
+		const char *s, *c;
+		size_t k;
+
+		if ((rc = line_get(st, txn, ids[i], &l, 0)) != 0)
+			break;
+		s = str(l, "state");
+		c = str(l, "currency");
+		if (state_is_open(s)) {
+			for (k = 0; k < ncur && strcmp(curs[k], c) != 0; k++)
+				;
+			if (k == ncur && ncur < 16)
+				curs[ncur++] = strdup(c);
+			if (k < 16)
+				ms_money_add(sums[k], num(l, "price"), &sums[k]);
+		}
+		if (all || state_is_open(s))
+			json_array_append_new(items, item_from_line(l));
+		json_decref(l);
+	}
+	if (rc != 0) {
+		json_decref(items);
+		json_decref(totals);
+		goto out;
+	}
+	if (cur[0] == '\0')
+		snprintf(cur, sizeof(cur), "%s", ncur ? curs[0] : "EUR");
+	for (size_t k = 0; k < ncur; k++) {
+		if (strcmp(curs[k], cur) == 0)
+			total = sums[k];
+		json_array_append_new(totals, json_pack("{s:s,s:I}", "currency",
+		    curs[k], "amount", (json_int_t)sums[k]));
+		free(curs[k]);
+	}
+	if (u != NULL && strcmp(status, "blocked") == 0)
+		limit = "blocked";
+	else if (u != NULL && json_is_integer(json_object_get(u, "limit")) &&
+	    str(u, "currency") && strcmp(str(u, "currency"), cur) == 0 &&
+	    total > num(u, "limit"))
+		limit = "over";
+	cart = json_object();
+	json_object_set_new(cart, "type", json_string("cart"));
+	json_object_set_new(cart, "user", user ? json_string(user) : json_null());
+	if (card != NULL)
+		json_object_set_new(cart, "card", json_string(card));
+	if (u != NULL)
+		json_object_set(cart, "name", json_object_get(u, "name"));
+	json_object_set_new(cart, "status", json_string(status));
+	json_object_set_new(cart, "limit", json_string(limit));
+	if (u != NULL && json_object_get(u, "limit") != NULL)
+		json_object_set(cart, "credit_limit", json_object_get(u, "limit"));
+	json_object_set_new(cart, "items", items);
+	json_object_set_new(cart, "total", json_integer(total));
+	json_object_set_new(cart, "currency", json_string(cur));
+	json_object_set_new(cart, "totals", totals);
+	*cartp = cart;
+out:
+	free(ids);
+	json_decref(u);
+	return rc;
+}
+
+/* ----- events ----- */
+
+/* Owner of a card's takes: u:USER when enrolled, else c:CARD. */
+static int
+card_owner(struct store *st, DB_TXN *txn, const char *card, char *owner,
+    size_t len, char *user, size_t ulen)
+{
+	int rc;
+
+	user[0] = '\0';
+	if (card == NULL) {
+		snprintf(owner, len, OWNER_REVIEW);
+		return 0;
+	}
+	rc = card_user(st, txn, card, user, ulen);
+	if (rc == DB_NOTFOUND) {
+		user[0] = '\0';
+		snprintf(owner, len, OWNER_CARD "%s", card);
+		return 0;
+	}
+	if (rc == 0)
+		snprintf(owner, len, OWNER_USER "%s", user);
+	return rc;
+}
+
+static int
+apply_take(struct ctx *c)
+{
+	struct store *st = c->st;
+	json_t *p = NULL, *l;
+	char owner[MS_CARD_MAX + 4], user[MS_ID_MAX + 1], id[32];
+	const char *card = str(c->msg, "card");
+	int64_t lid;
+	int rc;
+
+	rc = db_get_json(st->products, c->txn, str(c->msg, "sku"), &p, 0);
+	if (rc == DB_NOTFOUND)
+		return refuse(c, "unknown-sku", "take: unknown sku \"%s\"",
+		    str(c->msg, "sku"));
+	if (rc != 0)
+		return rc;
+	if ((rc = card_owner(st, c->txn, card, owner, sizeof(owner), user,
+	    sizeof(user))) != 0)
+		goto out;
+	lid = st->next_line++;
+	line_id_format(lid, id, sizeof(id));
+	l = json_pack("{s:s,s:s,s:s,s:O,s:O,s:O,s:O,s:O,s:O,s:s,s:s,s:n}",
+	    "id", id, "owner", owner, "sku", str(c->msg, "sku"),
+	    "name", json_object_get(p, "name"),
+	    "price", json_object_get(p, "price"),
+	    "currency", json_object_get(p, "currency"),
+	    "ts", json_object_get(c->msg, "ts"),
+	    "robot", json_object_get(c->msg, "robot"),
+	    "slot", json_object_get(c->msg, "slot"),
+	    "event", c->event, "state", "unpaid", "settlement");
+	if (card != NULL)
+		json_object_set_new(l, "card", json_string(card));
+	if ((rc = line_put(st, c->txn, lid, l)) == 0 &&
+	    (rc = owner_add(st, c->txn, owner, lid)) == 0)
+		rc = audit_add(st, c->txn, c->role->who, "take", json_pack(
+		    "{s:s,s:s,s:s,s:O,s:O}", "event", c->event, "line", id,
+		    "owner", owner, "price", json_object_get(p, "price"),
+		    "currency", json_object_get(p, "currency")));
+	json_decref(l);
+out:
+	json_decref(p);
+	return rc;
+}
+
+static int
+apply_return(struct ctx *c)
+{
+	struct store *st = c->st;
+	char owner[MS_CARD_MAX + 4], user[MS_ID_MAX + 1], id[32];
+	const char *card = str(c->msg, "card"), *sku = str(c->msg, "sku");
+	int64_t *ids = NULL, cid;
+	json_t *l = NULL, *paid = NULL, *cl;
+	int64_t paid_id = 0;
+	size_t n, i;
+	int rc;
+
+	if ((rc = card_owner(st, c->txn, card, owner, sizeof(owner), user,
+	    sizeof(user))) != 0)
+		return rc;
+	if ((rc = owner_lines(st, c->txn, owner, &ids, &n)) != 0)
+		return rc;
+	/* newest first: an unpaid take is voided, else a paid one credited */
+	for (i = n; i-- > 0; ) {
+		if ((rc = line_get(st, c->txn, ids[i], &l, 0)) != 0)
+			goto out;
+		if (strcmp(str(l, "sku"), sku) == 0 && num(l, "price") >= 0) {
+			const char *s = str(l, "state");
+
+			if (strcmp(s, "unpaid") == 0)
+				break;
+			if (paid == NULL && (strcmp(s, "paid") == 0 ||
+			    strcmp(s, "settling") == 0) &&
+			    !json_is_true(json_object_get(l, "credited"))) {
+				paid = l;
+				paid_id = ids[i];
+				l = NULL;
+				continue;
+			}
+		}
+		json_decref(l);
+		l = NULL;
+	}
+	if (l != NULL) {
+		json_object_set_new(l, "state", json_string("void"));
+		json_object_set_new(l, "voided_by", json_string(c->event));
+		if ((rc = line_put(st, c->txn, ids[i], l)) == 0)
+			rc = audit_add(st, c->txn, c->role->who, "return-void",
+			    json_pack("{s:s,s:O}", "event", c->event, "line",
+			    json_object_get(l, "id")));
+	} else if (paid != NULL) {
+		json_object_set_new(paid, "credited", json_true());
+		if ((rc = line_put(st, c->txn, paid_id, paid)) != 0)
+			goto out;
+		cid = st->next_line++;
+		line_id_format(cid, id, sizeof(id));
+		cl = json_deep_copy(paid);
+		json_object_del(cl, "credited");
+		json_object_set_new(cl, "id", json_string(id));
+		json_object_set_new(cl, "price",
+		    json_integer(-num(paid, "price")));
+		json_object_set_new(cl, "state", json_string("credit"));
+		json_object_set_new(cl, "settlement", json_null());
+		json_object_set(cl, "ts", json_object_get(c->msg, "ts"));
+		json_object_set_new(cl, "event", json_string(c->event));
+		json_object_set(cl, "robot", json_object_get(c->msg, "robot"));
+		json_object_set(cl, "slot", json_object_get(c->msg, "slot"));
+		json_object_set_new(cl, "credit_for", json_object_get(paid, "id") ?
+		    json_copy(json_object_get(paid, "id")) : json_null());
+		if ((rc = line_put(st, c->txn, cid, cl)) == 0 &&
+		    (rc = owner_add(st, c->txn, owner, cid)) == 0)
+			rc = audit_add(st, c->txn, c->role->who, "return-credit",
+			    json_pack("{s:s,s:s,s:O}", "event", c->event, "line",
+			    id, "credit_for", json_object_get(paid, "id")));
+		json_decref(cl);
+	} else
+		rc = audit_add(st, c->txn, c->role->who, "return-unmatched",
+		    json_pack("{s:s,s:s,s:s}", "event", c->event, "owner",
+		    owner, "sku", sku));
+out:
+	json_decref(l);
+	json_decref(paid);
+	free(ids);
+	return rc;
+}
+
+static int
+apply_event(struct ctx *c, enum ms_msg_type type)
+{
+	struct store *st = c->st;
+	const char *tname = ms_msg_type_name(type), *robot;
+	char prev[32], user[MS_ID_MAX + 1];
+	int rc, dup = 0;
+	json_t *ack;
+
+	robot = str(c->msg, "robot");
+	if (robot == NULL || ms_event_id(c->msg, c->event, sizeof(c->event)) == -1)
+		return refuse(c, "invalid", "%s: mscart needs \"robot\" and "
+		    "\"seq\" on every event (exactly once)", tname);
+	if (c->role->kind == ROLE_TERMINAL || (c->role->kind == ROLE_ROBOT &&
+	    strcmp(c->role->id, robot) != 0))
+		return refuse(c, "forbidden", "%s: role %s may not send events "
+		    "of robot %s", tname, c->role->who, robot);
+	rc = db_get_str(st->events, c->txn, c->event, prev, sizeof(prev));
+	if (rc == 0)
+		dup = 1;
+	else if (rc != DB_NOTFOUND)
+		return rc;
+	if (!dup) {
+		switch (type) {
+		case MS_MSG_TAKE:
+			rc = apply_take(c);
+			break;
+		case MS_MSG_RETURN:
+			rc = apply_return(c);
+			break;
+		default:
+			rc = audit_add(st, c->txn, c->role->who, tname,
+			    json_pack("{s:s,s:O}", "event", c->event,
+			    "message", c->msg));
+			break;
+		}
+		if (rc != 0 || c->refused)
+			return rc;
+		if ((rc = db_put_str(st->events, c->txn, c->event, tname)) != 0)
+			return rc;
+	}
+	ack = json_pack("{s:s,s:s,s:s,s:s}", "type", "ack", "status",
+	    dup ? "duplicate" : "applied", "of", tname, "event", c->event);
+	if (type == MS_MSG_IDENTIFY) {
+		const char *card = str(c->msg, "card");
+		json_t *cart;
+
+		rc = card_user(st, c->txn, card, user, sizeof(user));
+		if (rc != 0 && rc != DB_NOTFOUND) {
+			json_decref(ack);
+			return rc;
+		}
+		if ((rc = cart_build(st, c->txn, rc == 0 ? user : NULL,
+		    rc == 0 ? NULL : card, 0, &cart)) != 0) {
+			json_decref(ack);
+			return rc;
+		}
+		json_object_set(ack, "user", json_object_get(cart, "user"));
+		json_object_set_new(ack, "cart", cart);
+	}
+	c->reply = ack;
+	return 0;
+}
+
+/* ----- query and pay ----- */
+
+/*
+ * The user a query or pay names (by user or card), with the role check.
+ * Returns 0 with user set (or user "" and an unknown card), or 0 with
+ * the line refused, or an error.
+ */
+static int
+resolve_user(struct ctx *c, const char *what, char *user, size_t len)
+{
+	const char *u = str(c->msg, "user"), *card = str(c->msg, "card");
+	json_t *rec;
+	int rc;
+
+	if (u != NULL) {
+		snprintf(user, len, "%s", u);
+	} else {
+		rc = card_user(c->st, c->txn, card, user, len);
+		if (rc == DB_NOTFOUND)
+			user[0] = '\0';
+		else if (rc != 0)
+			return rc;
+	}
+	if (c->role->kind == ROLE_TERMINAL && strcmp(user, c->role->id) != 0)
+		return refuse(c, "forbidden", "%s: role %s may only %s for "
+		    "user %s", what, c->role->who, what, c->role->id);
+	if (user[0] == '\0')
+		return 0;
+	rc = db_get_json(c->st->users, c->txn, user, &rec, 0);
+	if (rc == DB_NOTFOUND)
+		return refuse(c, "unknown-user", "%s: unknown user \"%s\"", what,
+		    user);
+	json_decref(rec);
+	return rc;
+}
+
+static int
+apply_query(struct ctx *c)
+{
+	char user[MS_ID_MAX + 1];
+	json_t *cart;
+	int rc;
+
+	if ((rc = resolve_user(c, "query", user, sizeof(user))) != 0 ||
+	    c->refused)
+		return rc;
+	if ((rc = cart_build(c->st, c->txn, user[0] ? user : NULL,
+	    str(c->msg, "card"), json_is_true(json_object_get(c->msg, "all")),
+	    &cart)) != 0)
+		return rc;
+	if (str(c->msg, "id") != NULL)
+		json_object_set(cart, "id", json_object_get(c->msg, "id"));
+	c->reply = cart;
+	return 0;
+}
+
+json_t *
+settlement_message(const json_t *s)
+{
+	static const char *const keys[] = {
+		"settlement", "user", "amount", "currency", "key", "state",
+		"lines", "attempts", "gateway_id", "created", "updated", NULL
+	};
+	json_t *m = json_object();
+
+	json_object_set_new(m, "type", json_string("settlement"));
+	for (const char *const *k = keys; *k; k++)
+		if (json_object_get(s, *k) != NULL)
+			json_object_set(m, *k, json_object_get(s, *k));
+	return m;
+}
+
+static int
+line_set_state(struct store *st, DB_TXN *txn, int64_t id, const char *state,
+    const char *sett)
+{
+	json_t *l;
+	int rc;
+
+	if ((rc = line_get(st, txn, id, &l, 1)) != 0)
+		return rc;
+	if (strcmp(state, "unpaid") == 0 && num(l, "price") < 0)
+		state = "credit";
+	json_object_set_new(l, "state", json_string(state));
+	json_object_set_new(l, "settlement", sett ? json_string(sett) : json_null());
+	rc = line_put(st, txn, id, l);
+	json_decref(l);
+	return rc;
+}
+
+/*
+ * The open settlement of user in currency, or a new one claiming their
+ * unpaid lines (and the credits that fit).  DB_NOTFOUND: nothing to pay.
+ * A zero total is closed at once, its lines paid, without a charge.
+ */
+int
+settlement_open(struct store *st, DB_TXN *txn, const char *who,
+    const char *user, const char *currency, json_t **settp)
+{
+	char okey[MS_ID_MAX + 8], owner[MS_ID_MAX + 4], sid[32], key[80];
+	char ts[MS_TIME_LEN];
+	int64_t *ids = NULL, total = 0, now = ms_now_ms();
+	json_t *claimed, *credits, *s, *l;
+	size_t n, i, idx;
+	json_t *v;
+	int rc;
+
+	*settp = NULL;
+	snprintf(okey, sizeof(okey), "%s %s", user, currency);
+	rc = db_get_str(st->opens, txn, okey, sid, sizeof(sid));
+	if (rc == 0)
+		return db_get_json(st->settlements, txn, sid, settp, 0);
+	if (rc != DB_NOTFOUND)
+		return rc;
+	snprintf(owner, sizeof(owner), OWNER_USER "%s", user);
+	if ((rc = owner_lines(st, txn, owner, &ids, &n)) != 0)
+		return rc;
+	claimed = json_array();
+	credits = json_array();
+	for (i = 0; i < n; i++) {
+		const char *state;
+
+		if ((rc = line_get(st, txn, ids[i], &l, 0)) != 0)
+			goto out;
+		state = str(l, "state");
+		if (strcmp(str(l, "currency"), currency) == 0) {
+			if (strcmp(state, "unpaid") == 0) {
+				if (ms_money_add(total, num(l, "price"), &total) == -1) {
+					json_decref(l);
+					rc = EOVERFLOW;
+					goto out;
+				}
+				json_array_append_new(claimed, json_integer(ids[i]));
+			} else if (strcmp(state, "credit") == 0)
+				json_array_append_new(credits, json_integer(ids[i]));
+			(void)0;
+		}
+		(void)num;
+		json_decref(l);
+	}
+	if (json_array_size(claimed) == 0) {
+		rc = DB_NOTFOUND;
+		goto out;
+	}
+	/* credits (negative) that keep the total at or above zero */
+	json_array_foreach(credits, idx, v) {
+		if ((rc = line_get(st, txn, json_integer_value(v), &l, 0)) != 0)
+			goto out;
+		if (total + num(l, "price") >= 0) {
+			total += num(l, "price");
+			json_array_append(claimed, v);
+		}
+		json_decref(l);
+	}
+	snprintf(sid, sizeof(sid), "S%" PRId64, st->next_sett++);
+	/* deterministic for this settlement, distinct across databases */
+	snprintf(key, sizeof(key), "mscart-%s-%" PRId64, sid, now);
+	ms_time_format(now, ts);
+	s = json_pack("{s:s,s:s,s:I,s:s,s:s,s:s,s:I,s:i,s:n,s:s,s:s,s:O}",
+	    "settlement", sid, "user", user, "amount", (json_int_t)total,
+	    "currency", currency, "key", key,
+	    "state", total == 0 ? "closed" : "open",
+	    "lines", (json_int_t)json_array_size(claimed), "attempts", 0,
+	    "gateway_id", "created", ts, "updated", ts, "line_ids", claimed);
+	json_array_foreach(claimed, idx, v) {
+		if ((rc = line_set_state(st, txn, json_integer_value(v),
+		    total == 0 ? "paid" : "settling", sid)) != 0)
+			break;
+	}
+	if (rc == 0)
+		rc = db_put_json(st->settlements, txn, sid, s);
+	if (rc == 0 && total != 0)
+		rc = db_put_str(st->opens, txn, okey, sid);
+	if (rc == 0)
+		rc = audit_add(st, txn, who, "settlement-open", json_pack(
+		    "{s:s,s:s,s:I,s:s,s:I}", "settlement", sid, "user", user,
+		    "amount", (json_int_t)total, "currency", currency, "lines",
+		    (json_int_t)json_array_size(claimed)));
+	if (rc == 0)
+		*settp = s;
+	else
+		json_decref(s);
+out:
+	json_decref(claimed);
+	json_decref(credits);
+	free(ids);
+	return rc;
+}
+
+static int
+apply_pay(struct ctx *c)
+{
+	char user[MS_ID_MAX + 1], cur[4];
+	json_t *s;
+	int rc;
+
+	if ((rc = resolve_user(c, "pay", user, sizeof(user))) != 0 ||
+	    c->refused)
+		return rc;
+	if (user[0] == '\0')
+		return refuse(c, "unknown-card", "pay: card %s is not enrolled",
+		    str(c->msg, "card"));
+	if (str(c->msg, "currency") != NULL)
+		snprintf(cur, sizeof(cur), "%s", str(c->msg, "currency"));
+	else if ((rc = user_default_currency(c->st, c->txn, user, cur)) != 0)
+		return rc;
+	rc = settlement_open(c->st, c->txn, c->role->who, user, cur, &s);
+	if (rc == DB_NOTFOUND)
+		return refuse(c, "conflict", "pay: user %s has nothing unpaid "
+		    "in %s", user, cur);
+	if (rc == EOVERFLOW)
+		return refuse(c, "overflow", "pay: total of user %s overflows",
+		    user);
+	if (rc != 0)
+		return rc;
+	c->reply = settlement_message(s);
+	if (str(c->msg, "id") != NULL)
+		json_object_set(c->reply, "id", json_object_get(c->msg, "id"));
+	json_decref(s);
+	return 0;
+}
+
+/* ----- admin records ----- */
+
+static int
+apply_product(struct ctx *c)
+{
+	const char *sku = str(c->msg, "sku");
+	json_t *p = NULL, *rec;
+	int rc;
+
+	rc = db_get_json(c->st->products, c->txn, sku, &p, 1);
+	if (rc != 0 && rc != DB_NOTFOUND)
+		return rc;
+	rec = json_deep_copy(c->msg);
+	json_object_del(rec, "type");
+	if (json_object_get(rec, "active") == NULL)
+		json_object_set_new(rec, "active", p && json_is_false(
+		    json_object_get(p, "active")) ? json_false() : json_true());
+	if ((rc = db_put_json(c->st->products, c->txn, sku, rec)) == 0)
+		rc = audit_add(c->st, c->txn, c->role->who, p ? "product-update" :
+		    "product-add", json_pack("{s:O}", "record", rec));
+	json_decref(rec);
+	json_decref(p);
+	if (rc == 0)
+		c->reply = json_pack("{s:s,s:s,s:s}", "type", "ack", "status",
+		    "applied", "of", "product");
+	return rc;
+}
+
+/* Move the takes an unknown card made onto the user it now belongs to. */
+static int
+claim_card_lines(struct ctx *c, const char *card, const char *user)
+{
+	char from[MS_CARD_MAX + 4], to[MS_ID_MAX + 4];
+	int64_t *ids;
+	size_t n;
+	json_t *l;
+	int rc;
+
+	snprintf(from, sizeof(from), OWNER_CARD "%s", card);
+	snprintf(to, sizeof(to), OWNER_USER "%s", user);
+	if ((rc = owner_lines(c->st, c->txn, from, &ids, &n)) != 0)
+		return rc;
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		if ((rc = line_get(c->st, c->txn, ids[i], &l, 1)) != 0)
+			break;
+		json_object_set_new(l, "owner", json_string(to));
+		if ((rc = line_put(c->st, c->txn, ids[i], l)) == 0 &&
+		    (rc = owner_del(c->st, c->txn, from, ids[i])) == 0)
+			rc = owner_add(c->st, c->txn, to, ids[i]);
+		json_decref(l);
+	}
+	if (rc == 0 && n > 0)
+		rc = audit_add(c->st, c->txn, c->role->who, "card-claim",
+		    json_pack("{s:s,s:s,s:I}", "card", card, "user", user,
+		    "lines", (json_int_t)n));
+	free(ids);
+	return rc;
+}
+
+static int
+apply_user(struct ctx *c)
+{
+	const char *user = str(c->msg, "user");
+	json_t *old = NULL, *rec, *cards, *v;
+	char owner[MS_ID_MAX + 1];
+	size_t i;
+	int rc;
+
+	rc = db_get_json(c->st->users, c->txn, user, &old, 1);
+	if (rc != 0 && rc != DB_NOTFOUND)
+		return rc;
+	/* upsert: fields given replace, the others are kept */
+	rec = old ? json_deep_copy(old) : json_object();
+	json_object_update(rec, c->msg);
+	json_object_del(rec, "type");
+	if (json_object_get(rec, "status") == NULL)
+		json_object_set_new(rec, "status", json_string("active"));
+	if (json_object_get(rec, "cards") == NULL)
+		json_object_set_new(rec, "cards", json_array());
+	cards = json_object_get(rec, "cards");
+	/* a card belongs to one user */
+	json_array_foreach(cards, i, v) {
+		rc = card_user(c->st, c->txn, json_string_value(v), owner,
+		    sizeof(owner));
+		if (rc == 0 && strcmp(owner, user) != 0) {
+			json_decref(rec);
+			json_decref(old);
+			return refuse(c, "conflict", "user: card %s already "
+			    "belongs to user %s", json_string_value(v), owner);
+		}
+		if (rc != 0 && rc != DB_NOTFOUND)
+			goto out;
+		for (size_t j = 0; j < i; j++)
+			if (json_equal(json_array_get(cards, j), v)) {
+				json_decref(rec);
+				json_decref(old);
+				return refuse(c, "conflict", "user: card %s is "
+				    "listed twice", json_string_value(v));
+			}
+	}
+	rc = 0;
+	if (old != NULL)
+		json_array_foreach(json_object_get(old, "cards"), i, v) {
+			size_t j;
+			json_t *w;
+
+			json_array_foreach(cards, j, w)
+				if (json_equal(v, w))
+					break;
+			if (j == json_array_size(cards) && (rc = db_del_str(
+			    c->st->cards, c->txn, json_string_value(v))) != 0 &&
+			    rc != DB_NOTFOUND)
+				goto out;
+			rc = 0;
+		}
+	json_array_foreach(cards, i, v) {
+		if ((rc = db_put_str(c->st->cards, c->txn, json_string_value(v),
+		    user)) != 0 || (rc = claim_card_lines(c, json_string_value(v),
+		    user)) != 0)
+			goto out;
+	}
+	if ((rc = db_put_json(c->st->users, c->txn, user, rec)) == 0)
+		rc = audit_add(c->st, c->txn, c->role->who, old ? "user-update" :
+		    "user-add", json_pack("{s:O}", "record", rec));
+	if (rc == 0)
+		c->reply = json_pack("{s:s,s:s,s:s}", "type", "ack", "status",
+		    "applied", "of", "user");
+out:
+	json_decref(rec);
+	json_decref(old);
+	return rc;
+}
+
+/* ----- charged (mscart settle) ----- */
+
+static int
+apply_charged(struct ctx *c)
+{
+	struct store *st = c->st;
+	const char *sid = str(c->msg, "settlement"), *status;
+	const char *state, *newstate, *linestate;
+	char okey[MS_ID_MAX + 8], ts[MS_TIME_LEN];
+	json_t *s = NULL, *v, *u;
+	size_t i;
+	int rc;
+
+	rc = db_get_json(st->settlements, c->txn, sid, &s, 1);
+	if (rc == DB_NOTFOUND)
+		return refuse(c, "invalid", "charged: unknown settlement %s", sid);
+	if (rc != 0)
+		return rc;
+	status = str(c->msg, "status");
+	state = str(s, "state");
+	if (strcmp(str(s, "key"), str(c->msg, "key")) != 0 ||
+	    num(s, "amount") != num(c->msg, "amount") ||
+	    strcmp(str(s, "currency"), str(c->msg, "currency")) != 0) {
+		json_decref(s);
+		return refuse(c, "conflict", "charged: key, amount or currency "
+		    "do not match settlement %s", sid);
+	}
+	if (strcmp(status, "succeeded") == 0)
+		newstate = "paid", linestate = "paid";
+	else if (strcmp(status, "declined") == 0)
+		newstate = "declined", linestate = "unpaid";
+	else
+		newstate = "open", linestate = NULL;
+	if (strcmp(state, "open") != 0) {
+		/* the same result again changes nothing; another one conflicts */
+		if (strcmp(state, newstate) == 0) {
+			c->reply = settlement_message(s);
+			json_decref(s);
+			return 0;
+		}
+		json_decref(s);
+		return refuse(c, "conflict", "charged: settlement %s is already "
+		    "%s", sid, state);
+	}
+	ms_time_format(ms_now_ms(), ts);
+	json_object_set_new(s, "state", json_string(newstate));
+	json_object_set_new(s, "updated", json_string(ts));
+	if (json_object_get(c->msg, "gateway_id") != NULL)
+		json_object_set(s, "gateway_id",
+		    json_object_get(c->msg, "gateway_id"));
+	if (linestate != NULL) {
+		json_array_foreach(json_object_get(s, "line_ids"), i, v)
+			if ((rc = line_set_state(st, c->txn, json_integer_value(v),
+			    linestate, strcmp(linestate, "paid") == 0 ? sid :
+			    NULL)) != 0)
+				goto out;
+		snprintf(okey, sizeof(okey), "%s %s", str(s, "user"),
+		    str(s, "currency"));
+		if ((rc = db_del_str(st->opens, c->txn, okey)) != 0 &&
+		    rc != DB_NOTFOUND)
+			goto out;
+	}
+	if (strcmp(newstate, "declined") == 0) {
+		rc = db_get_json(st->users, c->txn, str(s, "user"), &u, 1);
+		if (rc == 0) {
+			if (strcmp(str(u, "status"), "blocked") != 0)
+				json_object_set_new(u, "status",
+				    json_string("attention"));
+			rc = db_put_json(st->users, c->txn, str(s, "user"), u);
+			json_decref(u);
+		}
+		if (rc != 0 && rc != DB_NOTFOUND)
+			goto out;
+	}
+	if ((rc = db_put_json(st->settlements, c->txn, sid, s)) == 0)
+		rc = audit_add(st, c->txn, c->role->who, "charged", json_pack(
+		    "{s:s,s:s,s:O,s:O}", "settlement", sid, "status", status,
+		    "code", json_object_get(c->msg, "code") ?
+		    json_object_get(c->msg, "code") : json_null(),
+		    "gateway_id", json_object_get(s, "gateway_id")));
+	if (rc == 0)
+		c->reply = settlement_message(s);
+out:
+	json_decref(s);
+	return rc;
+}
+
+/* ----- dispatch ----- */
+
+static int
+dispatch(struct ctx *c, enum ms_msg_type type)
+{
+	if (ms_msg_is_event(type))
+		return apply_event(c, type);
+	switch (type) {
+	case MS_MSG_QUERY:
+		return apply_query(c);
+	case MS_MSG_PAY:
+		return apply_pay(c);
+	case MS_MSG_PRODUCT:
+	case MS_MSG_USER:
+	case MS_MSG_CHARGED:
+		if (c->role->kind != ROLE_ADMIN)
+			return refuse(c, "forbidden", "%s: role %s may not send "
+			    "%s records", ms_msg_type_name(type), c->role->who,
+			    ms_msg_type_name(type));
+		return type == MS_MSG_PRODUCT ? apply_product(c) :
+		    type == MS_MSG_USER ? apply_user(c) : apply_charged(c);
+	default:
+		return refuse(c, "invalid", "%s: a reply, not a request",
+		    ms_msg_type_name(type));
+	}
+}
+
+int
+run_txn(struct store *st, int (*fn)(struct store *, DB_TXN *, void *),
+    void *arg)
+{
+	DB_TXN *txn;
+	int rc;
+
+	for (int tries = 0;; tries++) {
+		if ((rc = store_begin(st, NULL, &txn, 0)) == 0) {
+			rc = fn(st, txn, arg);
+			if (rc == 0)
+				rc = store_counters_save(st, txn);
+			if (rc == 0)
+				rc = txn->commit(txn, 0);
+			else
+				txn->abort(txn);
+		}
+		store_counters_forget(st);
+		if (rc == 0)
+			return 0;
+		if (store_retryable(rc) && tries < 1000) {
+			if (tries > 10)
+				usleep(1000 * (tries % 50));
+			continue;
+		}
+		if (ms_dbenv_needs_reopen(rc) && tries < 1000) {
+			if (store_reopen(st) != 0)
+				return rc;
+			continue;
+		}
+		return rc;
+	}
+}
+
+/* ----- the loop ----- */
+
+struct item {
+	json_t		*msg;		/* NULL for a line refused on reading */
+	json_t		*reply;
+	enum ms_msg_type type;
+	unsigned long	 line;
+	int		 refused;
+};
+
+struct batch {
+	struct item	*items;
+	size_t		 n;
+	const struct loop_opts *o;
+	const char	*source;
+};
+
+/* Everything but an admin's or robot's query may write (a refusal of a
+ * terminal's query is audited). */
+static int
+needs_counters(enum ms_msg_type t, const struct role *role)
+{
+	return t != MS_MSG_QUERY || role->kind == ROLE_TERMINAL;
+}
+
+static int
+batch_run(struct store *st, DB_TXN *txn, void *arg)
+{
+	struct batch *b = arg;
+	int rc, writes = 0;
+
+	for (size_t i = 0; i < b->n; i++)
+		if (b->items[i].msg != NULL && needs_counters(b->items[i].type, b->o->role))
+			writes = 1;
+	if (writes && (rc = store_counters_load(st, txn)) != 0)
+		return rc;
+	for (size_t i = 0; i < b->n; i++) {
+		struct item *it = &b->items[i];
+		struct ctx c;
+		DB_TXN *child = NULL;
+
+		if (it->msg == NULL)
+			continue;
+		json_decref(it->reply);
+		it->reply = NULL;
+		memset(&c, 0, sizeof(c));
+		c.st = st;
+		c.role = b->o->role;
+		c.source = b->source;
+		c.line = it->line;
+		c.msg = it->msg;
+		if ((rc = store_begin(st, txn, &child, 0)) != 0)
+			return rc;
+		c.txn = child;
+		if ((rc = dispatch(&c, it->type)) != 0) {
+			child->abort(child);
+			json_decref(c.reply);
+			return rc;
+		}
+		if (c.refused) {
+			child->abort(child);
+			if (c.forbidden) {
+				/* logged, nothing else changed */
+				child = NULL;
+				if ((rc = store_begin(st, txn, &child, 0)) != 0 ||
+				    (rc = audit_add(st, child, b->o->role->who,
+				    "forbidden", json_pack("{s:O,s:O}", "message",
+				    it->msg, "reason", json_object_get(c.reply,
+				    "message")))) != 0) {
+					if (child != NULL)
+						child->abort(child);
+					json_decref(c.reply);
+					return rc;
+				}
+				if ((rc = child->commit(child, 0)) != 0) {
+					json_decref(c.reply);
+					return rc;
+				}
+			}
+		} else if ((rc = child->commit(child, 0)) != 0) {
+			json_decref(c.reply);
+			return rc;
+		}
+		it->reply = c.reply;
+		it->refused = c.refused;
+	}
+	return 0;
+}
+
+static void
+item_bad(struct item *it, const struct ms_reader *r, int code_too_long,
+    const char *why)
+{
+	it->msg = NULL;
+	it->line = r->lineno;
+	it->reply = error_reply(NULL, code_too_long ? "too-long" : "invalid",
+	    r->source, r->lineno, NULL, why);
+	it->refused = 1;
+}
+
+/* Parse and validate one line into an item. */
+static void
+item_parse(struct item *it, const struct ms_reader *r, const struct loop_opts *o)
+{
+	char err[512];
+	json_t *m;
+	enum ms_msg_type t;
+
+	memset(it, 0, sizeof(*it));
+	it->line = r->lineno;
+	if ((m = ms_json_parse_line(r->line, r->len, err, sizeof(err))) == NULL) {
+		item_bad(it, r, 0, err);
+		return;
+	}
+	t = ms_msg_type(m);
+	if (ms_msg_validate(m, err, sizeof(err)) == -1) {
+		it->reply = error_reply(m, t == MS_MSG_UNKNOWN ? "unknown-type" :
+		    "invalid", r->source, r->lineno, NULL, err);
+		it->refused = 1;
+		json_decref(m);
+		return;
+	}
+	if (!(o->allowed & TYPE_BIT(t))) {
+		snprintf(err, sizeof(err), "%s messages are not accepted here",
+		    ms_msg_type_name(t));
+		it->reply = error_reply(m, "invalid", r->source, r->lineno, NULL,
+		    err);
+		it->refused = 1;
+		json_decref(m);
+		return;
+	}
+	it->msg = m;
+	it->type = t;
+}
+
+static int
+wait_readable(int fd)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
+	while (!ms_sig_stop) {
+		if (poll(&pfd, 1, -1) >= 0)
+			return 0;
+		if (errno != EINTR)
+			return -1;
+	}
+	return -1;
+}
+
+long
+ledger_loop(struct store *st, int fd, const char *source,
+    const struct loop_opts *o)
+{
+	struct ms_reader r;
+	struct batch b;
+	size_t max = o->batch_max > 0 ? (size_t)o->batch_max : 1000;
+	long refused = 0;
+	char err[512];
+	int rc, eof = 0, fatal = 0;
+
+	ms_reader_init(&r, fd, source);
+	memset(&b, 0, sizeof(b));
+	b.o = o;
+	b.source = source;
+	if ((b.items = calloc(max, sizeof(*b.items))) == NULL) {
+		ms_warn("calloc");
+		return -1;
+	}
+	while (!eof && !fatal && !ms_sig_stop && !ms_write_failed()) {
+		b.n = 0;
+		/* the first line blocks; the rest are what is already waiting */
+		while (b.n < max) {
+			if (b.n == 0 && !ms_reader_ready(&r)) {
+				if (wait_readable(fd) == -1)
+					break;
+			}
+			rc = ms_reader_line(&r, b.n > 0, err, sizeof(err));
+			if (rc == MS_READ_LINE) {
+				item_parse(&b.items[b.n++], &r, o);
+			} else if (rc == MS_READ_BAD) {
+				item_bad(&b.items[b.n++], &r,
+				    strstr(err, "longer") != NULL, err);
+			} else if (rc == MS_READ_EOF) {
+				eof = 1;
+				break;
+			} else if (rc == MS_READ_AGAIN) {
+				if (b.n > 0 || ms_sig_stop)
+					break;
+			} else {
+				ms_warnx("%s: %s", source, err);
+				fatal = 1;
+				break;
+			}
+		}
+		if (b.n == 0)
+			continue;
+		if ((rc = run_txn(st, batch_run, &b)) != 0) {
+			ms_warnx("%s: lines %lu-%lu not applied: %s", source,
+			    b.items[0].line, b.items[b.n - 1].line,
+			    db_strerror(rc));
+			for (size_t i = 0; i < b.n; i++) {
+				if (b.items[i].msg == NULL)
+					continue;
+				json_decref(b.items[i].reply);
+				b.items[i].reply = error_reply(b.items[i].msg,
+				    "internal", source, b.items[i].line, NULL,
+				    db_strerror(rc));
+				b.items[i].refused = 1;
+			}
+			fatal = 1;
+		}
+		for (size_t i = 0; i < b.n; i++) {
+			struct item *it = &b.items[i];
+
+			if (it->refused)
+				refused++;
+			if ((o->quiet || o->warn) && it->refused)
+				ms_warn_at(source, it->line, "%s",
+				    str(it->reply, "message"));
+			if (!o->quiet)
+				ms_write_json(stdout, it->reply, i + 1 == b.n);
+			json_decref(it->reply);
+			json_decref(it->msg);
+			memset(it, 0, sizeof(*it));
+		}
+	}
+	free(b.items);
+	ms_reader_free(&r);
+	return fatal ? -1 : refused;
+}

@@ -1,0 +1,55 @@
+/* ledger.h: the message loop of apply/serve/settle/import and its pieces. */
+#ifndef MSCART_LEDGER_H
+#define MSCART_LEDGER_H
+
+#include "store.h"
+
+enum role_kind { ROLE_ADMIN, ROLE_ROBOT, ROLE_TERMINAL };
+
+struct role {
+	enum role_kind	kind;
+	char		id[MS_ID_MAX + 1];	/* robot or user id */
+	char		who[MS_ID_MAX + 16];	/* for the audit trail */
+};
+
+int	role_parse(const char *, struct role *);
+void	role_admin(struct role *, const char *how);
+
+struct loop_opts {
+	const struct role *role;
+	unsigned long	 allowed;	/* bit (1 << type) per accepted type */
+	int		 quiet;		/* errors to stderr, no replies */
+	int		 warn;		/* errors to stderr too */
+	int		 batch_max;	/* lines per transaction */
+};
+
+#define TYPE_BIT(t)	(1UL << (t))
+#define ALLOW_ALL	(~0UL)
+
+/*
+ * Read NDJSON messages from fd, apply them in group-committed batches and
+ * write one reply per line after the commit.  Returns the number of
+ * refused lines, or -1 on a fatal error.
+ */
+long	ledger_loop(struct store *, int fd, const char *source,
+	    const struct loop_opts *);
+
+/* A cart message for an owner ("u:USER" or "c:CARD"), as query sends it. */
+int	cart_build(struct store *, DB_TXN *, const char *user, const char *card,
+	    int all, json_t **cart);
+
+/*
+ * Run fn in a transaction, retrying deadlocks and reopening after
+ * DB_RUNRECOVERY.  fn must be safe to run again from the start.
+ */
+int	run_txn(struct store *, int (*fn)(struct store *, DB_TXN *, void *),
+	    void *arg);
+
+/* Settlements (ledger.c). */
+int	settlement_open(struct store *, DB_TXN *, const char *who,
+	    const char *user, const char *currency, json_t **sett);
+json_t	*settlement_message(const json_t *stored);
+int	user_default_currency(struct store *, DB_TXN *, const char *user,
+	    char cur[4]);
+
+#endif

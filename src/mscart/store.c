@@ -1,0 +1,517 @@
+/* store.c: opening mscart's databases and small typed accessors. */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store.h"
+
+const char *const store_db_names[] = {
+	"products.db", "users.db", "cards.db", "lines.db", "owners.db",
+	"events.db", "settlements.db", "opens.db", "audit.db", "meta.db",
+	NULL
+};
+
+static DB **
+db_slot(struct store *st, int i)
+{
+	DB **slots[] = {
+		&st->products, &st->users, &st->cards, &st->lines, &st->owners,
+		&st->events, &st->settlements, &st->opens, &st->audit, &st->meta
+	};
+	return slots[i];
+}
+
+const char *
+store_home(const char *opt)
+{
+	const char *e;
+
+	if (opt != NULL)
+		return opt;
+	if ((e = getenv("MSCART_DB")) != NULL && *e != '\0')
+		return e;
+	return ".";
+}
+
+static int
+open_dbs(struct store *st)
+{
+	DB_TXN *txn;
+	int rc, i;
+
+	if ((rc = st->env->txn_begin(st->env, NULL, &txn, 0)) != 0)
+		return rc;
+	for (i = 0; store_db_names[i] != NULL; i++) {
+		DB **dbp = db_slot(st, i);
+
+		if ((rc = db_create(dbp, st->env, 0)) != 0)
+			goto fail;
+		if (strcmp(store_db_names[i], "owners.db") == 0)
+			(*dbp)->set_flags(*dbp, DB_DUPSORT);
+		if ((rc = (*dbp)->open(*dbp, txn, store_db_names[i], NULL,
+		    DB_BTREE, DB_CREATE | DB_THREAD, 0600)) != 0) {
+			ms_warnx("%s/%s: %s", st->home, store_db_names[i],
+			    db_strerror(rc));
+			goto fail;
+		}
+	}
+	if ((rc = txn->commit(txn, 0)) != 0)
+		return rc;
+	return 0;
+fail:
+	txn->abort(txn);
+	return rc;
+}
+
+static void
+close_dbs(struct store *st)
+{
+	for (int i = 0; store_db_names[i] != NULL; i++) {
+		DB **dbp = db_slot(st, i);
+
+		if (*dbp != NULL)
+			(*dbp)->close(*dbp, 0);
+		*dbp = NULL;
+	}
+}
+
+int
+store_open(struct store *st, const char *home, int nosync)
+{
+	char err[1200];
+	int rc;
+
+	memset(st, 0, sizeof(*st));
+	umask(077);	/* every file of the ledger is 0600 */
+	snprintf(st->home, sizeof(st->home), "%s", home);
+	st->opts.nosync = nosync;
+	if ((rc = ms_dbenv_open(st->home, &st->opts, &st->env, err,
+	    sizeof(err))) != 0) {
+		ms_warnx("%s", err);
+		return rc;
+	}
+	/* another process may be creating the same files: retry deadlocks */
+	for (int tries = 0; tries < 100; tries++) {
+		if ((rc = open_dbs(st)) == 0)
+			return 0;
+		close_dbs(st);
+		if (!store_retryable(rc) && rc != EEXIST && rc != ENOENT)
+			break;
+	}
+	ms_warnx("%s: cannot open databases: %s", st->home, db_strerror(rc));
+	ms_dbenv_close(st->env);
+	st->env = NULL;
+	return rc;
+}
+
+void
+store_close(struct store *st)
+{
+	close_dbs(st);
+	if (st->env != NULL)
+		ms_dbenv_close(st->env);
+	st->env = NULL;
+}
+
+int
+store_reopen(struct store *st)
+{
+	char home[sizeof(st->home)];
+	int nosync = st->opts.nosync;
+
+	memcpy(home, st->home, sizeof(home));
+	close_dbs(st);
+	if (st->env != NULL)
+		st->env->close(st->env, 0);
+	st->env = NULL;
+	return store_open(st, home, nosync);
+}
+
+int
+store_begin(struct store *st, DB_TXN *parent, DB_TXN **txn, int readonly)
+{
+	(void)readonly;
+	return st->env->txn_begin(st->env, parent, txn, 0);
+}
+
+int
+store_retryable(int rc)
+{
+	return rc == DB_LOCK_DEADLOCK || rc == DB_LOCK_NOTGRANTED;
+}
+
+static void
+dbt_key(DBT *k, const void *data, size_t len)
+{
+	memset(k, 0, sizeof(*k));
+	k->data = (void *)data;
+	k->size = (u_int32_t)len;
+}
+
+static int
+get_json(DB *db, DB_TXN *txn, DBT *k, json_t **out, int rmw)
+{
+	DBT d;
+	int rc;
+
+	*out = NULL;
+	memset(&d, 0, sizeof(d));
+	d.flags = DB_DBT_MALLOC;
+	if ((rc = db->get(db, txn, k, &d, rmw ? DB_RMW : 0)) != 0)
+		return rc;
+	*out = json_loadb(d.data, d.size, 0, NULL);
+	free(d.data);
+	if (*out == NULL) {
+		ms_warnx("corrupt record in %s", db->fname ? db->fname : "database");
+		return EINVAL;
+	}
+	return 0;
+}
+
+static int
+put_json(DB *db, DB_TXN *txn, DBT *k, const json_t *v)
+{
+	DBT d;
+	char *s;
+	int rc;
+
+	if ((s = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER)) == NULL)
+		return ENOMEM;
+	memset(&d, 0, sizeof(d));
+	d.data = s;
+	d.size = (u_int32_t)strlen(s);
+	rc = db->put(db, txn, k, &d, 0);
+	free(s);
+	return rc;
+}
+
+int
+db_get_json(DB *db, DB_TXN *txn, const char *key, json_t **out, int rmw)
+{
+	DBT k;
+
+	dbt_key(&k, key, strlen(key));
+	return get_json(db, txn, &k, out, rmw);
+}
+
+int
+db_put_json(DB *db, DB_TXN *txn, const char *key, const json_t *v)
+{
+	DBT k;
+
+	dbt_key(&k, key, strlen(key));
+	return put_json(db, txn, &k, v);
+}
+
+int
+db_get_str(DB *db, DB_TXN *txn, const char *key, char *buf, size_t len)
+{
+	DBT k, d;
+	int rc;
+
+	dbt_key(&k, key, strlen(key));
+	memset(&d, 0, sizeof(d));
+	d.data = buf;
+	d.ulen = (u_int32_t)(len - 1);
+	d.flags = DB_DBT_USERMEM;
+	if ((rc = db->get(db, txn, &k, &d, 0)) != 0)
+		return rc;
+	buf[d.size] = '\0';
+	return 0;
+}
+
+int
+db_put_str(DB *db, DB_TXN *txn, const char *key, const char *val)
+{
+	DBT k, d;
+
+	dbt_key(&k, key, strlen(key));
+	dbt_key(&d, val, strlen(val));
+	return db->put(db, txn, &k, &d, 0);
+}
+
+int
+db_del_str(DB *db, DB_TXN *txn, const char *key)
+{
+	DBT k;
+
+	dbt_key(&k, key, strlen(key));
+	return db->del(db, txn, &k, 0);
+}
+
+static void
+be64(unsigned char b[8], int64_t v)
+{
+	for (int i = 7; i >= 0; i--) {
+		b[i] = (unsigned char)(v & 0xff);
+		v >>= 8;
+	}
+}
+
+static int64_t
+unbe64(const unsigned char b[8])
+{
+	int64_t v = 0;
+
+	for (int i = 0; i < 8; i++)
+		v = (v << 8) | b[i];
+	return v;
+}
+
+int
+line_get(struct store *st, DB_TXN *txn, int64_t id, json_t **out, int rmw)
+{
+	unsigned char b[8];
+	DBT k;
+
+	be64(b, id);
+	dbt_key(&k, b, 8);
+	return get_json(st->lines, txn, &k, out, rmw);
+}
+
+int
+line_put(struct store *st, DB_TXN *txn, int64_t id, const json_t *v)
+{
+	unsigned char b[8];
+	DBT k;
+
+	be64(b, id);
+	dbt_key(&k, b, 8);
+	return put_json(st->lines, txn, &k, v);
+}
+
+/* Line ids on the wire are "L" and the number. */
+int
+line_id_parse(const char *s, int64_t *id)
+{
+	char *end;
+	long long v;
+
+	if (s == NULL || s[0] != 'L' || s[1] < '1' || s[1] > '9')
+		return -1;
+	errno = 0;
+	v = strtoll(s + 1, &end, 10);
+	if (errno != 0 || *end != '\0' || v < 1)
+		return -1;
+	*id = v;
+	return 0;
+}
+
+void
+line_id_format(int64_t id, char *buf, size_t len)
+{
+	snprintf(buf, len, "L%" PRId64, id);
+}
+
+static int
+counter_get(struct store *st, DB_TXN *txn, const char *name, int64_t *v)
+{
+	char buf[32];
+	int rc;
+
+	DBT k, d;
+	dbt_key(&k, name, strlen(name));
+	memset(&d, 0, sizeof(d));
+	d.data = buf;
+	d.ulen = sizeof(buf) - 1;
+	d.flags = DB_DBT_USERMEM;
+	rc = st->meta->get(st->meta, txn, &k, &d, DB_RMW);
+	if (rc == DB_NOTFOUND) {
+		*v = 1;
+		return 0;
+	}
+	if (rc != 0)
+		return rc;
+	buf[d.size] = '\0';
+	*v = strtoll(buf, NULL, 10);
+	return 0;
+}
+
+static int
+counter_put(struct store *st, DB_TXN *txn, const char *name, int64_t v)
+{
+	char buf[32];
+
+	snprintf(buf, sizeof(buf), "%" PRId64, v);
+	return db_put_str(st->meta, txn, name, buf);
+}
+
+int
+store_counters_load(struct store *st, DB_TXN *txn)
+{
+	int rc;
+
+	if ((rc = counter_get(st, txn, "line", &st->next_line)) != 0 ||
+	    (rc = counter_get(st, txn, "settlement", &st->next_sett)) != 0 ||
+	    (rc = counter_get(st, txn, "audit", &st->next_audit)) != 0)
+		return rc;
+	st->counters_loaded = 1;
+	return 0;
+}
+
+int
+store_counters_save(struct store *st, DB_TXN *txn)
+{
+	int rc;
+
+	if (!st->counters_loaded)
+		return 0;
+	if ((rc = counter_put(st, txn, "line", st->next_line)) != 0 ||
+	    (rc = counter_put(st, txn, "settlement", st->next_sett)) != 0 ||
+	    (rc = counter_put(st, txn, "audit", st->next_audit)) != 0)
+		return rc;
+	st->counters_loaded = 0;
+	return 0;
+}
+
+void
+store_counters_forget(struct store *st)
+{
+	st->counters_loaded = 0;
+}
+
+int
+owner_lines(struct store *st, DB_TXN *txn, const char *owner, int64_t **ids,
+    size_t *n)
+{
+	DBC *c;
+	DBT k, d;
+	unsigned char b[8];
+	size_t cap = 0;
+	int rc;
+
+	*ids = NULL;
+	*n = 0;
+	if ((rc = st->owners->cursor(st->owners, txn, &c, 0)) != 0)
+		return rc;
+	dbt_key(&k, owner, strlen(owner));
+	memset(&d, 0, sizeof(d));
+	d.data = b;
+	d.ulen = sizeof(b);
+	d.flags = DB_DBT_USERMEM;
+	for (rc = c->get(c, &k, &d, DB_SET); rc == 0;
+	    rc = c->get(c, &k, &d, DB_NEXT_DUP)) {
+		if (*n == cap) {
+			int64_t *ni;
+
+			cap = cap ? cap * 2 : 16;
+			if ((ni = realloc(*ids, cap * sizeof(**ids))) == NULL) {
+				rc = ENOMEM;
+				break;
+			}
+			*ids = ni;
+		}
+		(*ids)[(*n)++] = unbe64(b);
+	}
+	c->close(c);
+	if (rc == DB_NOTFOUND)
+		rc = 0;
+	if (rc != 0) {
+		free(*ids);
+		*ids = NULL;
+		*n = 0;
+	}
+	return rc;
+}
+
+int
+owner_add(struct store *st, DB_TXN *txn, const char *owner, int64_t id)
+{
+	unsigned char b[8];
+	DBT k, d;
+	int rc;
+
+	be64(b, id);
+	dbt_key(&k, owner, strlen(owner));
+	dbt_key(&d, b, 8);
+	rc = st->owners->put(st->owners, txn, &k, &d, DB_NODUPDATA);
+	return rc == DB_KEYEXIST ? 0 : rc;
+}
+
+int
+owner_del(struct store *st, DB_TXN *txn, const char *owner, int64_t id)
+{
+	unsigned char b[8];
+	DBC *c;
+	DBT k, d;
+	int rc, rc2;
+
+	be64(b, id);
+	if ((rc = st->owners->cursor(st->owners, txn, &c, 0)) != 0)
+		return rc;
+	dbt_key(&k, owner, strlen(owner));
+	dbt_key(&d, b, 8);
+	if ((rc = c->get(c, &k, &d, DB_GET_BOTH | DB_RMW)) == 0)
+		rc = c->del(c, 0);
+	if (rc == DB_NOTFOUND)
+		rc = 0;
+	rc2 = c->close(c);
+	return rc ? rc : rc2;
+}
+
+int
+audit_add(struct store *st, DB_TXN *txn, const char *who, const char *what,
+    json_t *details)
+{
+	unsigned char b[8];
+	char ts[MS_TIME_LEN];
+	json_t *rec;
+	DBT k;
+	int rc;
+
+	if (!st->counters_loaded) {
+		json_decref(details);
+		return EINVAL;
+	}
+	ms_time_format(ms_now_ms(), ts);
+	rec = json_pack("{s:I,s:s,s:s,s:s}", "n", (json_int_t)st->next_audit,
+	    "ts", ts, "who", who, "what", what);
+	if (details != NULL) {
+		json_object_update(rec, details);
+		json_decref(details);
+	}
+	be64(b, st->next_audit);
+	dbt_key(&k, b, 8);
+	rc = put_json(st->audit, txn, &k, rec);
+	json_decref(rec);
+	if (rc == 0)
+		st->next_audit++;
+	return rc;
+}
+
+int
+store_verify_files(const char *home)
+{
+	DB_ENV *env;
+	DB *db;
+	char path[2048];
+	int bad = 0, rc;
+
+	for (int i = 0; store_db_names[i] != NULL; i++) {
+		if ((rc = db_env_create(&env, 0)) != 0)
+			return -1;
+		env->set_errpfx(env, ms_prog);
+		env->set_errfile(env, stderr);
+		if ((rc = env->open(env, home, DB_CREATE | DB_INIT_MPOOL |
+		    DB_PRIVATE, 0600)) != 0) {
+			ms_warnx("%s: %s", home, db_strerror(rc));
+			env->close(env, 0);
+			return -1;
+		}
+		snprintf(path, sizeof(path), "%s", store_db_names[i]);
+		if ((rc = db_create(&db, env, 0)) == 0) {
+			/* verify always destroys the handle */
+			rc = db->verify(db, path, NULL, NULL, 0);
+		}
+		if (rc != 0) {
+			ms_warnx("%s/%s: %s", home, path, db_strerror(rc));
+			bad++;
+		}
+		env->close(env, 0);
+	}
+	return bad ? -1 : 0;
+}

@@ -1,0 +1,81 @@
+/*
+ * store.h: mscart's Berkeley DB databases and the ledger operations on
+ * them.  Every operation runs inside a caller's transaction and returns
+ * 0 or a Berkeley DB error; DB_LOCK_DEADLOCK and DB_RUNRECOVERY go back
+ * up to the batch loop, which aborts, (re)opens and retries.
+ */
+#ifndef MSCART_STORE_H
+#define MSCART_STORE_H
+
+#include <stdint.h>
+
+#include "dbenv.h"
+#include "ms.h"
+
+struct store {
+	DB_ENV	*env;
+	DB	*products;	/* sku -> product JSON */
+	DB	*users;		/* user -> user JSON */
+	DB	*cards;		/* card token -> user */
+	DB	*lines;		/* line number (8 bytes BE) -> line JSON */
+	DB	*owners;	/* owner -> line numbers (sorted duplicates) */
+	DB	*events;	/* "robot:seq" -> event type */
+	DB	*settlements;	/* settlement id -> settlement JSON */
+	DB	*opens;		/* "user\0currency" -> open settlement id */
+	DB	*audit;		/* number (8 bytes BE) -> audit JSON */
+	DB	*meta;		/* counter name -> int64 */
+	char	 home[1024];
+	struct ms_dbenv_opts opts;
+	/* counters held for the running batch (see store_counters_*) */
+	int	 counters_loaded;
+	int64_t	 next_line, next_sett, next_audit;
+};
+
+/* Owner keys of cart lines. */
+#define OWNER_USER	"u:"	/* u:USER */
+#define OWNER_CARD	"c:"	/* c:CARD, takes by an unknown card */
+#define OWNER_REVIEW	"r:"	/* takes without a card, for admin review */
+
+int	store_open(struct store *, const char *home, int nosync);
+void	store_close(struct store *);
+/* Close and reopen after DB_RUNRECOVERY. */
+int	store_reopen(struct store *);
+const char *store_home(const char *opt);	/* -d, MSCART_DB, or "." */
+
+int	store_begin(struct store *, DB_TXN *parent, DB_TXN **, int readonly);
+int	store_retryable(int rc);	/* deadlock, lock not granted */
+
+/* JSON values by string key or by 8-byte line number. */
+int	db_get_json(DB *, DB_TXN *, const char *key, json_t **, int rmw);
+int	db_put_json(DB *, DB_TXN *, const char *key, const json_t *);
+int	db_get_str(DB *, DB_TXN *, const char *key, char *buf, size_t len);
+int	db_put_str(DB *, DB_TXN *, const char *key, const char *val);
+int	db_del_str(DB *, DB_TXN *, const char *key);
+int	line_get(struct store *, DB_TXN *, int64_t id, json_t **, int rmw);
+int	line_put(struct store *, DB_TXN *, int64_t id, const json_t *);
+int	line_id_parse(const char *, int64_t *);
+void	line_id_format(int64_t, char *, size_t);
+
+/* Counters, read once per batch with a write lock and saved at its end. */
+int	store_counters_load(struct store *, DB_TXN *);
+int	store_counters_save(struct store *, DB_TXN *);
+void	store_counters_forget(struct store *);
+
+/*
+ * Line numbers of an owner, in order.  The array is malloc'd.
+ */
+int	owner_lines(struct store *, DB_TXN *, const char *owner, int64_t **ids,
+	    size_t *n);
+int	owner_add(struct store *, DB_TXN *, const char *owner, int64_t id);
+int	owner_del(struct store *, DB_TXN *, const char *owner, int64_t id);
+
+/* Append one audit record: who did what, with details (reference stolen). */
+int	audit_add(struct store *, DB_TXN *, const char *who, const char *what,
+	    json_t *details);
+
+/* Verify every database file (no writers should be running). */
+int	store_verify_files(const char *home);
+
+extern const char *const store_db_names[];
+
+#endif
