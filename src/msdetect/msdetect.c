@@ -1,32 +1,791 @@
-/* msdetect: placeholder until its issue lands. */
+/*
+ * msdetect: GPIO sensor edges -> take, return, door, alarm and
+ * session-end events, attributed to the card msid identified.
+ *
+ * stdin carries msid's lines; each is copied to stdout unchanged and in
+ * order, and msdetect's own events are written between them.  One
+ * poll(2) loop waits on stdin, the GPIO lines (or the -r replay file)
+ * and the next timer (debounce, session timeout, -T).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
-#include "ms.h"
+#include "msdetect.h"
+
+#define EDGES_MAX	1024	/* edges read from the chip at once */
+#define REPLAY_BATCH	4096	/* replay lines between looks at stdin */
+#define LAT_BUCKET_NS	100	/* latency histogram: 0.1 us buckets */
+#define LAT_BUCKETS	100000	/* up to 10 ms, then one overflow bucket */
+
+struct line_state {
+	int		 stable;	/* the debounced level */
+	int		 level;		/* the latest level seen */
+	int64_t		 changed_ns;	/* when level last changed */
+	int64_t		 read_ns;	/* when that edge was read */
+};
+
+struct session {
+	int		 open;
+	char		 card[MS_CARD_MAX];
+	unsigned long	 takes, returns;
+	int64_t		 last_ns;	/* last activity */
+};
+
+static struct planogram pg;
+static struct line_state ls[GPIO_LINES_MAX];
+static struct session sess;
+static const char *pg_path;
+static struct gpio *gpio;
+static int64_t session_ns = 60 * INT64_C(1000000000);	/* -t */
+static int64_t idle_exit_ns = -1;			/* -T */
+static int verbose;					/* -v */
+static int exit_status = MS_EX_OK;
+
+/*
+ * Time.  Edges carry CLOCK_MONOTONIC timestamps (the kernel's); "now"
+ * is the same clock, except while -f replays a file as fast as it can:
+ * then the clock stands at the time of the last edge replayed.
+ */
+static int clock_frozen;
+static int64_t clock_vnow, clock_skew;
+static int64_t wall_ref_ms, mono_ref_ns;
+
+/* Statistics for -v. */
+static unsigned long long n_edges, n_events;
+static uint32_t *lat_hist;
+
+static int64_t
+mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int64_t
+clock_now(void)
+{
+	return clock_frozen ? clock_vnow : mono_ns() + clock_skew;
+}
+
+static void
+clock_sync_wall(void)
+{
+	wall_ref_ms = ms_now_ms();
+	mono_ref_ns = clock_now();
+}
+
+static void
+format_ts(int64_t ts_ns, char buf[MS_TIME_LEN])
+{
+	int64_t d = ts_ns - mono_ref_ns;
+
+	/* round toward the past, so an edge never looks later than it was */
+	ms_time_format(wall_ref_ms + (d >= 0 ? d / 1000000 :
+	    -((-d + 999999) / 1000000)), buf);
+}
 
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: msdetect [-h]\n");
+	fprintf(stderr, "usage: msdetect [-fhv] [-r file] [-T seconds] "
+	    "[-t seconds] -c planogram\n");
+}
+
+/* Write one of our events; read_ns is when its cause was read (for -v). */
+static void
+emit(json_t *ev, int64_t read_ns)
+{
+	char err[256];
+	int64_t lat;
+
+	if (ev == NULL)
+		ms_errx(MS_EX_FAIL, "out of memory");
+	if (ms_msg_validate(ev, err, sizeof(err)) == -1)
+		ms_errx(MS_EX_FAIL, "internal error: %s", err);	/* a bug */
+	ms_write_json(stdout, ev, 1);
+	json_decref(ev);
+	n_events++;
+	if (lat_hist != NULL && read_ns > 0) {
+		lat = (mono_ns() - read_ns) / LAT_BUCKET_NS;
+		lat_hist[lat < 0 ? 0 : lat > LAT_BUCKETS ? LAT_BUCKETS : lat]++;
+	}
+}
+
+static void
+session_end(const char *reason, int64_t ts_ns, int64_t read_ns)
+{
+	char ts[MS_TIME_LEN];
+
+	if (!sess.open)
+		return;
+	format_ts(ts_ns, ts);
+	emit(json_pack("{s:s, s:s, s:s, s:I, s:I, s:s}", "type", "session-end",
+	    "ts", ts, "card", sess.card, "takes", (json_int_t)sess.takes,
+	    "returns", (json_int_t)sess.returns, "reason", reason), read_ns);
+	sess.open = 0;
+}
+
+static void
+item_event(const struct pg_line *l, int take, int64_t ts_ns, int64_t read_ns)
+{
+	char ts[MS_TIME_LEN];
+	json_t *ev;
+
+	format_ts(ts_ns, ts);
+	ev = json_pack("{s:s, s:s, s:s, s:s}", "type", take ? "take" : "return",
+	    "ts", ts, "slot", l->slot, "sku", l->sku);
+	if (ev != NULL && sess.open)
+		json_object_set_new(ev, "card", json_string(sess.card));
+	emit(ev, read_ns);
+	if (sess.open) {
+		if (take)
+			sess.takes++;
+		else
+			sess.returns++;
+		sess.last_ns = clock_now();
+	} else if (take) {
+		/* the server holds an anonymous take for review */
+		emit(json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "type", "alarm",
+		    "ts", ts, "reason", "take-without-identify", "slot", l->slot,
+		    "sku", l->sku, "message", "item taken with no card identified"),
+		    read_ns);
+	}
+}
+
+/* The level of line i has been stable for its debounce time. */
+static void
+commit(size_t i, int64_t read_ns)
+{
+	const struct pg_line *l = &pg.lines[i];
+	struct line_state *s = &ls[i];
+	char ts[MS_TIME_LEN];
+
+	s->stable = s->level;
+	switch (l->kind) {
+	case SENSOR_PRESENCE:
+		item_event(l, !s->stable, s->changed_ns, read_ns);
+		break;
+	case SENSOR_PULSE:
+		if (s->stable)
+			item_event(l, 1, s->changed_ns, read_ns);
+		break;
+	case SENSOR_DOOR:
+		format_ts(s->changed_ns, ts);
+		emit(json_pack("{s:s, s:s, s:s}", "type", "door", "ts", ts,
+		    "state", s->stable ? "open" : "closed"), read_ns);
+		if (s->stable && sess.open)
+			sess.last_ns = clock_now();
+		else if (!s->stable)
+			session_end("door", s->changed_ns, read_ns);
+		break;
+	}
+}
+
+static int
+pending(size_t i)
+{
+	return ls[i].level != ls[i].stable;
+}
+
+/*
+ * Commit every line whose new level has held for its debounce time by
+ * now, oldest change first, so events come out in the order they
+ * happened.
+ */
+static void
+settle(int64_t now, int64_t read_ns)
+{
+	size_t i;
+	int best;
+
+	for (;;) {
+		best = -1;
+		for (i = 0; i < pg.n; i++)
+			if (pending(i) &&
+			    now - ls[i].changed_ns >= pg.lines[i].debounce_ns &&
+			    (best == -1 || ls[i].changed_ns < ls[best].changed_ns))
+				best = (int)i;
+		if (best == -1)
+			return;
+		commit((size_t)best, read_ns ? read_ns : ls[best].read_ns);
+	}
+}
+
+/* One edge: the logical level of line i became level at ts_ns. */
+static void
+edge(size_t i, int level, int64_t ts_ns, int64_t read_ns)
+{
+	struct line_state *s = &ls[i];
+
+	n_edges++;
+	if (level == s->level)
+		return;		/* a repeated report, nothing changed */
+	/* the previous change held long enough before this one */
+	if (pending(i) && ts_ns - s->changed_ns >= pg.lines[i].debounce_ns)
+		commit(i, read_ns);
+	s->level = level;
+	s->changed_ns = ts_ns;
+	s->read_ns = read_ns;
+}
+
+static int
+any_pending(void)
+{
+	size_t i;
+
+	for (i = 0; i < pg.n; i++)
+		if (pending(i))
+			return 1;
+	return 0;
+}
+
+/* ns until the next debounce or session deadline; -1 if none. */
+static int64_t
+next_deadline(int64_t now)
+{
+	int64_t best = -1, d;
+	size_t i;
+
+	for (i = 0; i < pg.n; i++)
+		if (pending(i)) {
+			d = ls[i].changed_ns + pg.lines[i].debounce_ns - now;
+			if (best == -1 || d < best)
+				best = d;
+		}
+	if (sess.open && !any_pending()) {
+		d = sess.last_ns + session_ns - now;
+		if (best == -1 || d < best)
+			best = d;
+	}
+	return best == -1 ? -1 : best < 0 ? 0 : best;
+}
+
+static void
+check_session_timeout(int64_t now)
+{
+	/* an edge still settling is activity */
+	if (sess.open && !any_pending() && now - sess.last_ns >= session_ns)
+		session_end("timeout", now, 0);
+}
+
+/* A line from stdin: pass it on; an identify opens a session. */
+static void
+input_line(struct ms_reader *in, int64_t read_ns)
+{
+	char err[256];
+	const char *card;
+	json_t *j;
+
+	j = ms_json_parse_line(in->line, in->len, err, sizeof(err));
+	if (j == NULL) {
+		ms_warn_at(in->source, in->lineno, "%s (passed on, not used)",
+		    err);
+		exit_status = MS_EX_FAIL;
+	} else if (ms_msg_type(j) == MS_MSG_IDENTIFY) {
+		if (ms_validate_identify(j, err, sizeof(err)) == -1) {
+			ms_warn_at(in->source, in->lineno, "%s (passed on, not "
+			    "used)", err);
+			exit_status = MS_EX_FAIL;
+		} else {
+			card = json_string_value(json_object_get(j, "card"));
+			if (sess.open && strcmp(sess.card, card) != 0)
+				session_end("identify", clock_now(), read_ns);
+			if (!sess.open) {
+				memset(&sess, 0, sizeof(sess));
+				sess.open = 1;
+				snprintf(sess.card, sizeof(sess.card), "%s", card);
+			}
+			sess.last_ns = clock_now();
+		}
+	}
+	json_decref(j);
+	ms_write_raw(stdout, in->line, in->len, 1);
+}
+
+/*
+ * The replay source (-r): edges from a file or FIFO, paced by their
+ * times, or as fast as they can be read with -f.
+ */
+struct replay {
+	struct ms_reader r;
+	int		 fast;
+	int		 started;	/* the first edge has been seen */
+	int64_t		 t0_ns, base_ns, last_ns;
+	int		 have;		/* rec holds an edge not yet due */
+	struct replay_rec rec;
+	int64_t		 due_ns;
+};
+
+static void
+replay_initial_levels(void)
+{
+	size_t i;
+	int high;
+
+	for (i = 0; i < pg.n; i++) {
+		high = pg.lines[i].bias == GPIO_BIAS_PULL_UP;
+		ls[i].stable = ls[i].level = high ^ pg.lines[i].active_low;
+		ls[i].changed_ns = clock_now();
+	}
+}
+
+/* Read the next usable edge into rp->rec; 1 if one is there, 0 if not yet. */
+static int
+replay_next(struct replay *rp)
+{
+	char err[256];
+	int rc, k;
+
+	while (!rp->have) {
+		rc = ms_reader_line(&rp->r, 1, err, sizeof(err));
+		if (rc == MS_READ_AGAIN || rc == MS_READ_EOF)
+			return 0;
+		if (rc == MS_READ_ERROR)
+			ms_errx(MS_EX_FAIL, "%s: %s", rp->r.source, err);
+		if (rc == MS_READ_BAD ||
+		    replay_parse(rp->r.line, &rp->rec, err, sizeof(err)) == -1) {
+			ms_warn_at(rp->r.source, rp->r.lineno, "%s", err);
+			exit_status = MS_EX_FAIL;
+			continue;
+		}
+		if (rp->rec.kind == REPLAY_NONE)
+			continue;
+		if ((k = planogram_find(&pg, rp->rec.offset)) == -1) {
+			ms_warn_at(rp->r.source, rp->r.lineno, "line offset %u "
+			    "is not in the planogram", rp->rec.offset);
+			exit_status = MS_EX_FAIL;
+			continue;
+		}
+		if (rp->rec.kind == REPLAY_LEVEL) {
+			if (rp->started) {
+				ms_warn_at(rp->r.source, rp->r.lineno, "a level "
+				    "line after the first edge");
+				exit_status = MS_EX_FAIL;
+				continue;
+			}
+			ls[k].stable = ls[k].level =
+			    rp->rec.high ^ pg.lines[k].active_low;
+			continue;
+		}
+		if (!rp->started) {
+			rp->started = 1;
+			rp->t0_ns = rp->rec.t_ns;
+			rp->base_ns = clock_now();
+		} else if (rp->rec.t_ns < rp->last_ns) {
+			ms_warn_at(rp->r.source, rp->r.lineno, "time goes "
+			    "backwards");
+			exit_status = MS_EX_FAIL;
+			continue;
+		}
+		rp->last_ns = rp->rec.t_ns;
+		rp->due_ns = rp->base_ns + (rp->rec.t_ns - rp->t0_ns);
+		rp->have = 1;
+	}
+	return 1;
+}
+
+/* Apply the edges that are due; with -f, up to a batch of them. */
+static void
+replay_run(struct replay *rp)
+{
+	int64_t read_ns;
+	int n = 0, k;
+
+	while (n < REPLAY_BATCH && replay_next(rp)) {
+		read_ns = mono_ns();
+		if (rp->fast) {
+			if (rp->due_ns > clock_vnow)
+				clock_vnow = rp->due_ns;
+		} else if (rp->due_ns > clock_now())
+			return;
+		k = planogram_find(&pg, rp->rec.offset);
+		rp->have = 0;
+		if (k == -1)
+			continue;	/* a reload took the line away */
+		edge((size_t)k, rp->rec.high ^ pg.lines[k].active_low,
+		    rp->due_ns, read_ns);
+		settle(clock_now(), read_ns);
+		n++;
+	}
+}
+
+static int
+edge_ts_cmp(const void *a, const void *b)
+{
+	const struct gpio_edge *x = a, *y = b;
+
+	return (x->ts_ns > y->ts_ns) - (x->ts_ns < y->ts_ns);
+}
+
+/* Read and apply every edge the chip has queued; -1 on a GPIO error. */
+static int
+gpio_run(void)
+{
+	static struct gpio_edge ev[EDGES_MAX];
+	char err[256];
+	int64_t read_ns;
+	int n, i, k;
+
+	do {
+		if ((n = gpio_read(gpio, ev, EDGES_MAX, err, sizeof(err))) == -1) {
+			ms_warnx("%s: %s", pg.chip, err);
+			return -1;
+		}
+		read_ns = mono_ns();
+		/* lines are read one after another: put their edges in time order */
+		qsort(ev, (size_t)n, sizeof(ev[0]), edge_ts_cmp);
+		for (i = 0; i < n; i++)
+			if ((k = planogram_find(&pg, ev[i].offset)) != -1)
+				edge((size_t)k, ev[i].level, ev[i].ts_ns, read_ns);
+	} while (n == EDGES_MAX);
+	return 0;
+}
+
+static struct gpio *
+open_chip(const struct planogram *p, int *levels)
+{
+	struct gpio_line_cfg cfg[GPIO_LINES_MAX];
+	char err[512];
+	struct gpio *g;
+	size_t i;
+
+	for (i = 0; i < p->n; i++) {
+		cfg[i].offset = p->lines[i].offset;
+		cfg[i].active_low = p->lines[i].active_low;
+		cfg[i].bias = p->lines[i].bias;
+	}
+	if ((g = gpio_open(p->chip, "msdetect", cfg, p->n, levels, err,
+	    sizeof(err))) == NULL)
+		ms_warnx("%s", err);
+	return g;
+}
+
+static int
+same_request(const struct planogram *a, const struct planogram *b)
+{
+	size_t i;
+
+	if (strcmp(a->chip, b->chip) != 0 || a->n != b->n)
+		return 0;
+	for (i = 0; i < a->n; i++)
+		if (a->lines[i].offset != b->lines[i].offset ||
+		    a->lines[i].active_low != b->lines[i].active_low ||
+		    a->lines[i].bias != b->lines[i].bias)
+			return 0;
+	return 1;
+}
+
+/*
+ * SIGHUP: load the planogram again.  Edges already queued are applied
+ * under the old one first; a line that stays keeps its state, so a
+ * change in flight is not lost; a bad file changes nothing.
+ */
+static void
+reload(void)
+{
+	struct planogram np;
+	struct line_state nls[GPIO_LINES_MAX];
+	int levels[GPIO_LINES_MAX];
+	struct gpio *ng = NULL;
+	int64_t now;
+	size_t i;
+	int k;
+
+	if (planogram_load(pg_path, &np) == -1) {
+		ms_warnx("%s: not reloaded, keeping the planogram in use",
+		    pg_path);
+		return;
+	}
+	if (gpio != NULL && gpio_run() == -1)
+		ms_errx(MS_EX_FAIL, "%s: cannot read edges before reloading",
+		    pg.chip);
+	if (gpio != NULL && !same_request(&pg, &np)) {
+		gpio_close(gpio);
+		if ((ng = open_chip(&np, levels)) == NULL) {
+			/* put the old request back, or give up */
+			if ((gpio = open_chip(&pg, levels)) == NULL)
+				ms_errx(MS_EX_FAIL, "%s: lost the GPIO lines",
+				    pg.chip);
+			ms_warnx("%s: not reloaded, keeping the planogram in use",
+			    pg_path);
+			return;
+		}
+	}
+	now = clock_now();
+	for (i = 0; i < np.n; i++) {
+		k = planogram_find(&pg, np.lines[i].offset);
+		if (k != -1 && np.lines[i].kind == pg.lines[k].kind &&
+		    np.lines[i].active_low == pg.lines[k].active_low)
+			nls[i] = ls[k];
+		else {
+			int high = np.lines[i].bias == GPIO_BIAS_PULL_UP;
+
+			nls[i].stable = nls[i].level = ng != NULL ? levels[i] :
+			    high ^ np.lines[i].active_low;
+			nls[i].changed_ns = now;
+			nls[i].read_ns = 0;
+			continue;
+		}
+		/* what changed while the lines were being requested again */
+		if (ng != NULL && levels[i] != nls[i].level) {
+			nls[i].level = levels[i];
+			nls[i].changed_ns = now;
+			nls[i].read_ns = mono_ns();
+		}
+	}
+	if (ng != NULL)
+		gpio = ng;
+	pg = np;
+	memcpy(ls, nls, sizeof(ls));
+	if (verbose)
+		ms_warnx("%s: reloaded, %zu lines", pg_path, pg.n);
+}
+
+static void
+print_stats(void)
+{
+	unsigned long long total = 0, acc = 0;
+	double med = -1, p99 = -1;
+	size_t b;
+
+	if (lat_hist == NULL)
+		return;
+	for (b = 0; b <= LAT_BUCKETS; b++)
+		total += lat_hist[b];
+	for (b = 0; b <= LAT_BUCKETS && total > 0; b++) {
+		acc += lat_hist[b];
+		if (med < 0 && acc * 2 >= total)
+			med = (b + 1) * LAT_BUCKET_NS / 1000.0;
+		if (p99 < 0 && acc * 100 >= total * 99)
+			p99 = (b + 1) * LAT_BUCKET_NS / 1000.0;
+	}
+	ms_warnx("%llu edges, %llu events; edge read to event written: "
+	    "median %.1f us, p99 %.1f us", n_edges, n_events, med, p99);
 }
 
 int
 main(int argc, char *argv[])
 {
-	int ch;
+	struct ms_reader in;
+	struct replay rp;
+	struct pollfd pfd[2 + GPIO_LINES_MAX];
+	int gpiofds[GPIO_LINES_MAX], levels[GPIO_LINES_MAX];
+	const char *replay_path = NULL;
+	int64_t now, t, last_input_ns;
+	unsigned long long edges_before;
+	int64_t loop_ns;
+	size_t i, ngpiofd = 0, npfd;
+	int ch, fast = 0, rc, timeout_ms;
+	char err[256];
 
 	ms_setprog(argv[0]);
-	while ((ch = getopt(argc, argv, "h")) != -1) {
+	while ((ch = getopt(argc, argv, "c:fhr:T:t:v")) != -1) {
 		switch (ch) {
+		case 'c':
+			pg_path = optarg;
+			break;
+		case 'f':
+			fast = 1;
+			break;
 		case 'h':
 			usage();
 			return MS_EX_OK;
+		case 'r':
+			replay_path = optarg;
+			break;
+		case 'T':
+		case 't':
+			if (ms_parse_seconds(optarg, &t) == -1 ||
+			    t > INT64_C(1000000000)) {
+				ms_warnx("-%c: bad number of seconds \"%s\"", ch,
+				    optarg);
+				usage();
+				return MS_EX_USAGE;
+			}
+			if (ch == 'T')
+				idle_exit_ns = t * 1000000;
+			else
+				session_ns = t * 1000000;
+			break;
+		case 'v':
+			verbose = 1;
+			break;
 		default:
 			usage();
 			return MS_EX_USAGE;
 		}
 	}
-	ms_warnx("not yet built");
-	return MS_EX_FAIL;
+	argc -= optind;
+	argv += optind;
+	if (argc != 0 || pg_path == NULL || (fast && replay_path == NULL)) {
+		if (pg_path == NULL)
+			ms_warnx("a planogram (-c) is needed");
+		else if (argc == 0)
+			ms_warnx("-f goes with -r");
+		usage();
+		return MS_EX_USAGE;
+	}
+	if (planogram_load(pg_path, &pg) == -1)
+		return MS_EX_FAIL;
+	if (verbose && (lat_hist = calloc(LAT_BUCKETS + 1,
+	    sizeof(*lat_hist))) == NULL)
+		ms_err(MS_EX_FAIL, "calloc");
+	ms_sig_install(1);
+
+	memset(&rp, 0, sizeof(rp));
+	if (replay_path != NULL) {
+		/* a FIFO: wait here for its writer */
+		int fd = open(replay_path, O_RDONLY);
+
+		if (fd == -1)
+			ms_err(MS_EX_FAIL, "%s", replay_path);
+		ms_reader_init(&rp.r, fd, replay_path);
+		rp.fast = fast;
+		clock_frozen = fast;
+		clock_vnow = mono_ns();
+		replay_initial_levels();
+	} else {
+		if ((gpio = open_chip(&pg, levels)) == NULL)
+			return MS_EX_FAIL;
+		for (i = 0; i < pg.n; i++) {
+			ls[i].stable = ls[i].level = levels[i];
+			ls[i].changed_ns = clock_now();
+		}
+	}
+	clock_sync_wall();
+	if (verbose)
+		ms_warnx("ready: %zu lines, %s", pg.n, replay_path ?
+		    replay_path : gpio_backend());
+
+	ms_reader_init(&in, STDIN_FILENO, "-");
+	last_input_ns = clock_now();
+	while (!ms_sig_stop && !ms_write_failed()) {
+		loop_ns = mono_ns();
+		if (ms_sig_reload) {
+			ms_sig_reload = 0;
+			reload();
+		}
+		/* stdin: every whole line that is waiting */
+		while (!in.eof) {
+			rc = ms_reader_line(&in, 1, err, sizeof(err));
+			if (rc == MS_READ_AGAIN)
+				break;
+			if (rc == MS_READ_LINE) {
+				input_line(&in, mono_ns());
+				continue;
+			}
+			if (rc == MS_READ_BAD) {
+				ms_warn_at(in.source, in.lineno, "%s", err);
+				exit_status = MS_EX_FAIL;
+				continue;
+			}
+			if (rc == MS_READ_ERROR) {
+				ms_warnx("stdin: %s", err);
+				exit_status = MS_EX_FAIL;
+				in.eof = 1;
+			}
+			last_input_ns = clock_now();	/* EOF starts -T */
+			break;
+		}
+		edges_before = n_edges;
+		if (gpio != NULL) {
+			if (gpio_run() == -1) {
+				exit_status = MS_EX_FAIL;
+				break;
+			}
+		} else {
+			replay_run(&rp);
+			if (rp.fast && !rp.have && rp.r.eof && clock_frozen) {
+				/* the file is over: real time goes on from here */
+				clock_frozen = 0;
+				clock_skew = clock_vnow - mono_ns();
+			}
+		}
+		if (!rp.fast)
+			clock_sync_wall();
+		now = clock_now();
+		settle(now, loop_ns);
+		check_session_timeout(now);
+		if (n_edges != edges_before)
+			last_input_ns = now;
+
+		/* done? */
+		if (in.eof && !any_pending()) {
+			if (gpio == NULL && rp.r.eof && !rp.have)
+				break;
+			if (idle_exit_ns >= 0 && now - last_input_ns >= idle_exit_ns)
+				break;
+		}
+
+		/* wait for input or the next deadline */
+		npfd = 0;
+		if (!in.eof) {
+			pfd[npfd].fd = STDIN_FILENO;
+			pfd[npfd++].events = POLLIN;
+		}
+		t = next_deadline(now);
+		if (gpio != NULL) {
+			ngpiofd = gpio_pollfds(gpio, gpiofds, GPIO_LINES_MAX);
+			for (i = 0; i < ngpiofd; i++) {
+				pfd[npfd].fd = gpiofds[i];
+				pfd[npfd++].events = POLLIN;
+			}
+		} else if (rp.have) {
+			int64_t d = rp.due_ns - now;
+
+			if (rp.fast || d < 0)
+				d = 0;
+			if (t == -1 || d < t)
+				t = d;
+		} else if (!rp.r.eof) {
+			if (rp.fast && ms_reader_ready(&rp.r))
+				t = 0;
+			pfd[npfd].fd = rp.r.fd;
+			pfd[npfd++].events = POLLIN;
+		}
+		if (in.eof && idle_exit_ns >= 0) {
+			int64_t d = last_input_ns + idle_exit_ns - now;
+
+			if (d < 0)
+				d = 0;
+			if (t == -1 || d < t)
+				t = d;
+		}
+		if (ms_reader_ready(&in) && !in.eof)
+			t = 0;
+		if (replay_path != NULL && ms_reader_ready(&rp.r) && !rp.r.eof &&
+		    !rp.have)
+			t = 0;
+		timeout_ms = t == -1 ? -1 : t > INT64_C(86400000000000) ?
+		    86400000 : (int)((t + 999999) / 1000000);
+		if (poll(pfd, npfd, timeout_ms) == -1 && errno != EINTR)
+			ms_err(MS_EX_FAIL, "poll");
+	}
+
+	/* stopping: what is still settling counts, then the session ends */
+	now = clock_now();
+	for (i = 0; i < pg.n; i++)
+		if (pending(i))
+			settle(INT64_MAX / 2, 0);
+	session_end("eof", now, 0);
+	if (verbose)
+		print_stats();
+	gpio_close(gpio);
+	if (replay_path != NULL) {
+		close(rp.r.fd);
+		ms_reader_free(&rp.r);
+	}
+	ms_reader_free(&in);
+	free(lat_hist);
+	if (ms_close_stdout() == -1)
+		exit_status = MS_EX_FAIL;
+	return exit_status;
 }
