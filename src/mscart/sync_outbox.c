@@ -1,0 +1,416 @@
+/* sync_outbox.c: the robot's durable outbox (see sync_outbox.h). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sync_outbox.h"
+
+#define SET_ERR(...) do { if (err) snprintf(err, errlen, __VA_ARGS__); } while (0)
+
+#define OUTBOX_FILE	"outbox.db"
+#define RETRIES		100
+
+const char *
+outbox_home(const char *opt)
+{
+	const char *env;
+
+	if (opt != NULL)
+		return opt;
+	if ((env = getenv("MSCART_DB")) != NULL && *env != '\0')
+		return env;
+	return ".";
+}
+
+static int
+open_db(DB_ENV *env, DB **dbp, const char *name, char *err, size_t errlen)
+{
+	DB *db;
+	int rc;
+
+	*dbp = NULL;
+	if ((rc = db_create(&db, env, 0)) != 0) {
+		SET_ERR("db_create: %s", db_strerror(rc));
+		return rc;
+	}
+	rc = db->open(db, NULL, OUTBOX_FILE, name, DB_BTREE,
+	    DB_CREATE | DB_AUTO_COMMIT | DB_THREAD, 0600);
+	if (rc != 0) {
+		SET_ERR("%s/%s: %s", OUTBOX_FILE, name, db_strerror(rc));
+		db->close(db, 0);
+		return rc;
+	}
+	*dbp = db;
+	return 0;
+}
+
+int
+outbox_open(struct outbox *ob, const char *home, const char *robot,
+    char *err, size_t errlen)
+{
+	int rc, tries;
+
+	memset(ob, 0, sizeof(*ob));
+	if (strlen(home) >= sizeof(ob->home)) {
+		SET_ERR("%.40s...: directory name too long", home);
+		return ENAMETOOLONG;
+	}
+	snprintf(ob->home, sizeof(ob->home), "%s", home);
+	snprintf(ob->robot, sizeof(ob->robot), "%s", robot);
+	for (tries = 0; tries < RETRIES; tries++) {
+		if ((rc = ms_dbenv_open(home, NULL, &ob->env, err, errlen)) != 0)
+			return rc;
+		/* two first openers may race to create the file: retry */
+		if ((rc = open_db(ob->env, &ob->events, "events", err, errlen)) == 0 &&
+		    (rc = open_db(ob->env, &ob->state, "state", err, errlen)) == 0)
+			return 0;
+		outbox_close(ob);
+		if (!outbox_retryable(rc) && !ms_dbenv_needs_reopen(rc) &&
+		    rc != EEXIST)
+			return rc;
+	}
+	return rc;
+}
+
+void
+outbox_close(struct outbox *ob)
+{
+	if (ob->events != NULL)
+		ob->events->close(ob->events, 0);
+	if (ob->state != NULL)
+		ob->state->close(ob->state, 0);
+	ob->events = ob->state = NULL;
+	if (ob->env != NULL)
+		ms_dbenv_close(ob->env);
+	ob->env = NULL;
+}
+
+int
+outbox_reopen(struct outbox *ob, char *err, size_t errlen)
+{
+	char home[sizeof(ob->home)], robot[sizeof(ob->robot)];
+
+	memcpy(home, ob->home, sizeof(home));
+	memcpy(robot, ob->robot, sizeof(robot));
+	outbox_close(ob);
+	return outbox_open(ob, home, robot, err, errlen);
+}
+
+int
+outbox_retryable(int rc)
+{
+	return rc == DB_LOCK_DEADLOCK || rc == DB_LOCK_NOTGRANTED;
+}
+
+static void
+put_be64(unsigned char *p, int64_t v)
+{
+	for (int i = 7; i >= 0; i--) {
+		p[i] = (unsigned char)(v & 0xff);
+		v >>= 8;
+	}
+}
+
+static int64_t
+get_be64(const unsigned char *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	return (int64_t)v;
+}
+
+/* "ROBOT\0" + seq: the robot's events sort together, in seq order. */
+static size_t
+event_key(const struct outbox *ob, int64_t seq, unsigned char *buf)
+{
+	size_t n = strlen(ob->robot) + 1;
+
+	memcpy(buf, ob->robot, n);
+	put_be64(buf + n, seq);
+	return n + 8;
+}
+
+int
+outbox_counter_get(struct outbox *ob, DB_TXN *txn, const char *name,
+    int64_t *out, int rmw)
+{
+	char kbuf[MS_ID_MAX + 16];
+	unsigned char vbuf[8];
+	DBT key, data;
+	int rc;
+
+	snprintf(kbuf, sizeof(kbuf), "%s:%s", name, ob->robot);
+	memset(&key, 0, sizeof(key));
+	memset(&data, 0, sizeof(data));
+	key.data = kbuf;
+	key.size = (u_int32_t)strlen(kbuf);
+	data.data = vbuf;
+	data.ulen = sizeof(vbuf);
+	data.flags = DB_DBT_USERMEM;
+	rc = ob->state->get(ob->state, txn, &key, &data, rmw ? DB_RMW : 0);
+	if (rc == DB_NOTFOUND) {
+		*out = 0;
+		return 0;
+	}
+	if (rc != 0)
+		return rc;
+	if (data.size != 8)
+		return DB_NOTFOUND;	/* never written by us: treat as damage */
+	*out = get_be64(vbuf);
+	return 0;
+}
+
+int
+outbox_counter_put(struct outbox *ob, DB_TXN *txn, const char *name,
+    int64_t value)
+{
+	char kbuf[MS_ID_MAX + 16];
+	unsigned char vbuf[8];
+	DBT key, data;
+
+	snprintf(kbuf, sizeof(kbuf), "%s:%s", name, ob->robot);
+	put_be64(vbuf, value);
+	memset(&key, 0, sizeof(key));
+	memset(&data, 0, sizeof(data));
+	key.data = kbuf;
+	key.size = (u_int32_t)strlen(kbuf);
+	data.data = vbuf;
+	data.size = sizeof(vbuf);
+	return ob->state->put(ob->state, txn, &key, &data, 0);
+}
+
+int
+outbox_event_put(struct outbox *ob, DB_TXN *txn, int64_t seq,
+    const char *line, size_t len)
+{
+	unsigned char kbuf[MS_ID_MAX + 16];
+	DBT key, data;
+
+	memset(&key, 0, sizeof(key));
+	memset(&data, 0, sizeof(data));
+	key.data = kbuf;
+	key.size = (u_int32_t)event_key(ob, seq, kbuf);
+	data.data = (void *)line;
+	data.size = (u_int32_t)len;
+	return ob->events->put(ob->events, txn, &key, &data, 0);
+}
+
+int
+outbox_event_get(struct outbox *ob, DB_TXN *txn, int64_t seq, char **line,
+    size_t *len)
+{
+	unsigned char kbuf[MS_ID_MAX + 16];
+	DBT key, data;
+	int rc;
+
+	*line = NULL;
+	memset(&key, 0, sizeof(key));
+	memset(&data, 0, sizeof(data));
+	key.data = kbuf;
+	key.size = (u_int32_t)event_key(ob, seq, kbuf);
+	data.flags = DB_DBT_MALLOC;
+	if ((rc = ob->events->get(ob->events, txn, &key, &data, 0)) != 0)
+		return rc;
+	*line = data.data;
+	*len = data.size;
+	return 0;
+}
+
+/* Is this cursor key one of our robot's events?  Then its seq. */
+static int
+our_key(const struct outbox *ob, const DBT *key, int64_t *seq)
+{
+	size_t n = strlen(ob->robot) + 1;
+
+	if (key->size != n + 8 || memcmp(key->data, ob->robot, n) != 0)
+		return 0;
+	*seq = get_be64((const unsigned char *)key->data + n);
+	return 1;
+}
+
+/*
+ * Run fn in a transaction, retrying deadlocks and reopening the
+ * environment after DB_RUNRECOVERY (another process crashed and the
+ * next opener ran recovery).
+ */
+static int
+with_txn(struct outbox *ob, u_int32_t commit_flags,
+    int (*fn)(struct outbox *, DB_TXN *, void *), void *arg)
+{
+	DB_TXN *txn;
+	char err[256];
+	int rc = 0, tries;
+
+	for (tries = 0; tries < RETRIES; tries++) {
+		if (ob->env == NULL &&
+		    (rc = outbox_reopen(ob, err, sizeof(err))) != 0) {
+			ms_warnx("%s", err);
+			return rc;
+		}
+		if ((rc = ob->env->txn_begin(ob->env, NULL, &txn, 0)) == 0) {
+			if ((rc = fn(ob, txn, arg)) == 0)
+				rc = txn->commit(txn, commit_flags);
+			else
+				txn->abort(txn);
+		}
+		if (rc == 0)
+			return 0;
+		if (ms_dbenv_needs_reopen(rc)) {
+			outbox_close(ob);
+			continue;
+		}
+		if (!outbox_retryable(rc))
+			return rc;
+	}
+	return rc;
+}
+
+struct read_args {
+	int64_t			 after;
+	struct outbox_event	*ev;
+	size_t			 max, n;
+};
+
+static void
+free_events(struct outbox_event *ev, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(ev[i].line);
+		ev[i].line = NULL;
+	}
+}
+
+static int
+read_fn(struct outbox *ob, DB_TXN *txn, void *arg)
+{
+	struct read_args *a = arg;
+	unsigned char kbuf[MS_ID_MAX + 16];
+	DBC *c;
+	DBT key, data;
+	int64_t seq;
+	int rc, rc2;
+
+	free_events(a->ev, a->n);
+	a->n = 0;
+	if ((rc = ob->events->cursor(ob->events, txn, &c, 0)) != 0)
+		return rc;
+	memset(&key, 0, sizeof(key));
+	memset(&data, 0, sizeof(data));
+	key.data = kbuf;
+	key.size = (u_int32_t)event_key(ob, a->after + 1, kbuf);
+	key.ulen = sizeof(kbuf);
+	key.flags = DB_DBT_USERMEM;
+	data.flags = DB_DBT_REALLOC;
+	for (rc = c->get(c, &key, &data, DB_SET_RANGE); rc == 0 && a->n < a->max;
+	    rc = c->get(c, &key, &data, DB_NEXT)) {
+		if (!our_key(ob, &key, &seq))
+			break;
+		if ((a->ev[a->n].line = malloc(data.size + 1)) == NULL) {
+			rc = ENOMEM;
+			break;
+		}
+		memcpy(a->ev[a->n].line, data.data, data.size);
+		a->ev[a->n].line[data.size] = '\0';
+		a->ev[a->n].len = data.size;
+		a->ev[a->n].seq = seq;
+		a->n++;
+	}
+	free(data.data);
+	if (rc == DB_NOTFOUND)
+		rc = 0;
+	if ((rc2 = c->close(c)) != 0 && rc == 0)
+		rc = rc2;
+	if (rc != 0) {
+		free_events(a->ev, a->n);
+		a->n = 0;
+	}
+	return rc;
+}
+
+int
+outbox_read_after(struct outbox *ob, int64_t after, struct outbox_event *ev,
+    size_t max, size_t *n)
+{
+	struct read_args a = { after, ev, max, 0 };
+	int rc;
+
+	rc = with_txn(ob, 0, read_fn, &a);
+	*n = a.n;
+	return rc;
+}
+
+static int
+mark_fn(struct outbox *ob, DB_TXN *txn, void *arg)
+{
+	int64_t upto = *(int64_t *)arg, acked, seq;
+	unsigned char kbuf[MS_ID_MAX + 16];
+	DBC *c;
+	DBT key, data;
+	int rc, rc2;
+
+	/* state first, then events: the order record takes its locks in */
+	if ((rc = outbox_counter_get(ob, txn, "acked", &acked, 1)) != 0)
+		return rc;
+	if (upto <= acked)
+		return 0;
+	if ((rc = outbox_counter_put(ob, txn, "acked", upto)) != 0)
+		return rc;
+	if ((rc = ob->events->cursor(ob->events, txn, &c, 0)) != 0)
+		return rc;
+	memset(&key, 0, sizeof(key));
+	memset(&data, 0, sizeof(data));
+	key.data = kbuf;
+	key.size = (u_int32_t)event_key(ob, 0, kbuf);
+	key.ulen = sizeof(kbuf);
+	key.flags = DB_DBT_USERMEM;
+	data.flags = DB_DBT_USERMEM | DB_DBT_PARTIAL;	/* keys only */
+	for (rc = c->get(c, &key, &data, DB_SET_RANGE | DB_RMW); rc == 0;
+	    rc = c->get(c, &key, &data, DB_NEXT | DB_RMW)) {
+		if (!our_key(ob, &key, &seq) || seq > upto)
+			break;
+		if ((rc = c->del(c, 0)) != 0)
+			break;
+	}
+	if (rc == DB_NOTFOUND)
+		rc = 0;
+	if ((rc2 = c->close(c)) != 0 && rc == 0)
+		rc = rc2;
+	return rc;
+}
+
+int
+outbox_mark_delivered(struct outbox *ob, int64_t seq)
+{
+	return with_txn(ob, DB_TXN_NOSYNC, mark_fn, &seq);
+}
+
+struct pos_args {
+	int64_t	last, acked;
+};
+
+static int
+pos_fn(struct outbox *ob, DB_TXN *txn, void *arg)
+{
+	struct pos_args *p = arg;
+	int64_t next;
+	int rc;
+
+	if ((rc = outbox_counter_get(ob, txn, "next", &next, 0)) != 0)
+		return rc;
+	p->last = next > 0 ? next - 1 : 0;
+	return outbox_counter_get(ob, txn, "acked", &p->acked, 0);
+}
+
+int
+outbox_positions(struct outbox *ob, int64_t *last, int64_t *acked)
+{
+	struct pos_args p = { 0, 0 };
+	int rc;
+
+	rc = with_txn(ob, 0, pos_fn, &p);
+	*last = p.last;
+	*acked = p.acked;
+	return rc;
+}

@@ -1,0 +1,68 @@
+/*
+ * sync_outbox.h: the robot's outbox, shared by "mscart record" and
+ * "mscart push".  One file, outbox.db, in the robot's environment, with
+ * two databases:
+ *
+ *	events	"ROBOT\0" + seq (8 bytes big-endian) -> the stamped event line
+ *	state	"next:ROBOT"  -> the next seq to hand out (8 bytes BE)
+ *		"acked:ROBOT" -> the highest seq the server acknowledged
+ *
+ * record appends under a fully durable commit; push deletes what the
+ * server acknowledged.  A lost "delivered" mark only means a resend,
+ * which the server answers with "duplicate", so push commits with
+ * DB_TXN_NOSYNC.
+ */
+#ifndef MSCART_SYNC_OUTBOX_H
+#define MSCART_SYNC_OUTBOX_H
+
+#include <stdint.h>
+
+#include "dbenv.h"
+#include "ms.h"
+
+struct outbox {
+	DB_ENV	*env;
+	DB	*events;
+	DB	*state;
+	char	 home[1024];
+	char	 robot[MS_ID_MAX + 1];
+};
+
+/* One event read back from the outbox (line is malloc'd). */
+struct outbox_event {
+	int64_t	 seq;
+	char	*line;
+	size_t	 len;
+};
+
+const char *outbox_home(const char *opt);	/* -d, MSCART_DB, or "." */
+int	outbox_open(struct outbox *, const char *home, const char *robot,
+	    char *err, size_t errlen);
+void	outbox_close(struct outbox *);
+int	outbox_reopen(struct outbox *, char *err, size_t errlen);
+/* Deadlocks and the like: abort the transaction and run it again. */
+int	outbox_retryable(int rc);
+
+/* A counter ("next" or "acked"); *out = 0 when it was never written. */
+int	outbox_counter_get(struct outbox *, DB_TXN *, const char *name,
+	    int64_t *out, int rmw);
+int	outbox_counter_put(struct outbox *, DB_TXN *, const char *name,
+	    int64_t value);
+int	outbox_event_put(struct outbox *, DB_TXN *, int64_t seq,
+	    const char *line, size_t len);
+/* The stored line of one seq, or DB_NOTFOUND. line is malloc'd. */
+int	outbox_event_get(struct outbox *, DB_TXN *, int64_t seq, char **line,
+	    size_t *len);
+
+/*
+ * Up to max events with seq > after, in seq order, in their own
+ * transaction.  *n is how many were read.
+ */
+int	outbox_read_after(struct outbox *, int64_t after, struct outbox_event *,
+	    size_t max, size_t *n);
+/* Mark everything up to seq delivered and drop it from the outbox. */
+int	outbox_mark_delivered(struct outbox *, int64_t seq);
+/* The last seq recorded and the last one acknowledged. */
+int	outbox_positions(struct outbox *, int64_t *last, int64_t *acked);
+
+#endif
