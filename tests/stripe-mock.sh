@@ -63,11 +63,15 @@ stripe_mock_start() {
 	stripe_mock_install || return 1
 	_smport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 	STRIPE_MOCK_LOG=${STRIPE_MOCK_LOG:-$PWD/stripe-mock.log}
-	# The mock listens on all addresses by default; HOST narrows it where
-	# the version honours it.  Tests only ever talk to 127.0.0.1.
-	PORT=$_smport HOST=127.0.0.1 node \
-	    "$STRIPE_MOCK_DIR/node_modules/stripe-stateful-mock/dist/cli.js" \
-	    >"$STRIPE_MOCK_LOG" 2>&1 &
+	# The package's cli.js listens on every address; start its Express
+	# app ourselves so it listens on 127.0.0.1 only.
+	STRIPE_MOCK_MAIN=$STRIPE_MOCK_DIR/node_modules/stripe-stateful-mock/dist/index.js \
+	STRIPE_MOCK_PORT=$_smport LOG_LEVEL=${LOG_LEVEL:-warn} node -e '
+		const m = require(process.env.STRIPE_MOCK_MAIN);
+		const port = +process.env.STRIPE_MOCK_PORT;
+		m.createExpressApp().listen(port, "127.0.0.1", () =>
+		    console.log("stripe-mock: listening on 127.0.0.1:" + port));
+	' >"$STRIPE_MOCK_LOG" 2>&1 &
 	STRIPE_MOCK_PID=$!
 	if command -v bg >/dev/null 2>&1 && [ -n "${_bg_pids+x}" ]; then
 		_bg_pids="$_bg_pids $STRIPE_MOCK_PID"

@@ -79,6 +79,16 @@ static struct {
 
 static int progress;	/* stderr is a terminal */
 
+/*
+ * Stop taking lines on SIGTERM, and when stdout is gone: a charge whose
+ * answer nobody can read must not be made.
+ */
+static int
+stopping(void)
+{
+	return ms_sig_stop || ms_write_failed();
+}
+
 static void
 usage(void)
 {
@@ -127,7 +137,7 @@ scrub(char *s)
 {
 	char *p;
 
-	if (opt.secret == NULL || opt.secretlen < 4)
+	if (opt.secret == NULL || opt.secretlen < 8)
 		return;
 	while ((p = strstr(s, opt.secret)) != NULL)
 		memset(p, '*', opt.secretlen);
@@ -312,11 +322,11 @@ run_ledger(struct ms_reader *r)
 	}
 	for (;;) {
 		/* block only when nothing is staged; else commit what we have */
-		rc = ms_reader_line(r, n > 0 || ms_sig_stop, err, sizeof(err));
+		rc = ms_reader_line(r, n > 0 || stopping(), err, sizeof(err));
 		if (rc == MS_READ_LINE || rc == MS_READ_BAD) {
 			struct charge c;
 
-			if (ms_sig_stop)
+			if (stopping())
 				rc = MS_READ_AGAIN;	/* take no new line */
 			else if (take_line(r, rc, err, &j, &c) == 0) {
 				if (n == cap) {
@@ -352,7 +362,7 @@ run_ledger(struct ms_reader *r)
 			show_progress(0);
 		}
 		if (rc == MS_READ_EOF || rc == MS_READ_ERROR || broken ||
-		    ms_sig_stop)
+		    stopping())
 			break;
 	}
 	free(batch);
@@ -587,7 +597,7 @@ run_http(struct ms_reader *r)
 
 	for (;;) {
 		/* take new lines while the window has room */
-		while (!eof && !ms_sig_stop && parked.n + running.n < window) {
+		while (!eof && !stopping() && parked.n + running.n < window) {
 			struct charge c;
 
 			rc = ms_reader_line(r, 1, err, sizeof(err));
@@ -612,7 +622,7 @@ run_http(struct ms_reader *r)
 			list_add(&parked, j);
 		}
 		/* SIGTERM: no new attempts; what waits for a retry is unknown */
-		if (ms_sig_stop) {
+		if (stopping()) {
 			while ((j = parked.head) != NULL) {
 				list_del(&parked, j);
 				o = j->last;
@@ -643,7 +653,7 @@ run_http(struct ms_reader *r)
 		}
 		if (eof && parked.n == 0 && running.n == 0)
 			break;
-		if (ms_sig_stop && running.n == 0)
+		if (stopping() && running.n == 0)
 			break;
 
 		/* wait for sockets, stdin, the next due retry or rate slot */
@@ -659,7 +669,7 @@ run_http(struct ms_reader *r)
 		if (interval > 0 && parked.n > 0 && next_slot - now < wait)
 			wait = next_slot - now < 0 ? 0 : next_slot - now;
 		nfd = 0;
-		if (!eof && !ms_sig_stop && parked.n + running.n < window) {
+		if (!eof && !stopping() && parked.n + running.n < window) {
 			if (ms_reader_ready(r))
 				wait = 0;
 			wfd.fd = r->fd;
@@ -717,7 +727,7 @@ run_http(struct ms_reader *r)
 			finish_transfer(multi, j);
 			list_del(&running, j);
 			if (o.verdict == V_RETRY &&
-			    j->attempts <= opt.retries && !ms_sig_stop) {
+			    j->attempts <= opt.retries && !stopping()) {
 				j->last = o;
 				j->due = ms_mono_ms() + backoff(j->attempts,
 				    o.retry_after_ms);
@@ -885,8 +895,10 @@ main(int argc, char *argv[])
 			opt.secretlen = strlen(opt.secret);
 		} else
 			ms_errx(MS_EX_USAGE, "no key: give -K file or set MSPAY_KEY");
-		if (opt.secretlen == 0 || strpbrk(opt.secret, "\r\n") != NULL)
-			ms_errx(MS_EX_FAIL, "the key is empty or spans lines");
+		/* a short key would also defeat scrub() */
+		if (opt.secretlen < 8 || strpbrk(opt.secret, "\r\n") != NULL)
+			ms_errx(MS_EX_FAIL, "the key is shorter than 8 characters "
+			    "or spans lines");
 		/* no child of ours needs it */
 		unsetenv("MSPAY_KEY");
 		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)

@@ -1,0 +1,364 @@
+#!/usr/bin/env python3
+"""gwdouble: a fault-injecting payment gateway double for mspay's tests.
+
+It speaks the part of the Stripe API mspay uses (form-encoded POST
+/v1/charges and /v1/payment_intents, Bearer key, Idempotency-Key with
+replay and mismatch errors) and mspay's webhook contract (POST /webhook,
+MS-Signature: t=TS,v1=HMAC-SHA256(secret, "TS.BODY")).  It stands in for a
+real gateway; nothing here is Stripe's code.
+
+With --faults F, a fraction F of idempotency keys (chosen by a hash of the
+key and --seed, so a run is reproducible) meets one fault on its first
+attempts:
+
+  drop      the charge is committed, then the connection is closed
+            without an answer
+  late      the charge is committed, the answer comes after --late seconds
+            (set it longer than the client's timeout)
+  500 429 409
+            a run of 1 to 3 such answers before the request is processed
+            (429 carries Retry-After: --retry-after)
+  malformed the charge is committed and answered with broken JSON
+  trickle   the answer is sent a few bytes at a time, slowly
+
+Customers named cus_decline* are declined (402 card_error); cus_nocard*
+have no payment method (404 card_error "missing").
+
+GET /_stats answers JSON: per settlement the number of charges committed
+and their ids, the attempts per key, faults injected, idempotency
+mismatches, requests without a key, Retry-After violations.
+
+It prints "gwdouble: listening on 127.0.0.1:PORT" when ready (port 0 picks
+a free one), and stops on SIGTERM.
+"""
+
+import argparse
+import asyncio
+import hashlib
+import hmac
+import json
+import signal
+import ssl
+import sys
+import time
+import urllib.parse
+
+FAULTS = ["drop", "late", "500", "429", "409", "malformed", "trickle"]
+
+
+class Gateway:
+    def __init__(self, args):
+        self.args = args
+        self.saved = {}          # idempotency key -> (params, status, body)
+        self.inflight = set()    # keys being processed now
+        self.attempts = {}       # key -> attempts seen
+        self.last_seen = {}      # key -> monotonic time of the last attempt
+        self.not_before = {}     # key -> monotonic time Retry-After allows
+        self.charges = {}        # settlement -> [ids]
+        self.faults = {}         # kind -> count
+        self.mismatch = 0
+        self.nokey = 0
+        self.retry_after_violations = 0
+        self.requests = 0
+        self.seq = 0
+        self.log = open(args.log, "a") if args.log else None
+        self.secret = None
+        if args.webhook_secret:
+            with open(args.webhook_secret, "rb") as f:
+                self.secret = f.read().rstrip(b"\r\n")
+
+    def fault_for(self, key):
+        if self.args.faults <= 0 or not key:
+            return None
+        h = hashlib.sha256(("%s/%s" % (self.args.seed, key)).encode()).digest()
+        if int.from_bytes(h[:4], "big") / 2**32 >= self.args.faults:
+            return None
+        kinds = self.args.only.split(",") if self.args.only else FAULTS
+        return kinds[h[4] % len(kinds)], 1 + h[5] % 3
+
+    def new_id(self, prefix):
+        self.seq += 1
+        return "%s_%08d" % (prefix, self.seq)
+
+    def commit(self, settlement, prefix):
+        cid = self.new_id(prefix)
+        self.charges.setdefault(settlement, []).append(cid)
+        return cid
+
+    def stats(self):
+        return {
+            "charges": self.charges,
+            "attempts": self.attempts,
+            "faults": self.faults,
+            "mismatch": self.mismatch,
+            "nokey": self.nokey,
+            "retry_after_violations": self.retry_after_violations,
+            "requests": self.requests,
+        }
+
+
+def jbody(obj):
+    return json.dumps(obj).encode()
+
+
+def stripe_error(status, etype, message, code=None, **extra):
+    e = {"type": etype, "message": message}
+    if code:
+        e["code"] = code
+    e.update(extra)
+    return status, jbody({"error": e})
+
+
+async def respond(writer, status, body, headers=None, trickle=False):
+    reason = {200: "OK", 400: "Bad Request", 401: "Unauthorized",
+              402: "Payment Required", 404: "Not Found", 409: "Conflict",
+              429: "Too Many Requests", 500: "Internal Server Error"}
+    head = "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n" \
+           "Content-Length: %d\r\n" % (status, reason.get(status, "X"), len(body))
+    for k, v in (headers or {}).items():
+        head += "%s: %s\r\n" % (k, v)
+    data = (head + "\r\n").encode() + body
+    if trickle:
+        for i in range(0, len(data), 16):
+            writer.write(data[i:i + 16])
+            await writer.drain()
+            await asyncio.sleep(0.005)
+    else:
+        writer.write(data)
+        await writer.drain()
+
+
+async def handle(gw, reader, writer):
+    try:
+        while True:
+            line = await reader.readline()
+            if not line:
+                break
+            try:
+                method, target, _ = line.decode("latin-1").split(" ", 2)
+            except ValueError:
+                break
+            headers = {}
+            while True:
+                h = await reader.readline()
+                if h in (b"\r\n", b"\n", b""):
+                    break
+                k, _, v = h.decode("latin-1").partition(":")
+                headers[k.strip().lower()] = v.strip()
+            n = int(headers.get("content-length", "0"))
+            body = await reader.readexactly(n) if n else b""
+            keep = await serve(gw, method, target, headers, body, writer)
+            if not keep:
+                break
+    except (ConnectionError, asyncio.IncompleteReadError):
+        pass
+    finally:
+        try:
+            writer.close()
+        except Exception:
+            pass
+
+
+async def serve(gw, method, target, headers, body, writer):
+    args = gw.args
+    path = target.split("?", 1)[0]
+    if method == "GET" and path == "/_stats":
+        await respond(writer, 200, jbody(gw.stats()))
+        return True
+    gw.requests += 1
+    if args.latency > 0:
+        await asyncio.sleep(args.latency)
+    key = headers.get("idempotency-key", "")
+    if gw.log:
+        auth = headers.get("authorization", "")
+        gw.log.write(json.dumps({
+            "method": method, "path": path, "key": key,
+            "auth": "Bearer ok" if args.key and auth == "Bearer " + args.key
+            else ("other" if auth else "none"),
+            "content_type": headers.get("content-type", ""),
+            "signature": headers.get("ms-signature", ""),
+            "body": body.decode("utf-8", "replace")}) + "\n")
+        gw.log.flush()
+    if method != "POST" or path not in ("/v1/charges", "/v1/payment_intents",
+                                        "/webhook"):
+        await respond(writer, 404, jbody({"error": {"type": "invalid_request_error",
+                                                    "message": "no such route"}}))
+        return True
+    webhook = path == "/webhook"
+    if webhook:
+        sig = headers.get("ms-signature", "")
+        parts = dict(p.split("=", 1) for p in sig.split(",") if "=" in p)
+        want = hmac.new(gw.secret or b"", (parts.get("t", "") + ".").encode() + body,
+                        hashlib.sha256).hexdigest()
+        if gw.secret is None or not hmac.compare_digest(want, parts.get("v1", "")):
+            await respond(writer, 401, jbody({"status": "failed", "code": "signature",
+                                              "message": "bad signature"}))
+            return True
+    elif args.key and headers.get("authorization") != "Bearer " + args.key:
+        await respond(writer, 401, *stripe_error(401, "invalid_request_error",
+                                                 "Invalid API Key provided")[1:])
+        return True
+
+    if not key:
+        gw.nokey += 1
+    now = time.monotonic()
+    n = gw.attempts[key] = gw.attempts.get(key, 0) + 1
+    if key in gw.not_before and now + 0.05 < gw.not_before[key]:
+        gw.retry_after_violations += 1
+    gw.last_seen[key] = now
+
+    if key in gw.inflight:
+        await respond(writer, 409, *stripe_error(
+            409, "idempotency_error", "request in progress", "lock_timeout")[1:])
+        return True
+
+    fault = gw.fault_for(key)
+    kind, runs = fault if fault else (None, 0)
+    if kind in ("500", "429", "409") and n <= runs:
+        gw.faults[kind] = gw.faults.get(kind, 0) + 1
+        hdrs = {}
+        if kind == "429":
+            hdrs["Retry-After"] = str(args.retry_after)
+            gw.not_before[key] = now + args.retry_after
+            st, b = stripe_error(429, "rate_limit_error", "Too many requests",
+                                 "rate_limit")
+        elif kind == "409":
+            st, b = stripe_error(409, "idempotency_error",
+                                 "another request with this key is in progress",
+                                 "lock_timeout")
+        else:
+            st, b = stripe_error(500, "api_error", "An unknown error occurred")
+        if webhook:
+            b = jbody({"message": "try again"})
+        await respond(writer, st, b, hdrs)
+        return True
+
+    if webhook:
+        try:
+            params = json.loads(body)
+        except ValueError:
+            await respond(writer, 400, jbody({"status": "failed", "code": "json",
+                                              "message": "not JSON"}))
+            return True
+    else:
+        params = dict(urllib.parse.parse_qsl(body.decode(), keep_blank_values=True))
+    fingerprint = json.dumps(params, sort_keys=True)
+
+    replayed = False
+    if key and key in gw.saved:
+        saved = gw.saved[key]
+        if saved[0] != fingerprint:
+            gw.mismatch += 1
+            await respond(writer, 400, *stripe_error(
+                400, "idempotency_error",
+                "Keys for idempotent requests can only be used with the same "
+                "parameters they were first used with.")[1:])
+            return True
+        status, rbody = saved[1], saved[2]
+        replayed = True
+    else:
+        gw.inflight.add(key)
+        try:
+            status, rbody = process(gw, path, params)
+        finally:
+            gw.inflight.discard(key)
+        if key:
+            gw.saved[key] = (fingerprint, status, rbody)
+
+    hdrs = {"Idempotent-Replayed": "true"} if replayed else {}
+    if kind and n == 1 and kind in ("drop", "late", "malformed", "trickle"):
+        gw.faults[kind] = gw.faults.get(kind, 0) + 1
+        if kind == "drop":
+            return False
+        if kind == "late":
+            await asyncio.sleep(args.late)
+        elif kind == "malformed":
+            await respond(writer, 200, rbody[: len(rbody) // 2], hdrs)
+            return True
+        elif kind == "trickle":
+            await respond(writer, status, rbody, hdrs, trickle=True)
+            return True
+    await respond(writer, status, rbody, hdrs)
+    return True
+
+
+def process(gw, path, p):
+    if path == "/webhook":
+        settlement = p.get("settlement", "")
+        cust = p.get("customer", "")
+        if cust.startswith("cus_decline"):
+            return 200, jbody({"status": "declined", "code": "insufficient_funds",
+                               "message": "not enough salary left"})
+        cid = gw.commit(settlement, "wh")
+        return 200, jbody({"status": "succeeded", "id": cid})
+    settlement = p.get("metadata[settlement]", "")
+    for need in ("amount", "currency"):
+        if need not in p:
+            return stripe_error(400, "invalid_request_error",
+                                "Missing required param: %s." % need,
+                                "parameter_missing", param=need)
+    cust = p.get("customer", "")
+    pi = path == "/v1/payment_intents"
+    if pi and (p.get("confirm") != "true" or p.get("off_session") != "true"):
+        return stripe_error(400, "invalid_request_error", "want confirm and off_session")
+    if cust.startswith("cus_nocard"):
+        return stripe_error(404, "card_error",
+                            "Cannot charge a customer that has no active card",
+                            "missing")
+    if cust.startswith("cus_decline"):
+        cid = gw.new_id("pi" if pi else "ch")
+        if pi:
+            return 200, jbody({"id": cid, "object": "payment_intent",
+                               "status": "requires_payment_method",
+                               "last_payment_error": {
+                                   "code": "card_declined",
+                                   "decline_code": "insufficient_funds",
+                                   "message": "Your card has insufficient funds."}})
+        return stripe_error(402, "card_error", "Your card has insufficient funds.",
+                            "card_declined", decline_code="insufficient_funds",
+                            charge=cid)
+    cid = gw.commit(settlement, "pi" if pi else "ch")
+    return 200, jbody({"id": cid, "object": "payment_intent" if pi else "charge",
+                       "amount": int(p["amount"]), "currency": p["currency"],
+                       "customer": cust or None, "status": "succeeded",
+                       "metadata": {"settlement": settlement}})
+
+
+async def main():
+    ap = argparse.ArgumentParser(description="fault-injecting gateway double")
+    ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--faults", type=float, default=0.0)
+    ap.add_argument("--only", default="", help="comma-separated fault kinds")
+    ap.add_argument("--seed", default="ms")
+    ap.add_argument("--latency", type=float, default=0.0)
+    ap.add_argument("--late", type=float, default=1.0)
+    ap.add_argument("--retry-after", type=int, default=1)
+    ap.add_argument("--key", default="", help="Bearer key to demand")
+    ap.add_argument("--key-file", default="", help="read --key from a file")
+    ap.add_argument("--webhook-secret", default="")
+    ap.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"))
+    ap.add_argument("--log", default="")
+    args = ap.parse_args()
+    if args.key_file:
+        with open(args.key_file) as f:
+            args.key = f.read().strip()
+    gw = Gateway(args)
+    ctx = None
+    if args.tls:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(args.tls[0], args.tls[1])
+    server = await asyncio.start_server(lambda r, w: handle(gw, r, w),
+                                        "127.0.0.1", args.port, ssl=ctx,
+                                        backlog=256)
+    port = server.sockets[0].getsockname()[1]
+    print("gwdouble: listening on 127.0.0.1:%d" % port, flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    loop.add_signal_handler(signal.SIGINT, stop.set)
+    async with server:
+        await stop.wait()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,27 @@
+# tests/gwdouble.sh: start tests/gwdouble.py (the fault-injecting gateway
+# double) for a test or a benchmark.  Source it after tests/lib.sh.
+#
+#   gwdouble_start [ARGS...]   start it on 127.0.0.1 at a free port it
+#                              picks itself, wait for its readiness line;
+#                              sets GW_URL (http://127.0.0.1:PORT, https://
+#                              with --tls), GW_PORT, GW_PID.  Stopped at exit.
+#   gwdouble_stats             print its /_stats JSON.
+gwdouble_start() {
+	_gwout=$T/gwdouble.$$.$#.out
+	: >"$_gwout"
+	bg python3 "$MS_TOP/tests/gwdouble.py" "$@" >"$_gwout" 2>"$_gwout.err"
+	GW_PID=$BG_PID
+	wait_line "$_gwout" 'listening on' 20 || {
+		diag "gwdouble did not start:" "$(cat "$_gwout.err")"
+		return 1
+	}
+	GW_PORT=$(sed -n 's/^gwdouble: listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$_gwout")
+	case " $* " in
+	*" --tls "*) GW_URL=https://localhost:$GW_PORT ;;
+	*) GW_URL=http://127.0.0.1:$GW_PORT ;;
+	esac
+}
+
+gwdouble_stats() {
+	curl -s "http://127.0.0.1:$GW_PORT/_stats"
+}
