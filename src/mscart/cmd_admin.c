@@ -1,5 +1,711 @@
-/* cmd_admin.c: placeholder */
-#include "ms.h"
+/*
+ * cmd_admin.c: the commands people run by hand or from cron: show, due,
+ * void, refund, report, log, backup and verify.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ledger.h"
 #include "mscart.h"
-#define STUB(f) int f(int argc, char **argv) { (void)argc; (void)argv; ms_warnx("not yet built"); return MS_EX_FAIL; }
-STUB(cmd_due) STUB(cmd_show) STUB(cmd_void) STUB(cmd_refund) STUB(cmd_report) STUB(cmd_log) STUB(cmd_backup) STUB(cmd_verify)
+
+static int
+cmd_usage(const char *synopsis)
+{
+	fprintf(stderr, "usage: mscart %s\n", synopsis);
+	return MS_EX_USAGE;
+}
+
+static const char *
+str(const json_t *o, const char *k)
+{
+	return json_string_value(json_object_get(o, k));
+}
+
+static json_int_t
+num(const json_t *o, const char *k)
+{
+	return json_integer_value(json_object_get(o, k));
+}
+
+/*
+ * Rewrite GNU-style long options into their short letters in place, so
+ * getopt(3) sees them: map is "--name=c" entries.
+ */
+static void
+long_opts(int argc, char **argv, const char *const *map)
+{
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			return;
+		for (const char *const *m = map; *m; m++) {
+			const char *eq = strchr(*m, '=');
+			size_t n = (size_t)(eq - *m);
+			static char opt[3] = "-?";
+
+			if (strncmp(argv[i], *m, n) != 0)
+				continue;
+			if (argv[i][n] == '\0') {
+				char *s = malloc(3);
+
+				if (s == NULL)
+					return;
+				opt[1] = eq[1];
+				memcpy(s, opt, 3);
+				argv[i] = s;
+			} else if (argv[i][n] == '=') {
+				char *s = malloc(strlen(argv[i] + n) + 3);
+
+				if (s == NULL)
+					return;
+				sprintf(s, "-%c%s", eq[1], argv[i] + n + 1);
+				argv[i] = s;
+			}
+		}
+	}
+}
+
+/* "90", "1.5s", "15m", "2h", "7d" into milliseconds. */
+static int
+parse_duration(const char *s, int64_t *ms)
+{
+	char buf[64];
+	size_t n = strlen(s);
+	int64_t mul = 1;
+
+	if (n == 0 || n >= sizeof(buf))
+		return -1;
+	memcpy(buf, s, n + 1);
+	switch (buf[n - 1]) {
+	case 'd': mul = 86400; buf[n - 1] = '\0'; break;
+	case 'h': mul = 3600; buf[n - 1] = '\0'; break;
+	case 'm': mul = 60; buf[n - 1] = '\0'; break;
+	case 's': buf[n - 1] = '\0'; break;
+	default: break;
+	}
+	if (ms_parse_seconds(buf, ms) == -1 || *ms > INT64_MAX / mul)
+		return -1;
+	*ms *= mul;
+	return 0;
+}
+
+static int
+open_store(struct store *st, const char *home)
+{
+	return store_open(st, store_home(home), 0) == 0 ? 0 : -1;
+}
+
+/* ----- show ----- */
+
+struct show_arg {
+	const char	*who;	/* user or card */
+	int		 all;
+	json_t		*cart;
+	int		 unknown;
+};
+
+static int
+show_txn(struct store *st, DB_TXN *txn, void *arg)
+{
+	struct show_arg *a = arg;
+	char user[MS_ID_MAX + 1];
+	int rc;
+
+	json_decref(a->cart);
+	a->cart = NULL;
+	a->unknown = 0;
+	if (strchr(a->who, ':') != NULL) {
+		rc = db_get_str(st->cards, txn, a->who, user, sizeof(user));
+		if (rc == DB_NOTFOUND)
+			return cart_build(st, txn, NULL, a->who, a->all, &a->cart);
+		if (rc != 0)
+			return rc;
+		rc = cart_build(st, txn, user, a->who, a->all, &a->cart);
+	} else
+		rc = cart_build(st, txn, a->who, NULL, a->all, &a->cart);
+	if (rc == DB_NOTFOUND) {
+		a->unknown = 1;
+		rc = 0;
+	}
+	return rc;
+}
+
+static void
+show_table(const json_t *cart)
+{
+	const char *cur = str(cart, "currency");
+	char amount[64], when[MS_TIME_LEN];
+	size_t i;
+	json_t *it, *v;
+
+	printf("%s%s%s%s  status %s  limit %s\n",
+	    str(cart, "user") ? str(cart, "user") : "unknown card",
+	    str(cart, "name") ? " (" : "", str(cart, "name") ? str(cart, "name") : "",
+	    str(cart, "name") ? ")" : "", str(cart, "status"), str(cart, "limit"));
+	if (str(cart, "card") != NULL)
+		printf("card %s\n", str(cart, "card"));
+	printf("%-8s %-19s %-12s %-20s %14s  %-8s %s\n", "LINE", "TAKEN", "SKU",
+	    "NAME", "PRICE", "STATE", "ROBOT");
+	json_array_foreach(json_object_get(cart, "items"), i, it) {
+		snprintf(when, sizeof(when), "%s", str(it, "ts"));
+		when[10] = ' ';
+		when[19] = '\0';
+		if (ms_money_format(num(it, "price"), str(it, "currency"), amount,
+		    sizeof(amount)) == -1)
+			snprintf(amount, sizeof(amount), "%lld",
+			    (long long)num(it, "price"));
+		printf("%-8s %-19s %-12.12s %-20.20s %14s  %-8s %s\n",
+		    str(it, "id"), when, str(it, "sku"),
+		    str(it, "name") ? str(it, "name") : "", amount,
+		    str(it, "state"), str(it, "robot") ? str(it, "robot") : "-");
+	}
+	json_array_foreach(json_object_get(cart, "totals"), i, v) {
+		ms_money_format(num(v, "amount"), str(v, "currency"), amount,
+		    sizeof(amount));
+		printf("%-62s %14s\n", "due", amount);
+	}
+	if (json_array_size(json_object_get(cart, "totals")) == 0) {
+		ms_money_format(0, cur, amount, sizeof(amount));
+		printf("%-62s %14s\n", "due", amount);
+	}
+}
+
+int
+cmd_show(int argc, char **argv)
+{
+	const char *syn = "show [-aHh] [-d dir] user | card";
+	const char *home = NULL;
+	struct show_arg a = { 0 };
+	struct store st;
+	int ch, human = 0, rc;
+
+	while ((ch = getopt(argc, argv, "aHd:h")) != -1) {
+		switch (ch) {
+		case 'a': a.all = 1; break;
+		case 'H': human = 1; break;
+		case 'd': home = optarg; break;
+		case 'h': cmd_usage(syn); return MS_EX_OK;
+		default: return cmd_usage(syn);
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc != 1)
+		return cmd_usage(syn);
+	a.who = argv[0];
+	if (strchr(a.who, ':') ? ms_card_valid(a.who, NULL, 0) == -1 :
+	    !ms_id_valid(a.who)) {
+		ms_warnx("%s: not a user id or card token", a.who);
+		return MS_EX_USAGE;
+	}
+	if (open_store(&st, home) == -1)
+		return MS_EX_TEMPFAIL;
+	rc = run_txn(&st, show_txn, &a);
+	store_close(&st);
+	if (rc != 0) {
+		ms_warnx("show: %s", db_strerror(rc));
+		return MS_EX_TEMPFAIL;
+	}
+	if (a.unknown) {
+		ms_warnx("%s: unknown user", a.who);
+		return MS_EX_FAIL;
+	}
+	if (human)
+		show_table(a.cart);
+	else
+		ms_write_json(stdout, a.cart, 0);
+	json_decref(a.cart);
+	return ms_close_stdout() == 0 ? MS_EX_OK : MS_EX_FAIL;
+}
+
+/* ----- due ----- */
+
+struct due_arg {
+	const char	*user, *sett;
+	int64_t		 cutoff;	/* lines taken at or before, or -1 */
+	json_t		*todo;		/* [[user, currency], ...] */
+	json_t		*charges;
+	size_t		 next;
+	int		 overflow;
+};
+
+/* Users (and currencies) with unpaid lines old enough. */
+static int
+due_scan(struct store *st, struct due_arg *a)
+{
+	DBC *c;
+	DBT k, d;
+	DB_TXN *txn;
+	json_t *l, *seen = json_object();
+	unsigned char kb[8];
+	int rc;
+
+	if ((rc = st->env->txn_begin(st->env, NULL, &txn, DB_READ_COMMITTED)) != 0)
+		return rc;
+	if ((rc = st->lines->cursor(st->lines, txn, &c, DB_READ_COMMITTED)) != 0) {
+		txn->abort(txn);
+		return rc;
+	}
+	memset(&k, 0, sizeof(k));
+	memset(&d, 0, sizeof(d));
+	k.data = kb;
+	k.ulen = sizeof(kb);
+	k.flags = DB_DBT_USERMEM;
+	d.flags = DB_DBT_REALLOC;
+	while ((rc = c->get(c, &k, &d, DB_NEXT)) == 0) {
+		const char *owner;
+		char pair[MS_ID_MAX + 8];
+		int64_t ts;
+
+		if ((l = json_loadb(d.data, d.size, 0, NULL)) == NULL)
+			continue;
+		owner = str(l, "owner");
+		if (strcmp(str(l, "state"), "unpaid") == 0 &&
+		    strncmp(owner, OWNER_USER, 2) == 0 &&
+		    (a->user == NULL || strcmp(owner + 2, a->user) == 0) &&
+		    (a->cutoff < 0 || (ms_time_parse(str(l, "ts"), &ts) == 0 &&
+		    ts <= a->cutoff))) {
+			snprintf(pair, sizeof(pair), "%s %s", owner + 2,
+			    str(l, "currency"));
+			if (json_object_get(seen, pair) == NULL) {
+				json_object_set_new(seen, pair, json_true());
+				json_array_append_new(a->todo, json_pack("[s,s]",
+				    owner + 2, str(l, "currency")));
+			}
+		}
+		json_decref(l);
+	}
+	free(d.data);
+	c->close(c);
+	txn->commit(txn, 0);
+	json_decref(seen);
+	return rc == DB_NOTFOUND ? 0 : rc;
+}
+
+static int
+due_open_one(struct store *st, DB_TXN *txn, void *arg)
+{
+	struct due_arg *a = arg;
+	json_t *pair = json_array_get(a->todo, a->next), *s;
+	int rc;
+
+	if ((rc = store_counters_load(st, txn)) != 0)
+		return rc;
+	rc = settlement_open(st, txn, "admin:due",
+	    json_string_value(json_array_get(pair, 0)),
+	    json_string_value(json_array_get(pair, 1)), &s);
+	if (rc == EOVERFLOW) {
+		ms_warnx("due: the total of user %s overflows",
+		    json_string_value(json_array_get(pair, 0)));
+		a->overflow = 1;
+		return 0;
+	}
+	if (rc == DB_NOTFOUND)
+		return 0;
+	json_decref(s);
+	return rc;
+}
+
+/* Emit (and count an attempt for) every open settlement that matches. */
+static int
+due_emit(struct store *st, DB_TXN *txn, void *arg)
+{
+	struct due_arg *a = arg;
+	DBC *c;
+	DBT k, d;
+	char sid[64], ts[MS_TIME_LEN], desc[128];
+	json_t *s, *u, *ch;
+	int rc;
+
+	json_decref(a->charges);
+	a->charges = json_array();
+	if ((rc = store_counters_load(st, txn)) != 0)
+		return rc;
+	if ((rc = st->opens->cursor(st->opens, txn, &c, 0)) != 0)
+		return rc;
+	memset(&k, 0, sizeof(k));
+	memset(&d, 0, sizeof(d));
+	d.data = sid;
+	d.ulen = sizeof(sid) - 1;
+	d.flags = DB_DBT_USERMEM;
+	k.flags = DB_DBT_REALLOC;
+	ms_time_format(ms_now_ms(), ts);
+	while ((rc = c->get(c, &k, &d, DB_NEXT)) == 0) {
+		sid[d.size] = '\0';
+		if (a->sett != NULL && strcmp(a->sett, sid) != 0)
+			continue;
+		if ((rc = db_get_json(st->settlements, txn, sid, &s, 1)) != 0)
+			break;
+		if (a->user != NULL && strcmp(a->user, str(s, "user")) != 0) {
+			json_decref(s);
+			continue;
+		}
+		json_object_set_new(s, "attempts", json_integer(num(s, "attempts") + 1));
+		json_object_set_new(s, "updated", json_string(ts));
+		if ((rc = db_put_json(st->settlements, txn, sid, s)) != 0) {
+			json_decref(s);
+			break;
+		}
+		u = NULL;
+		if ((rc = db_get_json(st->users, txn, str(s, "user"), &u, 0)) != 0 &&
+		    rc != DB_NOTFOUND) {
+			json_decref(s);
+			break;
+		}
+		snprintf(desc, sizeof(desc), "ms %s: %lld item%s", sid,
+		    (long long)num(s, "lines"), num(s, "lines") == 1 ? "" : "s");
+		ch = json_pack("{s:s,s:O,s:O,s:s,s:O,s:O,s:O,s:s,s:O}",
+		    "type", "charge", "settlement", json_object_get(s, "settlement"),
+		    "user", json_object_get(s, "user"),
+		    "customer", u && str(u, "payment") ? str(u, "payment") :
+		    str(s, "user"),
+		    "amount", json_object_get(s, "amount"),
+		    "currency", json_object_get(s, "currency"),
+		    "key", json_object_get(s, "key"), "description", desc,
+		    "attempt", json_object_get(s, "attempts"));
+		json_array_append_new(a->charges, ch);
+		rc = audit_add(st, txn, "admin:due", "charge", json_pack(
+		    "{s:s,s:O}", "settlement", sid, "attempt",
+		    json_object_get(s, "attempts")));
+		json_decref(u);
+		json_decref(s);
+		if (rc != 0)
+			break;
+	}
+	free(k.data);
+	c->close(c);
+	return rc == DB_NOTFOUND ? 0 : rc;
+}
+
+int
+cmd_due(int argc, char **argv)
+{
+	static const char *const map[] = { "--older-than=o", "--user=u",
+	    "--settlement=s", NULL };
+	const char *syn = "due [-h] [-d dir] [-o duration] [-s id] [-u user]";
+	const char *home = NULL;
+	struct due_arg a = { 0 };
+	struct store st;
+	int64_t older;
+	size_t i;
+	json_t *ch;
+	int c, rc;
+
+	a.cutoff = -1;
+	long_opts(argc, argv, map);
+	while ((c = getopt(argc, argv, "d:ho:s:u:")) != -1) {
+		switch (c) {
+		case 'd': home = optarg; break;
+		case 'h': cmd_usage(syn); return MS_EX_OK;
+		case 'o':
+			if (parse_duration(optarg, &older) == -1) {
+				ms_warnx("-o %s: not a duration like 90s, 15m, 2h, 7d",
+				    optarg);
+				return cmd_usage(syn);
+			}
+			a.cutoff = ms_now_ms() - older;
+			break;
+		case 's': a.sett = optarg; break;
+		case 'u': a.user = optarg; break;
+		default: return cmd_usage(syn);
+		}
+	}
+	if (optind != argc)
+		return cmd_usage(syn);
+	if (open_store(&st, home) == -1)
+		return MS_EX_TEMPFAIL;
+	ms_sig_install(0);
+	a.todo = json_array();
+	rc = a.sett != NULL ? 0 : due_scan(&st, &a);
+	for (a.next = 0; rc == 0 && a.next < json_array_size(a.todo) &&
+	    !ms_sig_stop; a.next++)
+		rc = run_txn(&st, due_open_one, &a);
+	if (rc == 0)
+		rc = run_txn(&st, due_emit, &a);
+	store_close(&st);
+	json_decref(a.todo);
+	if (rc != 0) {
+		ms_warnx("due: %s", db_strerror(rc));
+		json_decref(a.charges);
+		return MS_EX_TEMPFAIL;
+	}
+	json_array_foreach(a.charges, i, ch)
+		ms_write_json(stdout, ch, 0);
+	json_decref(a.charges);
+	if (ms_close_stdout() != 0)
+		return MS_EX_FAIL;
+	return a.overflow ? MS_EX_FAIL : MS_EX_OK;
+}
+
+/* ----- void and refund ----- */
+
+struct fix_arg {
+	int64_t		 id;
+	const char	*reason;
+	int		 refund;
+	char		 why[200];	/* refusal, if any */
+};
+
+static int
+fix_txn(struct store *st, DB_TXN *txn, void *arg)
+{
+	struct fix_arg *a = arg;
+	json_t *l, *cl;
+	char id[32];
+	const char *s;
+	int64_t cid;
+	int rc;
+
+	a->why[0] = '\0';
+	if ((rc = store_counters_load(st, txn)) != 0)
+		return rc;
+	line_id_format(a->id, id, sizeof(id));
+	if ((rc = line_get(st, txn, a->id, &l, 1)) == DB_NOTFOUND) {
+		snprintf(a->why, sizeof(a->why), "%s: no such line", id);
+		return 0;
+	}
+	if (rc != 0)
+		return rc;
+	s = str(l, "state");
+	if (!a->refund) {
+		if (strcmp(s, "unpaid") != 0 && strcmp(s, "credit") != 0) {
+			snprintf(a->why, sizeof(a->why), "%s is %s%s%s", id, s,
+			    strcmp(s, "paid") == 0 ? ": use mscart refund" : "",
+			    strcmp(s, "settling") == 0 ? ": settle it first" : "");
+			json_decref(l);
+			return 0;
+		}
+		json_object_set_new(l, "state", json_string("void"));
+		if ((rc = line_put(st, txn, a->id, l)) == 0)
+			rc = audit_add(st, txn, "admin", "void", json_pack(
+			    "{s:s,s:s*,s:s}", "line", id, "reason", a->reason,
+			    "owner", str(l, "owner")));
+		json_decref(l);
+		return rc;
+	}
+	if (strcmp(s, "paid") != 0 || num(l, "price") <= 0 ||
+	    json_is_true(json_object_get(l, "credited"))) {
+		snprintf(a->why, sizeof(a->why), "%s is %s%s", id,
+		    json_is_true(json_object_get(l, "credited")) ?
+		    "already credited" : s,
+		    strcmp(s, "unpaid") == 0 ? ": use mscart void" : "");
+		json_decref(l);
+		return 0;
+	}
+	json_object_set_new(l, "credited", json_true());
+	if ((rc = line_put(st, txn, a->id, l)) != 0) {
+		json_decref(l);
+		return rc;
+	}
+	cid = st->next_line++;
+	cl = json_deep_copy(l);
+	json_object_del(cl, "credited");
+	line_id_format(cid, id, sizeof(id));
+	json_object_set_new(cl, "id", json_string(id));
+	json_object_set_new(cl, "price", json_integer(-num(l, "price")));
+	json_object_set_new(cl, "state", json_string("credit"));
+	json_object_set_new(cl, "settlement", json_null());
+	json_object_del(cl, "event");
+	json_object_set(cl, "credit_for", json_object_get(l, "id"));
+	if ((rc = line_put(st, txn, cid, cl)) == 0 &&
+	    (rc = owner_add(st, txn, str(cl, "owner"), cid)) == 0)
+		rc = audit_add(st, txn, "admin", "refund", json_pack(
+		    "{s:s,s:O,s:s*}", "line", id, "credit_for",
+		    json_object_get(l, "id"), "reason", a->reason));
+	json_decref(cl);
+	json_decref(l);
+	return rc;
+}
+
+static int
+fix_cmd(int argc, char **argv, int refund)
+{
+	const char *syn = refund ? "refund [-h] [-d dir] [-m reason] line" :
+	    "void [-h] [-d dir] [-m reason] line";
+	const char *home = NULL;
+	struct fix_arg a = { 0 };
+	struct store st;
+	int ch, rc;
+
+	a.refund = refund;
+	while ((ch = getopt(argc, argv, "d:hm:")) != -1) {
+		switch (ch) {
+		case 'd': home = optarg; break;
+		case 'h': cmd_usage(syn); return MS_EX_OK;
+		case 'm': a.reason = optarg; break;
+		default: return cmd_usage(syn);
+		}
+	}
+	if (optind + 1 != argc)
+		return cmd_usage(syn);
+	if (line_id_parse(argv[optind], &a.id) == -1) {
+		ms_warnx("%s: not a line id like L42", argv[optind]);
+		return MS_EX_USAGE;
+	}
+	if (open_store(&st, home) == -1)
+		return MS_EX_TEMPFAIL;
+	rc = run_txn(&st, fix_txn, &a);
+	store_close(&st);
+	if (rc != 0) {
+		ms_warnx("%s: %s", argv[0], db_strerror(rc));
+		return MS_EX_TEMPFAIL;
+	}
+	if (a.why[0] != '\0') {
+		ms_warnx("%s: %s", argv[0], a.why);
+		return MS_EX_FAIL;
+	}
+	return MS_EX_OK;
+}
+
+int cmd_void(int argc, char **argv) { return fix_cmd(argc, argv, 0); }
+int cmd_refund(int argc, char **argv) { return fix_cmd(argc, argv, 1); }
+
+/* ----- report ----- */
+
+static int
+report_scan(struct store *st, const char *by, json_t *groups)
+{
+	DBC *c;
+	DBT k, d;
+	DB_TXN *txn;
+	unsigned char kb[8];
+	json_t *l, *g;
+	char key[MS_CARD_MAX + MS_ID_MAX + 16];
+	int rc;
+
+	if ((rc = st->env->txn_begin(st->env, NULL, &txn, DB_READ_COMMITTED)) != 0)
+		return rc;
+	if ((rc = st->lines->cursor(st->lines, txn, &c, DB_READ_COMMITTED)) != 0) {
+		txn->abort(txn);
+		return rc;
+	}
+	memset(&k, 0, sizeof(k));
+	memset(&d, 0, sizeof(d));
+	k.data = kb;
+	k.ulen = sizeof(kb);
+	k.flags = DB_DBT_USERMEM;
+	d.flags = DB_DBT_REALLOC;
+	while ((rc = c->get(c, &k, &d, DB_NEXT)) == 0) {
+		const char *g1, *owner, *state;
+		json_int_t price;
+
+		if ((l = json_loadb(d.data, d.size, 0, NULL)) == NULL)
+			continue;
+		state = str(l, "state");
+		price = num(l, "price");
+		owner = str(l, "owner");
+		if (strcmp(by, "product") == 0)
+			g1 = str(l, "sku");
+		else if (strcmp(by, "robot") == 0)
+			g1 = str(l, "robot") ? str(l, "robot") : "-";
+		else if (strcmp(by, "user") == 0)
+			g1 = strncmp(owner, OWNER_USER, 2) == 0 ? owner + 2 : owner;
+		else {
+			static char day[11];
+
+			snprintf(day, sizeof(day), "%s", str(l, "ts"));
+			g1 = day;
+		}
+		snprintf(key, sizeof(key), "%s\t%s", g1, str(l, "currency"));
+		if ((g = json_object_get(groups, key)) == NULL) {
+			g = json_pack("{s:s,s:s,s:s,s:i,s:i,s:i,s:i}", "by", by,
+			    "key", g1, "currency", str(l, "currency"), "count", 0,
+			    "amount", 0, "paid", 0, "unpaid", 0);
+			json_object_set_new(groups, key, g);
+		}
+		if (strcmp(state, "void") != 0) {
+			int64_t v;
+
+			if (price > 0)
+				json_object_set_new(g, "count",
+				    json_integer(num(g, "count") + 1));
+			if (ms_money_add(num(g, "amount"), price, &v) == 0)
+				json_object_set_new(g, "amount", json_integer(v));
+			if (strcmp(state, "paid") == 0 &&
+			    ms_money_add(num(g, "paid"), price, &v) == 0)
+				json_object_set_new(g, "paid", json_integer(v));
+			if (strcmp(state, "paid") != 0 &&
+			    ms_money_add(num(g, "unpaid"), price, &v) == 0)
+				json_object_set_new(g, "unpaid", json_integer(v));
+		}
+		json_decref(l);
+	}
+	free(d.data);
+	c->close(c);
+	txn->commit(txn, 0);
+	return rc == DB_NOTFOUND ? 0 : rc;
+}
+
+static int
+key_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+int
+cmd_report(int argc, char **argv)
+{
+	const char *syn = "report [-ch] [-b by] [-d dir]";
+	const char *home = NULL, *by = "product";
+	struct store st;
+	json_t *groups;
+	const char *key;
+	json_t *g;
+	int ch, csv = 0, rc;
+
+	while ((ch = getopt(argc, argv, "b:cd:h")) != -1) {
+		switch (ch) {
+		case 'b': by = optarg; break;
+		case 'c': csv = 1; break;
+		case 'd': home = optarg; break;
+		case 'h': cmd_usage(syn); return MS_EX_OK;
+		default: return cmd_usage(syn);
+		}
+	}
+	if (optind != argc)
+		return cmd_usage(syn);
+	if (strcmp(by, "product") != 0 && strcmp(by, "robot") != 0 &&
+	    strcmp(by, "user") != 0 && strcmp(by, "day") != 0) {
+		ms_warnx("-b %s: must be product, robot, user or day", by);
+		return cmd_usage(syn);
+	}
+	if (open_store(&st, home) == -1)
+		return MS_EX_TEMPFAIL;
+	groups = json_object();
+	rc = report_scan(&st, by, groups);
+	store_close(&st);
+	if (rc != 0) {
+		ms_warnx("report: %s", db_strerror(rc));
+		json_decref(groups);
+		return MS_EX_TEMPFAIL;
+	}
+	if (csv)
+		printf("by,key,currency,count,amount,paid,unpaid\n");
+	/* keys are "group\tcurrency": sort for a stable report */
+	{
+		size_t n = json_object_size(groups), i = 0;
+		const char **keys = calloc(n ? n : 1, sizeof(*keys));
+
+		json_object_foreach(groups, key, g)
+			keys[i++] = key;
+		qsort(keys, n, sizeof(*keys), key_cmp);
+		for (i = 0; i < n; i++) {
+			g = json_object_get(groups, keys[i]);
+			if (csv)
+				printf("%s,\"%s\",%s,%lld,%lld,%lld,%lld\n", by,
+				    str(g, "key"), str(g, "currency"),
+				    (long long)num(g, "count"),
+				    (long long)num(g, "amount"),
+				    (long long)num(g, "paid"),
+				    (long long)num(g, "unpaid"));
+			else
+				ms_write_json(stdout, g, 0);
+		}
+		free(keys);
+	}
+	json_decref(groups);
+	return ms_close_stdout() == 0 ? MS_EX_OK : MS_EX_FAIL;
+}

@@ -911,12 +911,18 @@ apply_charged(struct ctx *c)
 		    rc != DB_NOTFOUND)
 			goto out;
 	}
-	if (strcmp(newstate, "declined") == 0) {
+	if (strcmp(newstate, "open") != 0) {
+		/* a decline needs a person; a later success clears that */
 		rc = db_get_json(st->users, c->txn, str(s, "user"), &u, 1);
 		if (rc == 0) {
-			if (strcmp(str(u, "status"), "blocked") != 0)
+			if (strcmp(newstate, "declined") == 0 &&
+			    strcmp(str(u, "status"), "blocked") != 0)
 				json_object_set_new(u, "status",
 				    json_string("attention"));
+			else if (strcmp(newstate, "paid") == 0 &&
+			    strcmp(str(u, "status"), "attention") == 0)
+				json_object_set_new(u, "status",
+				    json_string("active"));
 			rc = db_put_json(st->users, c->txn, str(s, "user"), u);
 			json_decref(u);
 		}

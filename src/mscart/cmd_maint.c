@@ -1,0 +1,353 @@
+/*
+ * cmd_maint.c: looking after the environment: the audit log, hot
+ * backups and verification.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ledger.h"
+#include "mscart.h"
+
+static int
+cmd_usage(const char *synopsis)
+{
+	fprintf(stderr, "usage: mscart %s\n", synopsis);
+	return MS_EX_USAGE;
+}
+
+static const char *
+str(const json_t *o, const char *k)
+{
+	return json_string_value(json_object_get(o, k));
+}
+
+static json_int_t
+num(const json_t *o, const char *k)
+{
+	return json_integer_value(json_object_get(o, k));
+}
+
+/* ----- log ----- */
+
+int
+cmd_log(int argc, char **argv)
+{
+	const char *syn = "log [-h] [-d dir] [-n count]";
+	const char *home = NULL;
+	struct store st;
+	DB_TXN *txn;
+	DBC *c;
+	DBT k, d;
+	long count = -1;
+	int ch, rc;
+
+	while ((ch = getopt(argc, argv, "d:hn:")) != -1) {
+		switch (ch) {
+		case 'd': home = optarg; break;
+		case 'h': cmd_usage(syn); return MS_EX_OK;
+		case 'n':
+			if (ms_parse_long(optarg, 1, LONG_MAX, &count) == -1) {
+				ms_warnx("-n %s: not a positive count", optarg);
+				return cmd_usage(syn);
+			}
+			break;
+		default: return cmd_usage(syn);
+		}
+	}
+	if (optind != argc)
+		return cmd_usage(syn);
+	if (store_open(&st, store_home(home), 0) != 0)
+		return MS_EX_TEMPFAIL;
+	if ((rc = st.env->txn_begin(st.env, NULL, &txn, DB_READ_COMMITTED)) != 0)
+		goto out;
+	if ((rc = st.audit->cursor(st.audit, txn, &c, DB_READ_COMMITTED)) != 0) {
+		txn->abort(txn);
+		goto out;
+	}
+	memset(&k, 0, sizeof(k));
+	memset(&d, 0, sizeof(d));
+	k.flags = DB_DBT_REALLOC;
+	d.flags = DB_DBT_REALLOC;
+	rc = 0;
+	if (count > 0) {
+		/* step back count records from the end, then print forward */
+		long n = 0;
+
+		for (rc = c->get(c, &k, &d, DB_LAST); rc == 0 && ++n < count;
+		    rc = c->get(c, &k, &d, DB_PREV))
+			;
+		if (rc == DB_NOTFOUND)
+			rc = c->get(c, &k, &d, DB_FIRST);
+	} else
+		rc = c->get(c, &k, &d, DB_FIRST);
+	for (; rc == 0; rc = c->get(c, &k, &d, DB_NEXT))
+		ms_write_raw(stdout, d.data, d.size, 0);
+	free(k.data);
+	free(d.data);
+	c->close(c);
+	txn->commit(txn, 0);
+	if (rc == DB_NOTFOUND)
+		rc = 0;
+out:
+	store_close(&st);
+	if (rc != 0) {
+		ms_warnx("log: %s", db_strerror(rc));
+		return MS_EX_TEMPFAIL;
+	}
+	return ms_close_stdout() == 0 ? MS_EX_OK : MS_EX_FAIL;
+}
+
+/* ----- backup ----- */
+
+int
+cmd_backup(int argc, char **argv)
+{
+	const char *syn = "backup [-h] [-d dir] target";
+	const char *home = NULL;
+	char src[2048], dst[2048];
+	struct store st;
+	FILE *in, *out;
+	int ch, rc;
+	size_t n;
+	char buf[4096];
+
+	while ((ch = getopt(argc, argv, "d:h")) != -1) {
+		switch (ch) {
+		case 'd': home = optarg; break;
+		case 'h': cmd_usage(syn); return MS_EX_OK;
+		default: return cmd_usage(syn);
+		}
+	}
+	if (optind + 1 != argc)
+		return cmd_usage(syn);
+	if (store_open(&st, store_home(home), 0) != 0)
+		return MS_EX_TEMPFAIL;
+	/* a checkpoint first keeps the copied log short */
+	st.env->txn_checkpoint(st.env, 0, 0, 0);
+	rc = st.env->backup(st.env, argv[optind], DB_CREATE | DB_BACKUP_CLEAN);
+	store_close(&st);
+	if (rc != 0) {
+		ms_warnx("backup %s: %s", argv[optind], db_strerror(rc));
+		return MS_EX_FAIL;
+	}
+	/* the copy gets the same settings */
+	snprintf(src, sizeof(src), "%s/DB_CONFIG", store_home(home));
+	snprintf(dst, sizeof(dst), "%s/DB_CONFIG", argv[optind]);
+	if ((in = fopen(src, "r")) != NULL) {
+		if ((out = fopen(dst, "w")) != NULL) {
+			while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
+				fwrite(buf, 1, n, out);
+			if (fclose(out) == EOF)
+				ms_warn("%s", dst);
+		}
+		fclose(in);
+	}
+	return MS_EX_OK;
+}
+
+/* ----- verify ----- */
+
+struct verify_arg {
+	long	problems;
+	long	lines, settlements;
+};
+
+#define PROBLEM(a, ...) do { ms_warnx("verify: " __VA_ARGS__); (a)->problems++; } while (0)
+
+static int
+verify_lines(struct store *st, DB_TXN *txn, struct verify_arg *a)
+{
+	DBC *c, *oc;
+	DBT k, d, ok, od;
+	json_t *l, *s;
+	int rc;
+
+	if ((rc = st->lines->cursor(st->lines, txn, &c, 0)) != 0)
+		return rc;
+	if ((rc = st->owners->cursor(st->owners, txn, &oc, 0)) != 0) {
+		c->close(c);
+		return rc;
+	}
+	memset(&k, 0, sizeof(k));
+	memset(&d, 0, sizeof(d));
+	k.flags = DB_DBT_REALLOC;
+	d.flags = DB_DBT_REALLOC;
+	while ((rc = c->get(c, &k, &d, DB_NEXT)) == 0) {
+		const char *id, *state, *sid;
+
+		a->lines++;
+		if ((l = json_loadb(d.data, d.size, 0, NULL)) == NULL) {
+			PROBLEM(a, "a line record is not JSON");
+			continue;
+		}
+		id = str(l, "id");
+		state = str(l, "state");
+		sid = str(l, "settlement");
+		memset(&ok, 0, sizeof(ok));
+		memset(&od, 0, sizeof(od));
+		ok.data = (void *)str(l, "owner");
+		ok.size = ok.data ? (u_int32_t)strlen(ok.data) : 0;
+		od.data = k.data;
+		od.size = k.size;
+		if (ok.data == NULL || (rc = oc->get(oc, &ok, &od, DB_GET_BOTH)) ==
+		    DB_NOTFOUND)
+			PROBLEM(a, "line %s is missing from its owner's index", id);
+		else if (rc != 0) {
+			json_decref(l);
+			break;
+		}
+		if (state == NULL || id == NULL)
+			PROBLEM(a, "a line has no id or state");
+		else if (strcmp(state, "settling") == 0 || (strcmp(state, "paid") == 0 &&
+		    sid != NULL)) {
+			if (sid == NULL)
+				PROBLEM(a, "line %s is settling without a settlement", id);
+			else if ((rc = db_get_json(st->settlements, txn, sid, &s, 0)) != 0) {
+				if (rc != DB_NOTFOUND) {
+					json_decref(l);
+					break;
+				}
+				PROBLEM(a, "line %s names missing settlement %s", id, sid);
+			} else {
+				const char *ss = str(s, "state");
+
+				if (strcmp(state, "settling") == 0 && strcmp(ss, "open") != 0)
+					PROBLEM(a, "line %s is settling but %s is %s",
+					    id, sid, ss);
+				if (strcmp(state, "paid") == 0 && strcmp(ss, "paid") != 0 &&
+				    strcmp(ss, "closed") != 0)
+					PROBLEM(a, "line %s is paid but %s is %s",
+					    id, sid, ss);
+				json_decref(s);
+			}
+		}
+		json_decref(l);
+		rc = 0;
+	}
+	free(k.data);
+	free(d.data);
+	oc->close(oc);
+	c->close(c);
+	return rc == DB_NOTFOUND ? 0 : rc;
+}
+
+static int
+verify_settlements(struct store *st, DB_TXN *txn, struct verify_arg *a)
+{
+	DBC *c;
+	DBT k, d;
+	json_t *s, *l, *v;
+	char okey[MS_ID_MAX + 8], sid[64];
+	size_t i;
+	int rc;
+
+	if ((rc = st->settlements->cursor(st->settlements, txn, &c, 0)) != 0)
+		return rc;
+	memset(&k, 0, sizeof(k));
+	memset(&d, 0, sizeof(d));
+	k.flags = DB_DBT_REALLOC;
+	d.flags = DB_DBT_REALLOC;
+	while ((rc = c->get(c, &k, &d, DB_NEXT)) == 0) {
+		int64_t sum = 0;
+		const char *id, *state;
+
+		a->settlements++;
+		if ((s = json_loadb(d.data, d.size, 0, NULL)) == NULL) {
+			PROBLEM(a, "a settlement record is not JSON");
+			continue;
+		}
+		id = str(s, "settlement");
+		state = str(s, "state");
+		json_array_foreach(json_object_get(s, "line_ids"), i, v) {
+			if ((rc = line_get(st, txn, json_integer_value(v), &l, 0)) != 0)
+				break;
+			ms_money_add(sum, num(l, "price"), &sum);
+			json_decref(l);
+		}
+		if (rc == DB_NOTFOUND) {
+			PROBLEM(a, "settlement %s names a missing line", id);
+			rc = 0;
+		} else if (rc != 0) {
+			json_decref(s);
+			break;
+		}
+		if (sum != num(s, "amount"))
+			PROBLEM(a, "settlement %s: amount %lld but its lines add up "
+			    "to %lld", id, (long long)num(s, "amount"),
+			    (long long)sum);
+		if ((size_t)num(s, "lines") != json_array_size(json_object_get(s,
+		    "line_ids")))
+			PROBLEM(a, "settlement %s: line count differs", id);
+		snprintf(okey, sizeof(okey), "%s %s", str(s, "user"),
+		    str(s, "currency"));
+		rc = db_get_str(st->opens, txn, okey, sid, sizeof(sid));
+		if (rc != 0 && rc != DB_NOTFOUND) {
+			json_decref(s);
+			break;
+		}
+		if ((strcmp(state, "open") == 0) != (rc == 0 && strcmp(sid, id) == 0))
+			PROBLEM(a, "settlement %s is %s but the open index %s", id,
+			    state, rc == 0 ? "names it" : "does not");
+		rc = 0;
+		json_decref(s);
+	}
+	free(k.data);
+	free(d.data);
+	c->close(c);
+	return rc == DB_NOTFOUND ? 0 : rc;
+}
+
+static int
+verify_txn(struct store *st, DB_TXN *txn, void *arg)
+{
+	struct verify_arg *a = arg;
+	int rc;
+
+	memset(a, 0, sizeof(*a));
+	if ((rc = verify_lines(st, txn, a)) != 0)
+		return rc;
+	return verify_settlements(st, txn, a);
+}
+
+int
+cmd_verify(int argc, char **argv)
+{
+	const char *syn = "verify [-h] [-d dir]";
+	const char *home = NULL;
+	struct verify_arg a;
+	struct store st;
+	int ch, rc, files;
+
+	while ((ch = getopt(argc, argv, "d:h")) != -1) {
+		switch (ch) {
+		case 'd': home = optarg; break;
+		case 'h': cmd_usage(syn); return MS_EX_OK;
+		default: return cmd_usage(syn);
+		}
+	}
+	if (optind != argc)
+		return cmd_usage(syn);
+	if (store_open(&st, store_home(home), 0) != 0)
+		return MS_EX_TEMPFAIL;
+	rc = run_txn(&st, verify_txn, &a);
+	/* flush every page so the file check below sees a whole database */
+	st.env->txn_checkpoint(st.env, 0, 0, DB_FORCE);
+	st.env->memp_sync(st.env, NULL);
+	store_close(&st);
+	if (rc != 0) {
+		ms_warnx("verify: %s", db_strerror(rc));
+		return MS_EX_TEMPFAIL;
+	}
+	files = store_verify_files(store_home(home));
+	if (files != 0)
+		a.problems++;
+	fprintf(stderr, "%s: verify: %ld lines, %ld settlements, %ld problem%s\n",
+	    ms_prog, a.lines, a.settlements, a.problems,
+	    a.problems == 1 ? "" : "s");
+	return a.problems ? MS_EX_FAIL : MS_EX_OK;
+}
