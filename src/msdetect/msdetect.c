@@ -410,6 +410,9 @@ replay_run(struct replay *rp)
 		rp->have = 0;
 		if (k == -1)
 			continue;	/* a reload took the line away */
+		/* what was due before this edge happens first */
+		settle(rp->due_ns, read_ns);
+		check_session_timeout(rp->due_ns);
 		edge((size_t)k, rp->rec.high ^ pg.lines[k].active_low,
 		    rp->due_ns, read_ns);
 		settle(clock_now(), read_ns);
