@@ -69,6 +69,7 @@ struct card {
 	size_t		 uidlen;
 	int		 felica_212, felica_424;
 	int		 announced;	/* "select" note printed */
+	int		 selected;	/* activated by the host since it entered */
 };
 
 struct pn532emu {
@@ -480,6 +481,7 @@ announce(struct pn532emu *e)
 {
 	char tok[64];
 
+	e->card.selected = 1;
 	if (e->card.announced)
 		return;
 	e->card.announced = 1;
@@ -499,7 +501,9 @@ card_exchange(struct pn532emu *e, int raw, const uint8_t *d, size_t n,
 	struct card *c = &e->card;
 	size_t k = 0;
 
-	if (!c->present || n == 0) {
+	/* only the card the host activated answers; a new one must be
+	 * selected first */
+	if (!c->present || !c->selected || n == 0) {
 		out[k++] = ST_TIMEOUT;
 		return k;
 	}
@@ -715,8 +719,13 @@ command(struct pn532emu *e, const uint8_t *c, size_t n)
 		break;
 	case CMD_IN_DESELECT:
 	case CMD_IN_RELEASE:
-	case CMD_IN_SELECT:
+		e->card.selected = 0;
 		out[k++] = ST_OK;
+		break;
+	case CMD_IN_SELECT:
+		out[k++] = e->card.present ? ST_OK : ST_TIMEOUT;
+		if (e->card.present)
+			e->card.selected = 1;
 		break;
 	case CMD_IN_LIST_PASSIVE_TARGET:
 		if (!in_list_passive_target(e, p, pn, 1)) {
@@ -865,6 +874,7 @@ card_enter(struct pn532emu *e, const struct card *c)
 	e->card = *c;
 	e->card.present = 1;
 	e->card.announced = 0;
+	e->card.selected = 0;
 	card_token(&e->card, tok, sizeof(tok));
 	notef(e, "enter %s %lld", tok, (long long)pn532emu_now_ms());
 	answer_pending(e, 0);
@@ -881,6 +891,7 @@ card_leave(struct pn532emu *e)
 	}
 	card_token(&e->card, tok, sizeof(tok));
 	e->card.present = 0;
+	e->card.selected = 0;
 	notef(e, "leave %s %lld", tok, (long long)pn532emu_now_ms());
 }
 
