@@ -22,7 +22,9 @@ attempts:
   trickle   the answer is sent a few bytes at a time, slowly
 
 Customers named cus_decline* are declined (402 card_error); cus_nocard*
-have no payment method (404 card_error "missing").
+have no payment method (404 card_error "missing"); cus_noretry* get 500
+with Stripe-Should-Retry: false; cus_retry400* get 400 with
+Stripe-Should-Retry: true on their first attempt.
 
 GET /_stats answers JSON: per settlement the number of charges committed
 and their ids, the attempts per key, faults injected, idempotency
@@ -243,6 +245,18 @@ async def serve(gw, method, target, headers, body, writer):
     else:
         params = dict(urllib.parse.parse_qsl(body.decode(), keep_blank_values=True))
     fingerprint = json.dumps(params, sort_keys=True)
+
+    # Stripe-Should-Retry, both ways: a 500 not to retry, a 400 to retry
+    cust = "" if webhook else params.get("customer", "")
+    if cust.startswith("cus_noretry"):
+        await respond(writer, *stripe_error(500, "api_error", "do not retry"),
+                      {"Stripe-Should-Retry": "false"})
+        return True
+    if cust.startswith("cus_retry400") and n == 1:
+        await respond(writer, *stripe_error(400, "invalid_request_error",
+                                            "try once more"),
+                      {"Stripe-Should-Retry": "true"})
+        return True
 
     replayed = False
     if key and key in gw.saved:

@@ -5,7 +5,8 @@
 #                              picks itself, wait for its readiness line;
 #                              sets GW_URL (http://127.0.0.1:PORT, https://
 #                              with --tls), GW_PORT, GW_PID.  Stopped at exit.
-#   gwdouble_stats             print its /_stats JSON.
+#   gwdouble_stats             print its /_stats JSON (set GW_CACERT
+#                              when it runs with --tls).
 gwdouble_start() {
 	_gwout=$T/gwdouble.$$.$#.out
 	: >"$_gwout"
@@ -17,11 +18,11 @@ gwdouble_start() {
 	}
 	GW_PORT=$(sed -n 's/^gwdouble: listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$_gwout")
 	case " $* " in
-	*" --tls "*) GW_URL=https://localhost:$GW_PORT ;;
+	*" --tls "*) GW_URL=https://127.0.0.1:$GW_PORT ;;
 	*) GW_URL=http://127.0.0.1:$GW_PORT ;;
 	esac
 }
 
 gwdouble_stats() {
-	curl -s "http://127.0.0.1:$GW_PORT/_stats"
+	curl -s ${GW_CACERT:+--cacert "$GW_CACERT"} "$GW_URL/_stats"
 }
