@@ -150,7 +150,8 @@ item_event(const struct pg_line *l, int take, int64_t ts_ns, int64_t read_ns)
 			sess.takes++;
 		else
 			sess.returns++;
-		sess.last_ns = clock_now();
+		if (ts_ns > sess.last_ns)
+			sess.last_ns = ts_ns;
 	} else if (take) {
 		/* the server holds an anonymous take for review */
 		emit(json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "type", "alarm",
@@ -181,8 +182,8 @@ commit(size_t i, int64_t read_ns)
 		format_ts(s->changed_ns, ts);
 		emit(json_pack("{s:s, s:s, s:s}", "type", "door", "ts", ts,
 		    "state", s->stable ? "open" : "closed"), read_ns);
-		if (s->stable && sess.open)
-			sess.last_ns = clock_now();
+		if (s->stable && sess.open && s->changed_ns > sess.last_ns)
+			sess.last_ns = s->changed_ns;
 		else if (!s->stable)
 			session_end("door", s->changed_ns, read_ns);
 		break;
