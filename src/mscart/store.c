@@ -52,6 +52,8 @@ open_dbs(struct store *st)
 			goto fail;
 		if (strcmp(store_db_names[i], "owners.db") == 0)
 			(*dbp)->set_flags(*dbp, DB_DUPSORT);
+		/* bigger pages: fewer splits for the append-mostly trees */
+		(*dbp)->set_pagesize(*dbp, 16384);
 		if ((rc = (*dbp)->open(*dbp, txn, store_db_names[i], NULL,
 		    DB_BTREE, DB_CREATE | DB_THREAD, 0600)) != 0) {
 			ms_warnx("%s/%s: %s", st->home, store_db_names[i],
@@ -89,6 +91,7 @@ store_open(struct store *st, const char *home, int nosync)
 	umask(077);	/* every file of the ledger is 0600 */
 	snprintf(st->home, sizeof(st->home), "%s", home);
 	st->opts.nosync = nosync;
+	st->opts.cachesize_mb = 128;
 	if ((rc = ms_dbenv_open(st->home, &st->opts, &st->env, err,
 	    sizeof(err))) != 0) {
 		ms_warnx("%s", err);
@@ -111,6 +114,8 @@ store_open(struct store *st, const char *home, int nosync)
 void
 store_close(struct store *st)
 {
+	json_decref(st->products_seen);
+	st->products_seen = NULL;
 	close_dbs(st);
 	if (st->env != NULL)
 		ms_dbenv_close(st->env);
@@ -260,6 +265,49 @@ unbe64(const unsigned char b[8])
 	for (int i = 0; i < 8; i++)
 		v = (v << 8) | b[i];
 	return v;
+}
+
+int
+line_put_raw(struct store *st, DB_TXN *txn, int64_t id, const char *rec,
+    size_t len)
+{
+	unsigned char b[8];
+	DBT k, d;
+
+	be64(b, id);
+	dbt_key(&k, b, 8);
+	dbt_key(&d, rec, len);
+	return st->lines->put(st->lines, txn, &k, &d, 0);
+}
+
+int
+json_quote(char *buf, size_t len, const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t o = 0;
+
+	if (len < 3)
+		return -1;
+	buf[o++] = '"';
+	for (; *s != '\0'; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if (o + 7 >= len)
+			return -1;
+		if (ch == '"' || ch == '\\') {
+			buf[o++] = '\\';
+			buf[o++] = (char)ch;
+		} else if (ch < 0x20 || ch == 0x7f) {
+			memcpy(buf + o, "\\u00", 4);
+			buf[o + 4] = hex[ch >> 4];
+			buf[o + 5] = hex[ch & 15];
+			o += 6;
+		} else
+			buf[o++] = (char)ch;
+	}
+	buf[o++] = '"';
+	buf[o] = '\0';
+	return 0;
 }
 
 int
@@ -481,6 +529,42 @@ audit_add(struct store *st, DB_TXN *txn, const char *who, const char *what,
 	if (rc == 0)
 		st->next_audit++;
 	return rc;
+}
+
+int
+audit_add_raw(struct store *st, DB_TXN *txn, const char *who,
+    const char *what, const char *fields)
+{
+	unsigned char b[8];
+	char ts[MS_TIME_LEN], qwho[6 * MS_ID_MAX + 100], rec[16384];
+	DBT k, d;
+	int n, rc;
+
+	if (!st->counters_loaded)
+		return EINVAL;
+	ms_time_format(ms_now_ms(), ts);
+	if (json_quote(qwho, sizeof(qwho), who) == -1)
+		return EINVAL;
+	n = snprintf(rec, sizeof(rec), "{\"n\":%" PRId64 ",\"ts\":\"%s\",\"who\":%s,"
+	    "\"what\":\"%s\"%s%s}", st->next_audit, ts, qwho, what,
+	    *fields ? "," : "", fields);
+	if (n < 0 || (size_t)n >= sizeof(rec))
+		return EINVAL;
+	be64(b, st->next_audit);
+	dbt_key(&k, b, 8);
+	dbt_key(&d, rec, (size_t)n);
+	rc = st->audit->put(st->audit, txn, &k, &d, 0);
+	if (rc == 0)
+		st->next_audit++;
+	return rc;
+}
+
+json_t *
+product_cache(struct store *st)
+{
+	if (st->products_seen == NULL)
+		st->products_seen = json_object();
+	return st->products_seen;
 }
 
 int

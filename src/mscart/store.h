@@ -29,6 +29,7 @@ struct store {
 	/* counters held for the running batch (see store_counters_*) */
 	int	 counters_loaded;
 	int64_t	 next_line, next_sett, next_audit;
+	json_t	*products_seen;	/* sku -> product, for this batch */
 };
 
 /* Owner keys of cart lines. */
@@ -53,6 +54,10 @@ int	db_put_str(DB *, DB_TXN *, const char *key, const char *val);
 int	db_del_str(DB *, DB_TXN *, const char *key);
 int	line_get(struct store *, DB_TXN *, int64_t id, json_t **, int rmw);
 int	line_put(struct store *, DB_TXN *, int64_t id, const json_t *);
+/* The same with the record already encoded (the hot path of a take). */
+int	line_put_raw(struct store *, DB_TXN *, int64_t id, const char *, size_t);
+/* JSON string literal of s (with quotes) into buf; -1 if it does not fit. */
+int	json_quote(char *buf, size_t len, const char *s);
 int	line_id_parse(const char *, int64_t *);
 void	line_id_format(int64_t, char *, size_t);
 
@@ -72,6 +77,11 @@ int	owner_del(struct store *, DB_TXN *, const char *owner, int64_t id);
 /* Append one audit record: who did what, with details (reference stolen). */
 int	audit_add(struct store *, DB_TXN *, const char *who, const char *what,
 	    json_t *details);
+/* The same with details already encoded: "\"k\":v,..." (may be ""). */
+int	audit_add_raw(struct store *, DB_TXN *, const char *who,
+	    const char *what, const char *fields);
+/* Products read in this batch, by sku (cleared when a batch starts). */
+json_t	*product_cache(struct store *);
 
 /* Verify every database file (no writers should be running). */
 int	store_verify_files(const char *home);
