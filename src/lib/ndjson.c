@@ -187,7 +187,7 @@ ms_json_parse_line(const char *line, size_t len, char *err, size_t errlen)
 	j = json_loadb(line, len, JSON_REJECT_DUPLICATES,
 	    &jerr);
 	if (j == NULL) {
-		if (strstr(jerr.text, "UTF-8") || strstr(jerr.text, "utf-8"))
+		if (strstr(jerr.text, "UTF-8") || strstr(jerr.text, "decode byte"))
 			SET_ERR("invalid UTF-8 at column %d", jerr.column);
 		else
 			SET_ERR("invalid JSON at column %d: %s", jerr.column,
