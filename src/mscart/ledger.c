@@ -251,7 +251,6 @@ cart_build(struct store *st, DB_TXN *txn, const char *user, const char *card,
 			total = sums[k];
 		json_array_append_new(totals, json_pack("{s:s,s:I}", "currency",
 		    curs[k], "amount", (json_int_t)sums[k]));
-		free(curs[k]);
 	}
 	if (u != NULL && strcmp(status, "blocked") == 0)
 		limit = "blocked";
@@ -276,6 +275,8 @@ cart_build(struct store *st, DB_TXN *txn, const char *user, const char *card,
 	json_object_set_new(cart, "totals", totals);
 	*cartp = cart;
 out:
+	for (size_t k = 0; k < ncur; k++)
+		free(curs[k]);
 	free(ids);
 	json_decref(u);
 	return rc;
@@ -825,19 +826,17 @@ apply_user(struct ctx *c)
 		rc = card_user(c->st, c->txn, json_string_value(v), owner,
 		    sizeof(owner));
 		if (rc == 0 && strcmp(owner, user) != 0) {
-			json_decref(rec);
-			json_decref(old);
-			return refuse(c, "conflict", "user: card %s already "
+			rc = refuse(c, "conflict", "user: card %s already "
 			    "belongs to user %s", json_string_value(v), owner);
+			goto out;
 		}
 		if (rc != 0 && rc != DB_NOTFOUND)
 			goto out;
 		for (size_t j = 0; j < i; j++)
 			if (json_equal(json_array_get(cards, j), v)) {
-				json_decref(rec);
-				json_decref(old);
-				return refuse(c, "conflict", "user: card %s is "
+				rc = refuse(c, "conflict", "user: card %s is "
 				    "listed twice", json_string_value(v));
+				goto out;
 			}
 	}
 	rc = 0;
@@ -913,9 +912,10 @@ apply_charged(struct ctx *c)
 			json_decref(s);
 			return 0;
 		}
-		json_decref(s);
-		return refuse(c, "conflict", "charged: settlement %s is already "
+		rc = refuse(c, "conflict", "charged: settlement %s is already "
 		    "%s", sid, state);
+		json_decref(s);
+		return rc;
 	}
 	ms_time_format(ms_now_ms(), ts);
 	json_object_set_new(s, "state", json_string(newstate));
