@@ -260,7 +260,7 @@ due_scan(struct store *st, struct due_arg *a)
 		char pair[MS_ID_MAX + 8];
 		int64_t ts;
 
-		if ((l = json_loadb(d.data, d.size, 0, NULL)) == NULL)
+		if ((l = line_decode(d.data, d.size)) == NULL)
 			continue;
 		owner = str(l, "owner");
 		if (strcmp(str(l, "state"), "unpaid") == 0 &&
@@ -592,7 +592,7 @@ report_scan(struct store *st, const char *by, json_t *groups)
 		const char *g1, *owner, *state;
 		json_int_t price;
 
-		if ((l = json_loadb(d.data, d.size, 0, NULL)) == NULL)
+		if ((l = line_decode(d.data, d.size)) == NULL)
 			continue;
 		state = str(l, "state");
 		price = num(l, "price");

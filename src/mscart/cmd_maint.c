@@ -181,7 +181,7 @@ verify_lines(struct store *st, DB_TXN *txn, struct verify_arg *a)
 		const char *id, *state, *sid;
 
 		a->lines++;
-		if ((l = json_loadb(d.data, d.size, 0, NULL)) == NULL) {
+		if ((l = line_decode(d.data, d.size)) == NULL) {
 			PROBLEM(a, "a line record is not JSON");
 			continue;
 		}

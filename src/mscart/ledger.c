@@ -26,6 +26,8 @@ struct ctx {
 	unsigned long	 line;
 	json_t		*msg;
 	json_t		*reply;
+	char		*raw;		/* or the reply already encoded */
+	size_t		 rawlen;
 	int		 refused;
 	int		 forbidden;
 	char		 event[MS_ID_MAX + 24];	/* "robot:seq" or "" */
@@ -129,84 +131,106 @@ card_user(struct store *st, DB_TXN *txn, const char *card, char *user,
 	return db_get_str(st->cards, txn, card, user, len);
 }
 
+/* Currency of a user's carts: theirs, else of their first line, else EUR. */
+static int
+currency_of(struct store *st, DB_TXN *txn, const json_t *u, const char *user,
+    char cur[4])
+{
+	struct line_head h;
+	char owner[MS_ID_MAX + 4];
+	int64_t *ids = NULL;
+	const char *item;
+	size_t n, len;
+	int rc = 0;
+
+	if (u != NULL && str(u, "currency") != NULL) {
+		snprintf(cur, 4, "%s", str(u, "currency"));
+		return 0;
+	}
+	snprintf(cur, 4, "EUR");
+	snprintf(owner, sizeof(owner), OWNER_USER "%s", user);
+	if ((rc = owner_lines(st, txn, owner, &ids, &n)) != 0)
+		return rc;
+	if (n > 0 && (rc = line_get_item(st, txn, ids[0], &h, &item, &len)) == 0)
+		snprintf(cur, 4, "%s", h.currency);
+	free(ids);
+	return rc == DB_NOTFOUND ? 0 : rc;
+}
+
 int
 user_default_currency(struct store *st, DB_TXN *txn, const char *user,
     char cur[4])
 {
-	json_t *u = NULL, *l;
-	char owner[MS_ID_MAX + 4];
-	int64_t *ids = NULL;
-	size_t n;
+	json_t *u = NULL;
 	int rc;
 
 	rc = db_get_json(st->users, txn, user, &u, 0);
 	if (rc != 0 && rc != DB_NOTFOUND)
 		return rc;
-	if (u != NULL && str(u, "currency") != NULL) {
-		snprintf(cur, 4, "%s", str(u, "currency"));
-		json_decref(u);
-		return 0;
-	}
+	rc = currency_of(st, txn, u, user, cur);
 	json_decref(u);
-	snprintf(owner, sizeof(owner), OWNER_USER "%s", user);
-	if ((rc = owner_lines(st, txn, owner, &ids, &n)) != 0)
-		return rc;
-	snprintf(cur, 4, "EUR");
-	for (size_t i = 0; i < n; i++) {
-		if ((rc = line_get(st, txn, ids[i], &l, 0)) != 0)
-			break;
-		snprintf(cur, 4, "%s", str(l, "currency"));
-		json_decref(l);
-		break;
-	}
-	free(ids);
-	return rc == DB_NOTFOUND ? 0 : rc;
-}
-
-static json_t *
-item_from_line(const json_t *l)
-{
-	static const char *const keys[] = {
-		"id", "sku", "name", "price", "currency", "ts", "robot", "slot",
-		"event", "state", "settlement", NULL
-	};
-	json_t *it = json_object();
-
-	for (const char *const *k = keys; *k; k++) {
-		json_t *v = json_object_get(l, *k);
-
-		if (v != NULL)
-			json_object_set(it, *k, v);
-	}
-	return it;
+	return rc;
 }
 
 static int
-state_is_open(const char *s)
+state_is_open(char s)
 {
-	return strcmp(s, "unpaid") == 0 || strcmp(s, "settling") == 0 ||
-	    strcmp(s, "credit") == 0;
+	return s == 'u' || s == 's' || s == 'c';
 }
 
-int
-cart_build(struct store *st, DB_TXN *txn, const char *user, const char *card,
-    int all, json_t **cartp)
+struct sbuf {
+	char	*p;
+	size_t	 n, cap;
+	int	 failed;
+};
+
+static void
+sb_add(struct sbuf *b, const char *s, size_t len)
 {
-	json_t *cart, *items, *totals, *u = NULL, *l;
-	char owner[MS_CARD_MAX + 4], cur[4], *curs[16];
+	if (b->failed)
+		return;
+	if (b->n + len + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 1024;
+		char *np;
+
+		while (cap < b->n + len + 1)
+			cap *= 2;
+		if ((np = realloc(b->p, cap)) == NULL) {
+			b->failed = 1;
+			return;
+		}
+		b->p = np;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->n, s, len);
+	b->n += len;
+	b->p[b->n] = '\0';
+}
+
+/*
+ * A cart message as text: the stored items are copied as they are, so a
+ * query costs no JSON parsing of its lines.  reqid may be NULL.
+ */
+static int
+cart_text(struct store *st, DB_TXN *txn, const char *user, const char *card,
+    int all, const char *reqid, struct sbuf *out)
+{
+	static const char placeholder[] = "\"items\":[]";
+	json_t *cart, *totals, *u = NULL;
+	char owner[MS_CARD_MAX + 4], cur[4], curs[16][4], *head = NULL, *at;
 	int64_t *ids = NULL, sums[16] = { 0 }, total = 0;
-	size_t n, ncur = 0, first = 0;
+	size_t n, ncur = 0, first = 0, nitems = 0;
 	const char *status = "unknown", *limit = "ok";
+	struct sbuf items = { 0 };
 	int rc;
 
-	*cartp = NULL;
 	if (user != NULL) {
 		rc = db_get_json(st->users, txn, user, &u, 0);
 		if (rc != 0)
 			return rc;
 		status = str(u, "status") ? str(u, "status") : "active";
 		snprintf(owner, sizeof(owner), OWNER_USER "%s", user);
-		if ((rc = user_default_currency(st, txn, user, cur)) != 0)
+		if ((rc = currency_of(st, txn, u, user, cur)) != 0)
 			goto out;
 	} else {
 		snprintf(owner, sizeof(owner), OWNER_CARD "%s", card);
@@ -214,38 +238,33 @@ cart_build(struct store *st, DB_TXN *txn, const char *user, const char *card,
 	}
 	if ((rc = owner_lines(st, txn, owner, &ids, &n)) != 0)
 		goto out;
-	items = json_array();
-	totals = json_array();
 	/* the newest MS_ITEMS_MAX lines at most */
 	if (n > MS_ITEMS_MAX)
 		first = n - MS_ITEMS_MAX;
 	for (size_t i = first; i < n; i++) {
-		const char *s, *c;
-		size_t k;
+		struct line_head h;
+		const char *item;
+		size_t len, k;
 
-		if ((rc = line_get(st, txn, ids[i], &l, 0)) != 0)
-			break;
-		s = str(l, "state");
-		c = str(l, "currency");
-		if (state_is_open(s)) {
-			for (k = 0; k < ncur && strcmp(curs[k], c) != 0; k++)
+		if ((rc = line_get_item(st, txn, ids[i], &h, &item, &len)) != 0)
+			goto out;
+		if (state_is_open(h.state)) {
+			for (k = 0; k < ncur && strcmp(curs[k], h.currency) != 0; k++)
 				;
 			if (k == ncur && ncur < 16)
-				curs[ncur++] = strdup(c);
+				memcpy(curs[ncur++], h.currency, 4);
 			if (k < 16)
-				ms_money_add(sums[k], num(l, "price"), &sums[k]);
+				ms_money_add(sums[k], h.price, &sums[k]);
 		}
-		if (all || state_is_open(s))
-			json_array_append_new(items, item_from_line(l));
-		json_decref(l);
-	}
-	if (rc != 0) {
-		json_decref(items);
-		json_decref(totals);
-		goto out;
+		if (all || state_is_open(h.state)) {
+			if (nitems++ > 0)
+				sb_add(&items, ",", 1);
+			sb_add(&items, item, len);
+		}
 	}
 	if (cur[0] == '\0')
 		snprintf(cur, sizeof(cur), "%s", ncur ? curs[0] : "EUR");
+	totals = json_array();
 	for (size_t k = 0; k < ncur; k++) {
 		if (strcmp(curs[k], cur) == 0)
 			total = sums[k];
@@ -260,6 +279,8 @@ cart_build(struct store *st, DB_TXN *txn, const char *user, const char *card,
 		limit = "over";
 	cart = json_object();
 	json_object_set_new(cart, "type", json_string("cart"));
+	if (reqid != NULL)
+		json_object_set_new(cart, "id", json_string(reqid));
 	json_object_set_new(cart, "user", user ? json_string(user) : json_null());
 	if (card != NULL)
 		json_object_set_new(cart, "card", json_string(card));
@@ -269,16 +290,44 @@ cart_build(struct store *st, DB_TXN *txn, const char *user, const char *card,
 	json_object_set_new(cart, "limit", json_string(limit));
 	if (u != NULL && json_object_get(u, "limit") != NULL)
 		json_object_set(cart, "credit_limit", json_object_get(u, "limit"));
-	json_object_set_new(cart, "items", items);
+	json_object_set_new(cart, "items", json_array());
 	json_object_set_new(cart, "total", json_integer(total));
 	json_object_set_new(cart, "currency", json_string(cur));
 	json_object_set_new(cart, "totals", totals);
-	*cartp = cart;
+	head = json_dumps(cart, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(cart);
+	/* a quote in a string value is escaped, so this is the key itself */
+	if (head == NULL || (at = strstr(head, placeholder)) == NULL) {
+		rc = ENOMEM;
+		goto out;
+	}
+	sb_add(out, head, (size_t)(at - head) + sizeof(placeholder) - 2);
+	if (items.n > 0)
+		sb_add(out, items.p, items.n);
+	sb_add(out, at + sizeof(placeholder) - 2, strlen(at) -
+	    (sizeof(placeholder) - 2));
+	if (items.failed || out->failed)
+		rc = ENOMEM;
 out:
-	for (size_t k = 0; k < ncur; k++)
-		free(curs[k]);
+	free(head);
+	free(items.p);
 	free(ids);
 	json_decref(u);
+	return rc;
+}
+
+int
+cart_build(struct store *st, DB_TXN *txn, const char *user, const char *card,
+    int all, json_t **cartp)
+{
+	struct sbuf b = { 0 };
+	int rc;
+
+	*cartp = NULL;
+	if ((rc = cart_text(st, txn, user, card, all, NULL, &b)) == 0 &&
+	    (*cartp = json_loadb(b.p, b.n, 0, NULL)) == NULL)
+		rc = ENOMEM;
+	free(b.p);
 	return rc;
 }
 
@@ -319,8 +368,9 @@ apply_take(struct ctx *c)
 
 	const char *sku = str(c->msg, "sku");
 	char qname[6 * MS_NAME_MAX + 8], qcard[6 * MS_CARD_MAX + 8];
-	char qowner[6 * MS_CARD_MAX + 24], rec[8192];
-	int n;
+	char qowner[6 * MS_CARD_MAX + 24], rec[8192], extra[16384];
+	struct line_head h;
+	int n, en;
 
 	/* a batch of takes reads the same few products again and again */
 	if ((p = json_object_get(product_cache(st), sku)) != NULL)
@@ -346,19 +396,25 @@ apply_take(struct ctx *c)
 	lid = st->next_line++;
 	line_id_format(lid, id, sizeof(id));
 	/* sku, ts, robot, slot and event are plain identifiers or times */
-	n = snprintf(rec, sizeof(rec), "{\"id\":\"%s\",\"owner\":%s,\"sku\":\"%s\","
+	n = snprintf(rec, sizeof(rec), "{\"id\":\"%s\",\"sku\":\"%s\","
 	    "\"name\":%s,\"price\":%lld,\"currency\":\"%s\",\"ts\":\"%s\","
 	    "\"robot\":\"%s\",\"slot\":\"%s\",\"event\":\"%s\","
-	    "\"state\":\"unpaid\",\"settlement\":null%s%s}",
-	    id, qowner, sku, qname, (long long)num(p, "price"),
+	    "\"state\":\"unpaid\",\"settlement\":null}",
+	    id, sku, qname, (long long)num(p, "price"),
 	    str(p, "currency"), str(c->msg, "ts"), str(c->msg, "robot"),
-	    str(c->msg, "slot"), c->event, card ? ",\"card\":" : "",
-	    card ? qcard : "");
-	if (n < 0 || (size_t)n >= sizeof(rec)) {
+	    str(c->msg, "slot"), c->event);
+	en = snprintf(extra, sizeof(extra), "{\"owner\":%s%s%s}", qowner,
+	    card ? ",\"card\":" : "", card ? qcard : "");
+	if (n < 0 || (size_t)n >= sizeof(rec) || en < 0 ||
+	    (size_t)en >= sizeof(extra)) {
 		rc = EINVAL;
 		goto out;
 	}
-	if ((rc = line_put_raw(st, c->txn, lid, rec, (size_t)n)) == 0 &&
+	h.state = 'u';
+	snprintf(h.currency, sizeof(h.currency), "%s", str(p, "currency"));
+	h.price = num(p, "price");
+	if ((rc = line_put_raw(st, c->txn, lid, &h, rec, (size_t)n, extra,
+	    (size_t)en)) == 0 &&
 	    (rc = owner_add(st, c->txn, owner, lid)) == 0) {
 		char f[6 * MS_CARD_MAX + 200];
 
@@ -495,9 +551,22 @@ apply_event(struct ctx *c, enum ms_msg_type type)
 		if ((rc = db_put_str(st->events, c->txn, c->event, tname)) != 0)
 			return rc;
 	}
+	if (type != MS_MSG_IDENTIFY) {
+		/* the common case, encoded directly: ids need no escaping */
+		char buf[MS_ID_MAX + 128];
+		int n = snprintf(buf, sizeof(buf), "{\"type\":\"ack\",\"status\":"
+		    "\"%s\",\"of\":\"%s\",\"event\":\"%s\"}",
+		    dup ? "duplicate" : "applied", tname, c->event);
+
+		if (n < 0 || (size_t)n >= sizeof(buf) ||
+		    (c->raw = strdup(buf)) == NULL)
+			return ENOMEM;
+		c->rawlen = (size_t)n;
+		return 0;
+	}
 	ack = json_pack("{s:s,s:s,s:s,s:s}", "type", "ack", "status",
 	    dup ? "duplicate" : "applied", "of", tname, "event", c->event);
-	if (type == MS_MSG_IDENTIFY) {
+	{
 		const char *card = str(c->msg, "card");
 		json_t *cart;
 
@@ -558,19 +627,20 @@ static int
 apply_query(struct ctx *c)
 {
 	char user[MS_ID_MAX + 1];
-	json_t *cart;
+	struct sbuf b = { 0 };
 	int rc;
 
 	if ((rc = resolve_user(c, "query", user, sizeof(user))) != 0 ||
 	    c->refused)
 		return rc;
-	if ((rc = cart_build(c->st, c->txn, user[0] ? user : NULL,
+	if ((rc = cart_text(c->st, c->txn, user[0] ? user : NULL,
 	    str(c->msg, "card"), json_is_true(json_object_get(c->msg, "all")),
-	    &cart)) != 0)
+	    str(c->msg, "id"), &b)) != 0) {
+		free(b.p);
 		return rc;
-	if (str(c->msg, "id") != NULL)
-		json_object_set(cart, "id", json_object_get(c->msg, "id"));
-	c->reply = cart;
+	}
+	c->raw = b.p;
+	c->rawlen = b.n;
 	return 0;
 }
 
@@ -1032,6 +1102,8 @@ run_txn(struct store *st, int (*fn)(struct store *, DB_TXN *, void *),
 struct item {
 	json_t		*msg;		/* NULL for a line refused on reading */
 	json_t		*reply;
+	char		*raw;		/* or the reply already encoded */
+	size_t		 rawlen;
 	enum ms_msg_type type;
 	unsigned long	 line;
 	int		 refused;
@@ -1072,6 +1144,8 @@ batch_run(struct store *st, DB_TXN *txn, void *arg)
 			continue;
 		json_decref(it->reply);
 		it->reply = NULL;
+		free(it->raw);
+		it->raw = NULL;
 		memset(&c, 0, sizeof(c));
 		c.st = st;
 		c.role = b->o->role;
@@ -1086,8 +1160,11 @@ batch_run(struct store *st, DB_TXN *txn, void *arg)
 			    json_object_get(c.reply, "message")));
 		if (rc != 0) {
 			json_decref(c.reply);
+			free(c.raw);
 			return rc;
 		}
+		it->raw = c.raw;
+		it->rawlen = c.rawlen;
 		it->reply = c.reply;
 		it->refused = c.refused;
 	}
@@ -1209,6 +1286,8 @@ ledger_loop(struct store *st, int fd, const char *source,
 				if (b.items[i].msg == NULL)
 					continue;
 				json_decref(b.items[i].reply);
+				free(b.items[i].raw);
+				b.items[i].raw = NULL;
 				b.items[i].reply = error_reply(b.items[i].msg,
 				    "internal", source, b.items[i].line, NULL,
 				    db_strerror(rc));
@@ -1224,8 +1303,11 @@ ledger_loop(struct store *st, int fd, const char *source,
 			if ((o->quiet || o->warn) && it->refused)
 				ms_warn_at(source, it->line, "%s",
 				    str(it->reply, "message"));
-			if (!o->quiet)
+			if (!o->quiet && it->raw != NULL)
+				ms_write_raw(stdout, it->raw, it->rawlen, i + 1 == b.n);
+			else if (!o->quiet)
 				ms_write_json(stdout, it->reply, i + 1 == b.n);
+			free(it->raw);
 			json_decref(it->reply);
 			json_decref(it->msg);
 			memset(it, 0, sizeof(*it));

@@ -116,6 +116,9 @@ store_close(struct store *st)
 {
 	json_decref(st->products_seen);
 	st->products_seen = NULL;
+	free(st->getbuf);
+	st->getbuf = NULL;
+	st->getbuflen = 0;
 	close_dbs(st);
 	if (st->env != NULL)
 		ms_dbenv_close(st->env);
@@ -129,6 +132,8 @@ store_reopen(struct store *st)
 	int nosync = st->opts.nosync;
 
 	memcpy(home, st->home, sizeof(home));
+	json_decref(st->products_seen);
+	free(st->getbuf);
 	close_dbs(st);
 	if (st->env != NULL)
 		st->env->close(st->env, 0);
@@ -268,19 +273,6 @@ unbe64(const unsigned char b[8])
 }
 
 int
-line_put_raw(struct store *st, DB_TXN *txn, int64_t id, const char *rec,
-    size_t len)
-{
-	unsigned char b[8];
-	DBT k, d;
-
-	be64(b, id);
-	dbt_key(&k, b, 8);
-	dbt_key(&d, rec, len);
-	return st->lines->put(st->lines, txn, &k, &d, 0);
-}
-
-int
 json_quote(char *buf, size_t len, const char *s)
 {
 	static const char hex[] = "0123456789abcdef";
@@ -310,26 +302,166 @@ json_quote(char *buf, size_t len, const char *s)
 	return 0;
 }
 
+#define HEAD_LEN	12	/* state, currency[3], price (8 bytes BE) */
+static const char *const item_keys[] = {
+	"id", "sku", "name", "price", "currency", "ts", "robot", "slot",
+	"event", "state", "settlement", NULL
+};
+
+char
+line_state_char(const char *state)
+{
+	if (strcmp(state, "unpaid") == 0) return 'u';
+	if (strcmp(state, "settling") == 0) return 's';
+	if (strcmp(state, "paid") == 0) return 'p';
+	if (strcmp(state, "void") == 0) return 'v';
+	if (strcmp(state, "credit") == 0) return 'c';
+	return '?';
+}
+
+static void
+head_encode(unsigned char *b, const struct line_head *h)
+{
+	b[0] = (unsigned char)h->state;
+	memcpy(b + 1, h->currency, 3);
+	be64(b + 4, h->price);
+}
+
+json_t *
+line_decode(const void *data, size_t size)
+{
+	const char *p = data, *nl;
+	json_t *item, *extra;
+
+	if (size < HEAD_LEN + 2)
+		return NULL;
+	p += HEAD_LEN;
+	size -= HEAD_LEN;
+	if ((nl = memchr(p, '\n', size)) == NULL)
+		return NULL;
+	if ((item = json_loadb(p, (size_t)(nl - p), 0, NULL)) == NULL)
+		return NULL;
+	extra = json_loadb(nl + 1, size - (size_t)(nl - p) - 1, 0, NULL);
+	if (extra == NULL) {
+		json_decref(item);
+		return NULL;
+	}
+	json_object_update(item, extra);
+	json_decref(extra);
+	return item;
+}
+
+int
+line_put_raw(struct store *st, DB_TXN *txn, int64_t id,
+    const struct line_head *h, const char *item, size_t itemlen,
+    const char *extras, size_t extraslen)
+{
+	unsigned char b[8], *rec;
+	size_t len = HEAD_LEN + itemlen + 1 + extraslen;
+	DBT k, d;
+	int rc;
+
+	if ((rec = malloc(len)) == NULL)
+		return ENOMEM;
+	head_encode(rec, h);
+	memcpy(rec + HEAD_LEN, item, itemlen);
+	rec[HEAD_LEN + itemlen] = '\n';
+	memcpy(rec + HEAD_LEN + itemlen + 1, extras, extraslen);
+	be64(b, id);
+	dbt_key(&k, b, 8);
+	dbt_key(&d, rec, len);
+	rc = st->lines->put(st->lines, txn, &k, &d, 0);
+	free(rec);
+	return rc;
+}
+
 int
 line_get(struct store *st, DB_TXN *txn, int64_t id, json_t **out, int rmw)
 {
 	unsigned char b[8];
-	DBT k;
+	DBT k, d;
+	int rc;
+
+	*out = NULL;
+	be64(b, id);
+	dbt_key(&k, b, 8);
+	memset(&d, 0, sizeof(d));
+	d.flags = DB_DBT_MALLOC;
+	if ((rc = st->lines->get(st->lines, txn, &k, &d, rmw ? DB_RMW : 0)) != 0)
+		return rc;
+	*out = line_decode(d.data, d.size);
+	free(d.data);
+	if (*out == NULL) {
+		ms_warnx("corrupt record in lines.db");
+		return EINVAL;
+	}
+	return 0;
+}
+
+int
+line_get_item(struct store *st, DB_TXN *txn, int64_t id, struct line_head *h,
+    const char **item, size_t *itemlen)
+{
+	unsigned char b[8];
+	const unsigned char *p;
+	const char *nl;
+	DBT k, d;
+	int rc;
 
 	be64(b, id);
 	dbt_key(&k, b, 8);
-	return get_json(st->lines, txn, &k, out, rmw);
+	memset(&d, 0, sizeof(d));
+	d.data = st->getbuf;
+	d.size = st->getbuflen;
+	d.flags = DB_DBT_REALLOC;
+	rc = st->lines->get(st->lines, txn, &k, &d, 0);
+	st->getbuf = d.data;
+	st->getbuflen = d.size;
+	if (rc != 0)
+		return rc;
+	p = d.data;
+	if (d.size < HEAD_LEN + 2 || (nl = memchr(p + HEAD_LEN, '\n',
+	    d.size - HEAD_LEN)) == NULL) {
+		ms_warnx("corrupt record in lines.db");
+		return EINVAL;
+	}
+	h->state = (char)p[0];
+	memcpy(h->currency, p + 1, 3);
+	h->currency[3] = '\0';
+	h->price = unbe64(p + 4);
+	*item = (const char *)p + HEAD_LEN;
+	*itemlen = (size_t)(nl - *item);
+	return 0;
 }
 
 int
 line_put(struct store *st, DB_TXN *txn, int64_t id, const json_t *v)
 {
-	unsigned char b[8];
-	DBT k;
+	struct line_head h;
+	json_t *item = json_object(), *extra = json_deep_copy(v);
+	char *is = NULL, *es = NULL;
+	const char *cur;
+	int rc = ENOMEM;
 
-	be64(b, id);
-	dbt_key(&k, b, 8);
-	return put_json(st->lines, txn, &k, v);
+	for (const char *const *k = item_keys; *k; k++) {
+		json_t *f = json_object_get(v, *k);
+
+		if (f != NULL)
+			json_object_set(item, *k, f);
+		json_object_del(extra, *k);
+	}
+	h.state = line_state_char(json_string_value(json_object_get(v, "state")));
+	cur = json_string_value(json_object_get(v, "currency"));
+	snprintf(h.currency, sizeof(h.currency), "%s", cur ? cur : "XXX");
+	h.price = json_integer_value(json_object_get(v, "price"));
+	if ((is = json_dumps(item, JSON_COMPACT | JSON_PRESERVE_ORDER)) != NULL &&
+	    (es = json_dumps(extra, JSON_COMPACT | JSON_PRESERVE_ORDER)) != NULL)
+		rc = line_put_raw(st, txn, id, &h, is, strlen(is), es, strlen(es));
+	free(is);
+	free(es);
+	json_decref(item);
+	json_decref(extra);
+	return rc;
 }
 
 /* Line ids on the wire are "L" and the number. */

@@ -30,6 +30,8 @@ struct store {
 	int	 counters_loaded;
 	int64_t	 next_line, next_sett, next_audit;
 	json_t	*products_seen;	/* sku -> product, for this batch */
+	void	*getbuf;	/* DB_DBT_REALLOC buffer of line_get_item */
+	u_int32_t getbuflen;
 };
 
 /* Owner keys of cart lines. */
@@ -52,10 +54,29 @@ int	db_put_json(DB *, DB_TXN *, const char *key, const json_t *);
 int	db_get_str(DB *, DB_TXN *, const char *key, char *buf, size_t len);
 int	db_put_str(DB *, DB_TXN *, const char *key, const char *val);
 int	db_del_str(DB *, DB_TXN *, const char *key);
+/*
+ * A cart line is stored as a small fixed head (state, currency, price),
+ * the line's item exactly as a cart message carries it, '\n', and a JSON
+ * object of the fields only the ledger sees (owner, card, ...).  A cart
+ * reply is then the items copied as they are, without parsing them.
+ */
+struct line_head {
+	char	state;		/* u(npaid) s(ettling) p(aid) v(oid) c(redit) */
+	char	currency[4];
+	int64_t	price;
+};
 int	line_get(struct store *, DB_TXN *, int64_t id, json_t **, int rmw);
 int	line_put(struct store *, DB_TXN *, int64_t id, const json_t *);
-/* The same with the record already encoded (the hot path of a take). */
-int	line_put_raw(struct store *, DB_TXN *, int64_t id, const char *, size_t);
+/* The whole line as one object (for scans over lines.db). */
+json_t	*line_decode(const void *data, size_t size);
+/* Head and item text only; item points into st's buffer. */
+int	line_get_item(struct store *, DB_TXN *, int64_t id, struct line_head *,
+	    const char **item, size_t *itemlen);
+/* The hot path of a take: item and extras already encoded. */
+int	line_put_raw(struct store *, DB_TXN *, int64_t id,
+	    const struct line_head *, const char *item, size_t itemlen,
+	    const char *extras, size_t extraslen);
+char	line_state_char(const char *state);
 /* JSON string literal of s (with quotes) into buf; -1 if it does not fit. */
 int	json_quote(char *buf, size_t len, const char *s);
 int	line_id_parse(const char *, int64_t *);
