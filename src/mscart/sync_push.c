@@ -428,8 +428,9 @@ handle_reply(struct push *p, json_t *j, int64_t *acked)
 		code = json_string_value(json_object_get(j, "code"));
 		if ((t != MS_MSG_ACK && t != MS_MSG_ERROR) ||
 		    (ev != NULL && strcmp(ev, want) != 0)) {
-			link_fail(p, "answered %s with a %s%s%s", want,
-			    ms_msg_type_name(t), ev ? " for " : "", ev ? ev : "");
+			link_fail(p, "answered %s with an unexpected \"%s\"%s%s",
+			    want, ms_msg_type_name(t), ev ? " for " : "",
+			    ev ? ev : "");
 			return -1;
 		}
 		if (t == MS_MSG_ERROR && transient_code(code)) {
@@ -520,6 +521,11 @@ write_output(struct push *p)
 		}
 		if (n == -1 && (errno == EAGAIN || errno == EINTR))
 			return;
+		if (n == -1 && errno == EPIPE) {
+			/* it stopped reading: its exit status says why */
+			link_down(p, NULL, 1000);
+			return;
+		}
 		link_fail(p, "write: %s", strerror(errno));
 		return;
 	}
@@ -585,8 +591,8 @@ read_stdin(struct push *p)
 					p->rcount++;
 			}
 		} else {
-			ms_warn_at(p->in.source, p->in.lineno, "a %s is not an "
-			    "event, query or pay", ms_msg_type_name(t));
+			ms_warn_at(p->in.source, p->in.lineno, "\"%s\" is not "
+			    "an event, query or pay", ms_msg_type_name(t));
 			p->bad++;
 		}
 		json_decref(j);

@@ -54,7 +54,7 @@ accept_line(const json_t *j, int *is_event, char *err, size_t errlen)
 		*is_event = 0;
 		return 0;
 	}
-	snprintf(err, errlen, "a %s is not an event, query or pay",
+	snprintf(err, errlen, "\"%s\" is not an event, query or pay",
 	    ms_msg_type_name(t));
 	return -1;
 }

@@ -1,0 +1,101 @@
+# tests/sshd.sh: a throwaway OpenSSH server for tests, on 127.0.0.1.
+# Source it after tests/lib.sh (it uses $T, bg, wait_line, free_port,
+# skip_all).  Everything lives in $T/sshd; sshd is stopped with the test.
+#
+#   sshd_start
+#	Makes a host key and a config (StrictModes no, UsePAM no, keys only,
+#	AuthorizedKeysFile $T/sshd/authorized_keys), starts
+#	"/usr/sbin/sshd -D -e" on a free port and waits for its
+#	"Server listening" line.  Sets SSHD_PORT, SSHD_PID, SSHD_LOG.
+#	Skips the whole test (skip_all) when sshd or ssh is missing.
+#   sshd_key NAME 'FORCED COMMAND'
+#	Makes a client key $T/sshd/NAME (no passphrase) and authorizes it
+#	with command="FORCED COMMAND",restrict.  May be called before or
+#	after sshd_start (sshd reads authorized_keys at each login).
+#   sshd_ssh NAME
+#	Prints the ssh client command line for key NAME, one word per line
+#	(no quoting problems); use it as:  set -- $(sshd_ssh robot)
+#	or see SSH_CMD below.  No control master, no known_hosts, batch mode.
+#   sshd_cmd NAME
+#	The same as one string, for eval or for a command after "--".
+#   sshd_sessions
+#	The pids of sshd's per-connection processes (children of SSHD_PID),
+#	to cut links from the server side.
+#   sshd_stop
+#	Stops sshd now (the test's exit stops it anyway).
+#
+# The forced command gets a minimal environment: use absolute paths
+# ($MS_BIN/mscart).  The login user is whoever runs the test (root in CI).
+
+SSHD_DIR=$T/sshd
+SSHD_PORT=
+SSHD_PID=
+SSHD_LOG=$SSHD_DIR/sshd.log
+SSHD_USER=$(id -un)
+
+sshd_start() {
+	[ -x /usr/sbin/sshd ] || skip_all "no /usr/sbin/sshd (make deps)"
+	command -v ssh >/dev/null 2>&1 || skip_all "no ssh client"
+	mkdir -p "$SSHD_DIR" || return 1
+	[ -d /run/sshd ] || mkdir -p -m 0755 /run/sshd 2>/dev/null
+	[ -f "$SSHD_DIR/host_ed25519" ] ||
+	    ssh-keygen -q -t ed25519 -N '' -f "$SSHD_DIR/host_ed25519" || return 1
+	touch "$SSHD_DIR/authorized_keys"
+	chmod 600 "$SSHD_DIR/authorized_keys"
+	SSHD_PORT=$(free_port)
+	cat >"$SSHD_DIR/sshd_config" <<EOF
+ListenAddress 127.0.0.1:$SSHD_PORT
+HostKey $SSHD_DIR/host_ed25519
+PidFile $SSHD_DIR/sshd.pid
+AuthorizedKeysFile $SSHD_DIR/authorized_keys
+StrictModes no
+UsePAM no
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PermitRootLogin prohibit-password
+AllowUsers $SSHD_USER
+MaxStartups 100:30:200
+MaxSessions 50
+LogLevel INFO
+EOF
+	: >"$SSHD_LOG"
+	bg /usr/sbin/sshd -D -e -f "$SSHD_DIR/sshd_config" 2>>"$SSHD_LOG"
+	SSHD_PID=$BG_PID
+	if ! wait_line "$SSHD_LOG" "Server listening on 127.0.0.1 port $SSHD_PORT" 20; then
+		diag "sshd did not start:" "$(cat "$SSHD_LOG")"
+		return 1
+	fi
+}
+
+sshd_key() {
+	rm -f "$SSHD_DIR/$1" "$SSHD_DIR/$1.pub"
+	mkdir -p "$SSHD_DIR" &&
+	ssh-keygen -q -t ed25519 -N '' -C "$1" -f "$SSHD_DIR/$1" || return 1
+	printf 'command="%s",restrict %s\n' "$2" "$(cat "$SSHD_DIR/$1.pub")" \
+	    >>"$SSHD_DIR/authorized_keys"
+}
+
+sshd_ssh() {
+	printf '%s\n' ssh -T -F /dev/null -i "$SSHD_DIR/$1" -p "$SSHD_PORT" \
+	    -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
+	    -o BatchMode=yes -o ControlMaster=no -o ControlPath=none \
+	    -o IdentitiesOnly=yes -o LogLevel=ERROR -o ConnectTimeout=10 \
+	    "$SSHD_USER@127.0.0.1"
+}
+
+sshd_cmd() {
+	sshd_ssh "$1" | tr '\n' ' '
+}
+
+sshd_sessions() {
+	[ -n "$SSHD_PID" ] && ps -o pid= --ppid "$SSHD_PID" 2>/dev/null
+}
+
+sshd_stop() {
+	if [ -n "$SSHD_PID" ]; then
+		kill -TERM "$SSHD_PID" 2>/dev/null
+		wait "$SSHD_PID" 2>/dev/null
+		SSHD_PID=
+	fi
+}
