@@ -52,7 +52,7 @@ is "$RC" 0 "no payment method: a definite answer, exit 0"
 is "$(field x1 status)/$(field x1 code)" "declined/missing" "no payment method: declined"
 is "$(attempts_at k-x1)" 1 "a definite 4xx is not retried"
 MSPAY_KEY=sk_test_wrong_key_abcdef run -i nc.in mspay -g stripe -u "$GW_URL"
-is "$RC/$(field x1 status)" "1/failed" "a wrong key: failed, exit 1"
+is "$RC/$(field x1 status)/$(field x1 code)" "1/failed/authentication" "a wrong key: failed, exit 1"
 
 # --- payment_intents
 gwdouble_start --key "$KEY" --log pi.log || exit 1

@@ -295,7 +295,12 @@ stripe_classify(const struct reply *r, enum stripe_api api, struct outcome *o)
 		json_decref(j);
 		return;
 	}
-	if (type != NULL && strcmp(type, "card_error") == 0) {
+	if (r->status == 401 || r->status == 403) {
+		/* gateways echo (part of) a refused key: say nothing of it */
+		outcome_set(o, V_FAILED, r->status == 401 ? "authentication" :
+		    "permission", "HTTP %ld: the gateway refused the key",
+		    r->status);
+	} else if (type != NULL && strcmp(type, "card_error") == 0) {
 		/* 402, or 404 "no active card": a definite no */
 		set_id(o, jstr(e, "charge"));
 		outcome_set(o, V_DECLINED, code ? code : type, "%s",

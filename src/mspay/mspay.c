@@ -131,16 +131,36 @@ static const char *const verdict_names[] = {
 	[V_FAILED] = "failed", [V_RETRY] = "unknown", [V_UNKNOWN] = "unknown"
 };
 
-/* Never let the key reach our output, whatever a gateway echoes. */
+/*
+ * Never let the key reach our output, whatever a gateway echoes: any run
+ * of 6 or more of its characters in a row is masked, so a half-masked
+ * echo ("sk_live_abc****wxyz") shows none of it either.
+ */
+#define SCRUB_RUN 6
+
 static void
 scrub(char *s)
 {
-	char *p;
+	size_t n = strlen(s), i, k, best;
 
-	if (opt.secret == NULL || opt.secretlen < 8)
+	if (opt.secret == NULL)
 		return;
-	while ((p = strstr(s, opt.secret)) != NULL)
-		memset(p, '*', opt.secretlen);
+	for (i = 0; i < n; i++) {
+		best = 0;
+		for (k = 0; k < opt.secretlen; k++) {
+			size_t l = 0;
+
+			while (i + l < n && k + l < opt.secretlen &&
+			    s[i + l] == opt.secret[k + l])
+				l++;
+			if (l > best)
+				best = l;
+		}
+		if (best >= SCRUB_RUN) {
+			memset(s + i, '*', best);
+			i += best - 1;
+		}
+	}
 }
 
 /* One charged line, flushed: a "pay now" waits for it. */
