@@ -151,7 +151,8 @@ currency_of(struct store *st, DB_TXN *txn, const json_t *u, const char *user,
 	snprintf(owner, sizeof(owner), OWNER_USER "%s", user);
 	if ((rc = owner_lines(st, txn, owner, &ids, &n)) != 0)
 		return rc;
-	if (n > 0 && (rc = line_get_item(st, txn, ids[0], &h, &item, &len)) == 0)
+	if (n > 0 && (rc = line_get_item(st, txn, NULL, ids[0], &h, &item,
+	    &len)) == 0)
 		snprintf(cur, 4, "%s", h.currency);
 	free(ids);
 	return rc == DB_NOTFOUND ? 0 : rc;
@@ -212,8 +213,8 @@ sb_add(struct sbuf *b, const char *s, size_t len)
  * query costs no JSON parsing of its lines.  reqid may be NULL.
  */
 static int
-cart_text(struct store *st, DB_TXN *txn, const char *user, const char *card,
-    int all, const char *reqid, struct sbuf *out)
+cart_text(struct store *st, DB_TXN *txn, const char *user, json_t *urec,
+    const char *card, int all, const char *reqid, struct sbuf *out)
 {
 	static const char placeholder[] = "\"items\":[]";
 	json_t *cart, *totals, *u = NULL;
@@ -222,11 +223,13 @@ cart_text(struct store *st, DB_TXN *txn, const char *user, const char *card,
 	size_t n, ncur = 0, first = 0, nitems = 0;
 	const char *status = "unknown", *limit = "ok";
 	struct sbuf items = { 0 };
+	DBC *lc = NULL;
 	int rc;
 
 	if (user != NULL) {
-		rc = db_get_json(st->users, txn, user, &u, 0);
-		if (rc != 0)
+		if (urec != NULL)
+			u = json_incref(urec);
+		else if ((rc = db_get_json(st->users, txn, user, &u, 0)) != 0)
 			return rc;
 		status = str(u, "status") ? str(u, "status") : "active";
 		snprintf(owner, sizeof(owner), OWNER_USER "%s", user);
@@ -241,12 +244,15 @@ cart_text(struct store *st, DB_TXN *txn, const char *user, const char *card,
 	/* the newest MS_ITEMS_MAX lines at most */
 	if (n > MS_ITEMS_MAX)
 		first = n - MS_ITEMS_MAX;
+	if (n > first && (rc = st->lines->cursor(st->lines, txn, &lc, 0)) != 0)
+		goto out;
 	for (size_t i = first; i < n; i++) {
 		struct line_head h;
 		const char *item;
 		size_t len, k;
 
-		if ((rc = line_get_item(st, txn, ids[i], &h, &item, &len)) != 0)
+		if ((rc = line_get_item(st, txn, lc, ids[i], &h, &item,
+		    &len)) != 0)
 			goto out;
 		if (state_is_open(h.state)) {
 			for (k = 0; k < ncur && strcmp(curs[k], h.currency) != 0; k++)
@@ -309,6 +315,8 @@ cart_text(struct store *st, DB_TXN *txn, const char *user, const char *card,
 	if (items.failed || out->failed)
 		rc = ENOMEM;
 out:
+	if (lc != NULL)
+		lc->close(lc);
 	free(head);
 	free(items.p);
 	free(ids);
@@ -324,7 +332,7 @@ cart_build(struct store *st, DB_TXN *txn, const char *user, const char *card,
 	int rc;
 
 	*cartp = NULL;
-	if ((rc = cart_text(st, txn, user, card, all, NULL, &b)) == 0 &&
+	if ((rc = cart_text(st, txn, user, NULL, card, all, NULL, &b)) == 0 &&
 	    (*cartp = json_loadb(b.p, b.n, 0, NULL)) == NULL)
 		rc = ENOMEM;
 	free(b.p);
@@ -595,7 +603,8 @@ apply_event(struct ctx *c, enum ms_msg_type type)
  * the line refused, or an error.
  */
 static int
-resolve_user(struct ctx *c, const char *what, char *user, size_t len)
+resolve_user(struct ctx *c, const char *what, char *user, size_t len,
+    json_t **urec)
 {
 	const char *u = str(c->msg, "user"), *card = str(c->msg, "card");
 	json_t *rec;
@@ -619,7 +628,10 @@ resolve_user(struct ctx *c, const char *what, char *user, size_t len)
 	if (rc == DB_NOTFOUND)
 		return refuse(c, "unknown-user", "%s: unknown user \"%s\"", what,
 		    user);
-	json_decref(rec);
+	if (urec != NULL)
+		*urec = rec;
+	else
+		json_decref(rec);
 	return rc;
 }
 
@@ -628,14 +640,17 @@ apply_query(struct ctx *c)
 {
 	char user[MS_ID_MAX + 1];
 	struct sbuf b = { 0 };
+	json_t *u = NULL;
 	int rc;
 
-	if ((rc = resolve_user(c, "query", user, sizeof(user))) != 0 ||
+	if ((rc = resolve_user(c, "query", user, sizeof(user), &u)) != 0 ||
 	    c->refused)
 		return rc;
-	if ((rc = cart_text(c->st, c->txn, user[0] ? user : NULL,
+	rc = cart_text(c->st, c->txn, user[0] ? user : NULL, u,
 	    str(c->msg, "card"), json_is_true(json_object_get(c->msg, "all")),
-	    str(c->msg, "id"), &b)) != 0) {
+	    str(c->msg, "id"), &b);
+	json_decref(u);
+	if (rc != 0) {
 		free(b.p);
 		return rc;
 	}
@@ -784,7 +799,7 @@ apply_pay(struct ctx *c)
 	json_t *s;
 	int rc;
 
-	if ((rc = resolve_user(c, "pay", user, sizeof(user))) != 0 ||
+	if ((rc = resolve_user(c, "pay", user, sizeof(user), NULL)) != 0 ||
 	    c->refused)
 		return rc;
 	if (user[0] == '\0')
@@ -1295,6 +1310,9 @@ ledger_loop(struct store *st, int fd, const char *source,
 			}
 			fatal = 1;
 		}
+		/* keep the log bounded: a checkpoint once 8 MiB of log or a
+		 * minute has passed (a no-op otherwise), so old logs can go */
+		st->env->txn_checkpoint(st->env, 8192, 1, 0);
 		for (size_t i = 0; i < b.n; i++) {
 			struct item *it = &b.items[i];
 

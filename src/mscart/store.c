@@ -399,8 +399,8 @@ line_get(struct store *st, DB_TXN *txn, int64_t id, json_t **out, int rmw)
 }
 
 int
-line_get_item(struct store *st, DB_TXN *txn, int64_t id, struct line_head *h,
-    const char **item, size_t *itemlen)
+line_get_item(struct store *st, DB_TXN *txn, DBC *cur, int64_t id,
+    struct line_head *h, const char **item, size_t *itemlen)
 {
 	unsigned char b[8];
 	const unsigned char *p;
@@ -414,7 +414,11 @@ line_get_item(struct store *st, DB_TXN *txn, int64_t id, struct line_head *h,
 	d.data = st->getbuf;
 	d.size = st->getbuflen;
 	d.flags = DB_DBT_REALLOC;
-	rc = st->lines->get(st->lines, txn, &k, &d, 0);
+	/* one cursor for a whole cart saves a cursor per line */
+	if (cur != NULL)
+		rc = cur->get(cur, &k, &d, DB_SET);
+	else
+		rc = st->lines->get(st->lines, txn, &k, &d, 0);
 	st->getbuf = d.data;
 	st->getbuflen = d.size;
 	if (rc != 0)

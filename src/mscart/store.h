@@ -69,9 +69,10 @@ int	line_get(struct store *, DB_TXN *, int64_t id, json_t **, int rmw);
 int	line_put(struct store *, DB_TXN *, int64_t id, const json_t *);
 /* The whole line as one object (for scans over lines.db). */
 json_t	*line_decode(const void *data, size_t size);
-/* Head and item text only; item points into st's buffer. */
-int	line_get_item(struct store *, DB_TXN *, int64_t id, struct line_head *,
-	    const char **item, size_t *itemlen);
+/* Head and item text only; item points into st's buffer.  cur: a
+ * cursor on lines.db in txn, or NULL. */
+int	line_get_item(struct store *, DB_TXN *, DBC *cur, int64_t id,
+	    struct line_head *, const char **item, size_t *itemlen);
 /* The hot path of a take: item and extras already encoded. */
 int	line_put_raw(struct store *, DB_TXN *, int64_t id,
 	    const struct line_head *, const char *item, size_t itemlen,
