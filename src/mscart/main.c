@@ -1,5 +1,6 @@
 /* mscart: the ledger of carts, tabs and settlements. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ms.h"
@@ -30,7 +31,7 @@ static const struct command {
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: mscart [-h] command [args]\ncommands:\n");
+	fprintf(stderr, "usage: mscart [-h] [-d dir] command [args]\ncommands:\n");
 	for (const struct command *c = commands; c->name; c++)
 		fprintf(stderr, "  mscart %s\n", c->synopsis);
 }
@@ -39,6 +40,14 @@ int
 main(int argc, char *argv[])
 {
 	ms_setprog(argv[0]);
+	/* mscart -d dir command ...: the same as MSCART_DB=dir */
+	if (argc >= 3 && strcmp(argv[1], "-d") == 0) {
+		if (setenv("MSCART_DB", argv[2], 1) == -1)
+			ms_err(MS_EX_FAIL, "setenv");
+		argv[2] = argv[0];
+		argc -= 2;
+		argv += 2;
+	}
 	if (argc < 2 || strcmp(argv[1], "-h") == 0) {
 		usage();
 		return argc < 2 ? MS_EX_USAGE : MS_EX_OK;
