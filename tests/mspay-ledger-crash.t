@@ -3,7 +3,7 @@
 # same input.  No record twice, no acknowledged record lost.
 . "$(dirname "$0")/lib.sh"
 
-N=20000
+N=50000
 python3 - $N <<'PY' >in.ndjson
 import json, sys
 for i in range(int(sys.argv[1])):
@@ -13,18 +13,26 @@ for i in range(int(sys.argv[1])):
                       "description": "tab, week %d" % (i % 4)}))
 PY
 
-# kill_run N: start mspay on the whole input, SIGKILL it as soon as it has
-# acknowledged something (it is then in the middle of the stream).
+# kill_run N: feed mspay the input a line per write(2), so it works in
+# many small batches (each written and fsynced), and SIGKILL it as soon as
+# it has acknowledged something: it is then somewhere in the middle of the
+# stream -- reading, appending, in fsync or printing.
 kill_run() {
-	mspay -f payroll.csv <in.ndjson >out.$1 2>err.$1 &
+	python3 -c 'import os
+for l in open("in.ndjson", "rb"): os.write(1, l)' 2>/dev/null |
+	    mspay -f payroll.csv >out.$1 2>err.$1 &
 	_p=$!
 	wait_line out.$1 '"status":"succeeded"' 20
+	# $! is the pipeline's last process: mspay
 	kill -KILL $_p
 	wait $_p 2>/dev/null
+	[ "$(wc -l <out.$1)" -lt $N ]
 }
 
 kill_run 1
+ok $? "first run killed mid-stream"
 kill_run 2
+ok $? "second run killed mid-stream"
 
 python3 - out.1 out.2 payroll.csv <<'PY'
 import csv, json, sys
