@@ -126,7 +126,7 @@ is "$(grep -c '^request.*9' gpio.log)" 1 "the new line was requested"
 cp plan plan.good
 echo "line 12 E1 x weight" >>plan
 kill -HUP "$pid"
-wait_line live.err 'plan:8: unknown sensor kind "weight"'
+wait_line live.err 'plan:9: unknown sensor kind "weight"'
 ok $? "a bad planogram is refused with FILE:LINE"
 wait_line live.err 'not reloaded, keeping the planogram in use'
 ok $? "and the one in use is kept"
@@ -135,6 +135,8 @@ wait_line live.out '"take".*"water-big"'
 ok $? "edges still use the kept planogram"
 
 echo "7 falling" >gin
+wait_line live.out '"state":"open"'
+ok $? "door open"
 echo "7 rising" >gin
 wait_line live.out '"session-end".*"door"'
 ok $? "door close ends the session"
