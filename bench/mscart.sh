@@ -83,6 +83,12 @@ say "setting up both databases"
 mscart import -d db setup.nd || { say "import failed"; exit 1; }
 sqlite3 s.db <schema.sql >/dev/null || { say "sqlite setup failed"; exit 1; }
 
+# data files only (not the log or the shared regions)
+dbsize() { mscart verify -d db 2>/dev/null; cat db/*.db | wc -c; }
+sqsize() { sqlite3 s.db 'PRAGMA wal_checkpoint(TRUNCATE);' >/dev/null; wc -c <s.db; }
+ours0=$(dbsize)
+peer0=$(sqsize)
+
 say "durable ingest: mscart apply"
 t0=$(now)
 mscart apply -d db <takes.nd >acks.nd
@@ -130,10 +136,9 @@ t1=$(now)
 peer=$(rate 100000 "$t0" "$t1")
 printf 'mscart queries through apply (queries/s)\t%s\t%s\t%s\t>=20000\t%s\n' "$ours" "$peer" "$(ratio "$ours" "$peer")" "$(ge "$ours" 20000)"
 
-# data files only (not the log or the shared regions), scaled to 1M lines
-mscart verify -d db 2>/dev/null
-ours=$(cat db/*.db | wc -c)
-peer=$(sqlite3 s.db 'PRAGMA wal_checkpoint(TRUNCATE);' >/dev/null; cat s.db | wc -c)
+# what the 100k takes added, scaled to 1M lines
+ours=$(( $(dbsize) - ours0 ))
+peer=$(( $(sqsize) - peer0 ))
 printf 'mscart database size per 1M cart lines (MB)\t%s\t%s\t%s\t-\t-\n' \
     "$(python3 -c "print('%.0f' % ($ours * 10 / 1e6))")" \
     "$(python3 -c "print('%.0f' % ($peer * 10 / 1e6))")" "$(ratio "$peer" "$ours")"
