@@ -14,6 +14,15 @@ is "$RC" 0 "setup"
 python3 "$GEN" takes r1 1 $N 30 10 7 >takes 2>sum
 expect=$(cat sum)
 
+# A long-lived serve stays attached through all the kills: the recovery
+# the next opener runs makes it reopen the environment and carry on.
+mkfifo serve.in
+bg sh -c 'exec mscart serve --role admin <serve.in >serve.out 2>serve.err'
+exec 3>serve.in
+printf '%s\n' '{"type":"query","id":"before","user":"u1"}' >&3
+wait_line serve.out '"id":"before"' 20
+ok $? "a long-lived serve answers before the kills"
+
 # Each round replays the whole input (what a robot's forwarder does after
 # a crash), waits until a random event further on is acknowledged, and
 # kills at once; the kill lands in whatever the process is doing then.
@@ -30,6 +39,11 @@ for i in $(seq 1 20); do
 done
 sort -u acked.all | sed 's/.*r1:\([0-9]*\)"/\1/' | sort -n >acked.seqs
 is "$(grep -c . acked.seqs)" "$(tail -1 acked.seqs)" "acks came for a prefix of the input"
+
+printf '%s\n' '{"type":"query","id":"after","user":"u1"}' >&3
+wait_line serve.out '"id":"after"' 30
+ok $? "and after them (it reopened the recovered environment)"
+exec 3>&-
 
 # every acknowledged event is in the ledger, exactly once
 run mscart log
