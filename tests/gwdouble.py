@@ -26,9 +26,10 @@ have no payment method (404 card_error "missing"); cus_noretry* get 500
 with Stripe-Should-Retry: false; cus_retry400* get 400 with
 Stripe-Should-Retry: true on their first attempt.
 
-GET /_stats answers JSON: per settlement the number of charges committed
-and their ids, the attempts per key, faults injected, idempotency
-mismatches, requests without a key, Retry-After violations.
+GET /_stats answers JSON: per settlement the charges committed (their
+ids), the attempts per key, faults injected, idempotency mismatches,
+requests without a key, Retry-After violations, connections accepted and
+the arrival time of every request.
 
 It prints "gwdouble: listening on 127.0.0.1:PORT" when ready (port 0 picks
 a free one), and stops on SIGTERM.
@@ -62,6 +63,8 @@ class Gateway:
         self.nokey = 0
         self.retry_after_violations = 0
         self.requests = 0
+        self.connections = 0
+        self.arrivals = []       # monotonic time of each charge request
         self.seq = 0
         self.log = open(args.log, "a") if args.log else None
         self.secret = None
@@ -96,6 +99,8 @@ class Gateway:
             "nokey": self.nokey,
             "retry_after_violations": self.retry_after_violations,
             "requests": self.requests,
+            "connections": self.connections,
+            "arrivals": self.arrivals,
         }
 
 
@@ -131,6 +136,7 @@ async def respond(writer, status, body, headers=None, trickle=False):
 
 
 async def handle(gw, reader, writer):
+    gw.connections += 1
     try:
         while True:
             line = await reader.readline()
@@ -168,6 +174,7 @@ async def serve(gw, method, target, headers, body, writer):
         await respond(writer, 200, jbody(gw.stats()))
         return True
     gw.requests += 1
+    gw.arrivals.append(time.monotonic())
     if args.latency > 0:
         await asyncio.sleep(args.latency)
     key = headers.get("idempotency-key", "")

@@ -54,6 +54,24 @@ is "$(attempts_at k-x1)" 1 "a definite 4xx is not retried"
 MSPAY_KEY=sk_test_wrong_key_abcdef run -i nc.in mspay -g stripe -u "$GW_URL"
 is "$RC/$(field x1 status)/$(field x1 code)" "1/failed/authentication" "a wrong key: failed, exit 1"
 
+# --- connections are kept alive and reused; --rate spaces the requests
+gwdouble_start --key "$KEY" || exit 1
+i=0
+while [ $i -lt 200 ]; do charge c$i cus_$i; i=$((i + 1)); done >many.in
+run -i many.in mspay -g stripe -u "$GW_URL" -P 4
+is "$RC/$(printf '%s\n' "$OUT" | grep -c '"succeeded"')" "0/200" "200 charges with -P 4: all succeeded"
+# (one more connection is the stats request itself)
+is "$(( $(gwdouble_stats | jget connections) <= 5 ))" 1 "200 charges with -P 4: at most 4 connections"
+gwdouble_start --key "$KEY" || exit 1
+head -n 8 many.in >rate.in
+run -i rate.in mspay -g stripe -u "$GW_URL" -P 8 --rate 20
+gwdouble_stats | python3 -c '
+import json, sys
+a = json.load(sys.stdin)["arrivals"]
+gaps = [b - a for a, b in zip(a, a[1:])]
+sys.exit(0 if len(a) == 8 and min(gaps) >= 0.04 else 1)'
+ok $? "--rate 20: requests at least 1/20 s apart"
+
 # --- payment_intents
 gwdouble_start --key "$KEY" --log pi.log || exit 1
 { charge p1 cus_ok; charge p2 cus_decline2; } >pi.in

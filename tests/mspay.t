@@ -108,6 +108,32 @@ run -i kin mspay -g stripe -u http://127.0.0.1:9
 is "$RC" 2 "no key at all: exit 2"
 like "$ERR" "MSPAY_KEY" "no key at all: says where a key comes from"
 
+# --- progress on stderr when it is a terminal, and only then
+i=0
+while [ $i -lt 50 ]; do charge g$i 10; i=$((i + 1)); done >prog.in
+python3 - <<'PY' >prog.err
+import os, pty, subprocess, sys
+m, s = pty.openpty()
+p = subprocess.Popen(["mspay", "-f", "prog.csv"], stdin=open("prog.in"),
+                     stdout=open("prog.out", "w"), stderr=s)
+os.close(s)
+out = b""
+while True:
+    try:
+        b = os.read(m, 4096)
+    except OSError:
+        break
+    if not b:
+        break
+    out += b
+p.wait()
+sys.stdout.write(out.decode(errors="replace").replace("\r", "\n"))
+PY
+like "$(cat prog.err)" '^mspay: 50/50 done, [0-9]+/s, 0 declined, 0 failed, 0 unknown' \
+    "progress on a terminal: done/total, rate, failures"
+run -i prog.in mspay -f prog2.csv
+is "$ERR" "" "no progress when stderr is not a terminal"
+
 # --- SIGPIPE-free: a closed stdout stops the run and changes the status
 { charge p1 1; charge p2 2; } >pin
 python3 -c '
