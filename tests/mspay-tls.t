@@ -45,4 +45,49 @@ gwdouble_start --tls other.pem other.key --key "$MSPAY_KEY" || exit 1
 run -i in mspay -g stripe -u "$GW_URL" --cacert ca.pem
 is "$RC/$(printf '%s\n' "$OUT" | jget status)" "1/failed" "a certificate for another name: refused"
 
+# HTTP/2 where the server offers it: many charges as streams of one
+# connection (node's http2 module plays a Stripe-like server)
+if command -v node >/dev/null 2>&1; then
+	cat >h2.js <<'JS'
+const http2 = require("http2"), fs = require("fs");
+const srv = http2.createSecureServer({ key: fs.readFileSync("srv.key"),
+    cert: fs.readFileSync("srv.pem") });
+let sessions = 0, streams = 0, maxOpen = 0, open = 0;
+srv.on("session", () => sessions++);
+srv.on("stream", (st, h) => {
+	if (h[":path"] === "/_stats") {
+		st.respond({ ":status": 200 });
+		st.end(JSON.stringify({ sessions, streams, maxOpen }));
+		return;
+	}
+	open++; maxOpen = Math.max(maxOpen, open);
+	st.on("data", () => {});
+	st.on("end", () => setTimeout(() => {
+		streams++; open--;
+		st.respond({ ":status": 200, "content-type": "application/json" });
+		st.end(JSON.stringify({ id: "ch_h2_" + streams, object: "charge",
+		    status: "succeeded" }));
+	}, 20));
+});
+srv.listen(0, "127.0.0.1", () =>
+    console.log("h2: listening on 127.0.0.1:" + srv.address().port));
+JS
+	bg node h2.js >h2.out 2>h2.err
+	wait_line h2.out listening
+	h2port=$(sed -n 's/.*127\.0\.0\.1:\([0-9]*\)$/\1/p' h2.out)
+	i=0
+	while [ $i -lt 40 ]; do
+		printf '{"type":"charge","settlement":"h%d","user":"ann","customer":"cus_1","amount":250,"currency":"EUR","key":"k-h%d"}\n' $i $i
+		i=$((i + 1))
+	done >h2.in
+	run -i h2.in mspay -g stripe -u "https://127.0.0.1:$h2port" --cacert ca.pem -P 8
+	is "$RC/$(printf '%s\n' "$OUT" | grep -c '"succeeded"')" "0/40" "HTTP/2: 40 charges succeeded"
+	curl -s --cacert ca.pem "https://127.0.0.1:$h2port/_stats" >h2.stats
+	# (the stats request is a session of its own)
+	is "$(jget sessions <h2.stats)" 2 "HTTP/2: all of them over one connection"
+	is "$(( $(jget maxOpen <h2.stats) > 1 ))" 1 "HTTP/2: several streams at once"
+else
+	pass "# SKIP no node for an HTTP/2 server"
+fi
+
 done_testing

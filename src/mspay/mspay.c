@@ -537,6 +537,8 @@ start(CURLM *multi, struct job *j, const char *url)
 	curl_easy_setopt(j->easy, CURLOPT_CONNECTTIMEOUT_MS, (long)opt.connect_ms);
 	curl_easy_setopt(j->easy, CURLOPT_TIMEOUT_MS, (long)opt.timeout_ms);
 	curl_easy_setopt(j->easy, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS);
+	/* over HTTP/2, wait for a stream on the open connection, not a new one */
+	curl_easy_setopt(j->easy, CURLOPT_PIPEWAIT, 1L);
 	curl_easy_setopt(j->easy, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(j->easy, CURLOPT_SSL_VERIFYHOST, 2L);
 	curl_easy_setopt(j->easy, CURLOPT_FOLLOWLOCATION, 0L);
