@@ -3,11 +3,23 @@
 # passed through, debounce, sessions.  The GPIO path is msdetect-gpio.t.
 . "$(dirname "$0")/lib.sh"
 
-# summ: one short line per event, for exact comparison (ts left out)
+# summ: one short line per event, for exact comparison (ts left out);
+# our own events are checked against the wire format (src/lib/msg.c)
 summ() {
-	python3 -c 'import json,sys
+	python3 -c 'import json,sys,re
+want={"take":({"type","ts","slot","sku"},{"card"}),
+    "return":({"type","ts","slot","sku"},{"card"}),
+    "door":({"type","ts","state"},set()),
+    "alarm":({"type","ts","reason"},{"slot","sku","card","message"}),
+    "session-end":({"type","ts","card","takes","returns"},{"reason"})}
 for l in sys.stdin:
     o=json.loads(l); f=[o["type"]]
+    if o["type"] in want:
+        req,opt=want[o["type"]]
+        if not (req <= set(o) <= req|opt) or not re.fullmatch(
+            r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", o["ts"]) or \
+            json.dumps(o,separators=(",",":"),ensure_ascii=False) != l.strip():
+            f.insert(0,"INVALID")
     for k in ("slot","sku","state","card","reason","takes","returns"):
         if k in o: f.append("%s=%s"%(k,o[k]))
     print(" ".join(f))'
@@ -97,6 +109,12 @@ printf 'level 3 low\n0 3 rising\n' >e2
 run msdetect -f -c plan -r e2
 is "$(printf '%s\n' "$OUT" | summ)" "take slot=A1 sku=cola
 alarm slot=A1 sku=cola reason=take-without-identify" "a take with no session has no card and an alarm"
+
+# --- a card token that needs JSON escaping is carried over exactly
+printf '%s\n' '{"type":"identify","ts":"2026-11-28T11:00:00.000Z","card":"line:Zo\u00eb \"Z\" \\ x"}' >inq
+run -i inq msdetect -f -c plan -r e2
+is "$(printf '%s\n' "$OUT" | summ | sed -n 2p)" 'take slot=A1 sku=cola card=line:Zoë "Z" \ x' \
+    "the card is escaped in our events as it was in identify"
 
 # --- pulse: each active pulse is one take; no returns
 { echo "0.00 5 falling"; echo "0.01 5 rising"; echo "0.10 5 falling"

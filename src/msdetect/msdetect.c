@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,7 @@ struct line_state {
 struct session {
 	int		 open;
 	char		 card[MS_CARD_MAX];
+	char		 card_json[MS_CARD_MAX * 6 + 3];
 	unsigned long	 takes, returns;
 	int64_t		 last_ns;	/* last activity */
 };
@@ -54,6 +56,8 @@ static int exit_status = MS_EX_OK;
  */
 static int clock_frozen;
 static int64_t clock_vnow, clock_skew;
+/* No pending line is due before this (it may be earlier than need be). */
+static int64_t next_due = INT64_MIN;
 static int64_t wall_ref_ms, mono_ref_ns;
 
 /* Statistics for -v. */
@@ -85,11 +89,23 @@ clock_sync_wall(void)
 static void
 format_ts(int64_t ts_ns, char buf[MS_TIME_LEN])
 {
-	int64_t d = ts_ns - mono_ref_ns;
+	static int64_t cached_sec = INT64_MIN;
+	static char cached[MS_TIME_LEN];
+	int64_t d = ts_ns - mono_ref_ns, ms, sec, frac;
 
 	/* round toward the past, so an edge never looks later than it was */
-	ms_time_format(wall_ref_ms + (d >= 0 ? d / 1000000 :
-	    -((-d + 999999) / 1000000)), buf);
+	ms = wall_ref_ms + (d >= 0 ? d / 1000000 : -((-d + 999999) / 1000000));
+	sec = ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000);
+	frac = ms - sec * 1000;
+	/* the date and time of day change once a second */
+	if (sec != cached_sec) {
+		ms_time_format(sec * 1000, cached);
+		cached_sec = sec;
+	}
+	memcpy(buf, cached, MS_TIME_LEN);
+	buf[20] = (char)('0' + frac / 100);
+	buf[21] = (char)('0' + frac / 10 % 10);
+	buf[22] = (char)('0' + frac % 10);
 }
 
 static void
@@ -99,24 +115,54 @@ usage(void)
 	    "[-t seconds] -c planogram\n");
 }
 
-/* Write one of our events; read_ns is when its cause was read (for -v). */
+/*
+ * Write one of our events, formatted here rather than through jansson:
+ * this is the hot path of a replay.  Every string in it is an
+ * identifier, a time or the card (kept JSON-escaped in sess.card_json),
+ * so nothing else needs escaping.  tests/msdetect*.t check the lines
+ * against the wire format.  read_ns is when the cause was read (-v).
+ */
 static void
-emit(json_t *ev, int64_t read_ns)
+emit(int64_t read_ns, const char *fmt, ...)
 {
-	char err[256];
+	char buf[1024];
+	va_list ap;
 	int64_t lat;
+	int n;
 
-	if (ev == NULL)
-		ms_errx(MS_EX_FAIL, "out of memory");
-	if (ms_msg_validate(ev, err, sizeof(err)) == -1)
-		ms_errx(MS_EX_FAIL, "internal error: %s", err);	/* a bug */
-	ms_write_json(stdout, ev, 1);
-	json_decref(ev);
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(buf))
+		ms_errx(MS_EX_FAIL, "internal error: event too long");
+	ms_write_raw(stdout, buf, (size_t)n, 1);
 	n_events++;
 	if (lat_hist != NULL && read_ns > 0) {
 		lat = (mono_ns() - read_ns) / LAT_BUCKET_NS;
 		lat_hist[lat < 0 ? 0 : lat > LAT_BUCKETS ? LAT_BUCKETS : lat]++;
 	}
+}
+
+/* s as a JSON string, quotes included. */
+static void
+json_quote(const char *s, char *out, size_t len)
+{
+	size_t k = 0;
+
+	out[k++] = '"';
+	for (; *s != '\0' && k + 8 < len; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\') {
+			out[k++] = '\\';
+			out[k++] = (char)c;
+		} else if (c < 0x20 || c == 0x7f)
+			k += (size_t)snprintf(out + k, len - k, "\\u%04x", c);
+		else
+			out[k++] = (char)c;
+	}
+	out[k++] = '"';
+	out[k] = '\0';
 }
 
 static void
@@ -127,9 +173,9 @@ session_end(const char *reason, int64_t ts_ns, int64_t read_ns)
 	if (!sess.open)
 		return;
 	format_ts(ts_ns, ts);
-	emit(json_pack("{s:s, s:s, s:s, s:I, s:I, s:s}", "type", "session-end",
-	    "ts", ts, "card", sess.card, "takes", (json_int_t)sess.takes,
-	    "returns", (json_int_t)sess.returns, "reason", reason), read_ns);
+	emit(read_ns, "{\"type\":\"session-end\",\"ts\":\"%s\",\"card\":%s,"
+	    "\"takes\":%lu,\"returns\":%lu,\"reason\":\"%s\"}", ts,
+	    sess.card_json, sess.takes, sess.returns, reason);
 	sess.open = 0;
 }
 
@@ -137,14 +183,12 @@ static void
 item_event(const struct pg_line *l, int take, int64_t ts_ns, int64_t read_ns)
 {
 	char ts[MS_TIME_LEN];
-	json_t *ev;
 
 	format_ts(ts_ns, ts);
-	ev = json_pack("{s:s, s:s, s:s, s:s}", "type", take ? "take" : "return",
-	    "ts", ts, "slot", l->slot, "sku", l->sku);
-	if (ev != NULL && sess.open)
-		json_object_set_new(ev, "card", json_string(sess.card));
-	emit(ev, read_ns);
+	emit(read_ns, "{\"type\":\"%s\",\"ts\":\"%s\",\"slot\":\"%s\","
+	    "\"sku\":\"%s\"%s%s}", take ? "take" : "return", ts, l->slot,
+	    l->sku, sess.open ? ",\"card\":" : "",
+	    sess.open ? sess.card_json : "");
 	if (sess.open) {
 		if (take)
 			sess.takes++;
@@ -154,10 +198,10 @@ item_event(const struct pg_line *l, int take, int64_t ts_ns, int64_t read_ns)
 			sess.last_ns = ts_ns;
 	} else if (take) {
 		/* the server holds an anonymous take for review */
-		emit(json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "type", "alarm",
-		    "ts", ts, "reason", "take-without-identify", "slot", l->slot,
-		    "sku", l->sku, "message", "item taken with no card identified"),
-		    read_ns);
+		emit(read_ns, "{\"type\":\"alarm\",\"ts\":\"%s\","
+		    "\"reason\":\"take-without-identify\",\"slot\":\"%s\","
+		    "\"sku\":\"%s\",\"message\":\"item taken with no card "
+		    "identified\"}", ts, l->slot, l->sku);
 	}
 }
 
@@ -180,8 +224,8 @@ commit(size_t i, int64_t read_ns)
 		break;
 	case SENSOR_DOOR:
 		format_ts(s->changed_ns, ts);
-		emit(json_pack("{s:s, s:s, s:s}", "type", "door", "ts", ts,
-		    "state", s->stable ? "open" : "closed"), read_ns);
+		emit(read_ns, "{\"type\":\"door\",\"ts\":\"%s\","
+		    "\"state\":\"%s\"}", ts, s->stable ? "open" : "closed");
 		if (s->stable && sess.open && s->changed_ns > sess.last_ns)
 			sess.last_ns = s->changed_ns;
 		else if (!s->stable)
@@ -204,16 +248,25 @@ pending(size_t i)
 static void
 settle(int64_t now, int64_t read_ns)
 {
+	int64_t due;
 	size_t i;
 	int best;
 
+	if (now < next_due)
+		return;
 	for (;;) {
 		best = -1;
-		for (i = 0; i < pg.n; i++)
-			if (pending(i) &&
-			    now - ls[i].changed_ns >= pg.lines[i].debounce_ns &&
-			    (best == -1 || ls[i].changed_ns < ls[best].changed_ns))
+		next_due = INT64_MAX;
+		for (i = 0; i < pg.n; i++) {
+			if (!pending(i))
+				continue;
+			due = ls[i].changed_ns + pg.lines[i].debounce_ns;
+			if (now >= due && (best == -1 ||
+			    ls[i].changed_ns < ls[best].changed_ns))
 				best = (int)i;
+			else if (due < next_due)
+				next_due = due;
+		}
 		if (best == -1)
 			return;
 		commit((size_t)best, read_ns ? read_ns : ls[best].read_ns);
@@ -235,6 +288,28 @@ edge(size_t i, int level, int64_t ts_ns, int64_t read_ns)
 	s->level = level;
 	s->changed_ns = ts_ns;
 	s->read_ns = read_ns;
+	if (pending(i) && ts_ns + pg.lines[i].debounce_ns < next_due)
+		next_due = ts_ns + pg.lines[i].debounce_ns;
+}
+
+/* The planogram's index for each line offset, -1 for none. */
+static int16_t line_index[65536];
+
+static void
+index_build(void)
+{
+	size_t i;
+
+	memset(line_index, 0xff, sizeof(line_index));
+	for (i = 0; i < pg.n; i++)
+		line_index[pg.lines[i].offset] = (int16_t)i;
+	next_due = INT64_MIN;	/* look at every line again */
+}
+
+static int
+index_of(unsigned int offset)
+{
+	return offset < 65536 ? line_index[offset] : -1;
 }
 
 static int
@@ -273,7 +348,7 @@ static void
 check_session_timeout(int64_t now)
 {
 	/* an edge still settling is activity */
-	if (sess.open && !any_pending() && now - sess.last_ns >= session_ns)
+	if (sess.open && now - sess.last_ns >= session_ns && !any_pending())
 		session_end("timeout", now, 0);
 }
 
@@ -303,6 +378,8 @@ input_line(struct ms_reader *in, int64_t read_ns)
 				memset(&sess, 0, sizeof(sess));
 				sess.open = 1;
 				snprintf(sess.card, sizeof(sess.card), "%s", card);
+				json_quote(sess.card, sess.card_json,
+				    sizeof(sess.card_json));
 			}
 			sess.last_ns = clock_now();
 		}
@@ -359,7 +436,7 @@ replay_next(struct replay *rp)
 		}
 		if (rp->rec.kind == REPLAY_NONE)
 			continue;
-		if ((k = planogram_find(&pg, rp->rec.offset)) == -1) {
+		if ((k = index_of(rp->rec.offset)) == -1) {
 			ms_warn_at(rp->r.source, rp->r.lineno, "line offset %u "
 			    "is not in the planogram", rp->rec.offset);
 			exit_status = MS_EX_FAIL;
@@ -407,7 +484,7 @@ replay_run(struct replay *rp)
 				clock_vnow = rp->due_ns;
 		} else if (rp->due_ns > clock_now())
 			return;
-		k = planogram_find(&pg, rp->rec.offset);
+		k = index_of(rp->rec.offset);
 		rp->have = 0;
 		if (k == -1)
 			continue;	/* a reload took the line away */
@@ -447,7 +524,7 @@ gpio_run(void)
 		/* lines are read one after another: put their edges in time order */
 		qsort(ev, (size_t)n, sizeof(ev[0]), edge_ts_cmp);
 		for (i = 0; i < n; i++)
-			if ((k = planogram_find(&pg, ev[i].offset)) != -1)
+			if ((k = index_of(ev[i].offset)) != -1)
 				edge((size_t)k, ev[i].level, ev[i].ts_ns, read_ns);
 	} while (n == EDGES_MAX);
 	return 0;
@@ -549,6 +626,7 @@ reload(void)
 		gpio = ng;
 	pg = np;
 	memcpy(ls, nls, sizeof(ls));
+	index_build();
 	if (verbose)
 		ms_warnx("%s: reloaded, %zu lines", pg_path, pg.n);
 }
@@ -639,6 +717,7 @@ main(int argc, char *argv[])
 	}
 	if (planogram_load(pg_path, &pg) == -1)
 		return MS_EX_FAIL;
+	index_build();
 	if (verbose && (lat_hist = calloc(LAT_BUCKETS + 1,
 	    sizeof(*lat_hist))) == NULL)
 		ms_err(MS_EX_FAIL, "calloc");
