@@ -201,6 +201,21 @@ is "$OUT" "" "a zero total (220 - 220) is closed without a charge"
 run mscart show -a alice
 is "$(printf '%s\n' "$OUT" | jget total)" 0 "and its lines are paid"
 
+# ----- due --older-than looks at the oldest unpaid take -----
+cat >eve <<EOF
+{"type":"user","user":"eve","name":"Eve","cards":["iso14443a:0E0E0E0E"],"currency":"EUR"}
+{"type":"take","ts":"2099-01-01T00:00:00.000Z","robot":"r9","seq":1,"slot":"A1","sku":"gum","card":"iso14443a:0E0E0E0E"}
+EOF
+ap <eve
+run mscart due --older-than 1d --user eve
+is "$RC/$OUT" "0/" "a tab younger than the cutoff is not due"
+printf '%s\n' '{"type":"take","ts":"2020-01-01T00:00:00.000Z","robot":"r9","seq":2,"slot":"A1","sku":"gum","card":"iso14443a:0E0E0E0E"}' >eve2
+ap <eve2
+run mscart due -o 1d -u eve
+is "$(printf "%s\n" "$OUT" | jget amount)" 440 "once its oldest take is older, the whole tab is due (2 x 220)"
+run mscart due -o 1x
+is "$RC" 2 "a bad duration is a usage error"
+
 # ----- void and refund -----
 take cola "$B" >"$T/m"; ap <"$T/m"
 run mscart show bob
