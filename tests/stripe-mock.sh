@@ -25,7 +25,7 @@
 # the mock is also stopped by its EXIT trap (it is registered with bg).
 
 STRIPE_MOCK_VERSION=${STRIPE_MOCK_VERSION:-0.0.16}
-STRIPE_MOCK_DIR=${STRIPE_MOCK_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/ms/stripe-mock}
+STRIPE_MOCK_DIR=${STRIPE_MOCK_DIR:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/ms/stripe-mock}
 STRIPE_MOCK_KEY=${STRIPE_MOCK_KEY:-sk_test_mspay_0123456789}
 STRIPE_MOCK_PID=
 
@@ -73,7 +73,7 @@ stripe_mock_start() {
 		    console.log("stripe-mock: listening on 127.0.0.1:" + port));
 	' >"$STRIPE_MOCK_LOG" 2>&1 &
 	STRIPE_MOCK_PID=$!
-	if command -v bg >/dev/null 2>&1 && [ -n "${_bg_pids+x}" ]; then
+	if [ -n "${_bg_pids+x}" ]; then
 		_bg_pids="$_bg_pids $STRIPE_MOCK_PID"
 	else
 		trap stripe_mock_stop EXIT

@@ -93,7 +93,7 @@ static void
 usage(void)
 {
 	fprintf(stderr,
-	    "usage: mspay [-h] [-g ledger | stripe | webhook] [-f file] "
+	    "usage: mspay [-h] [-f file] [-g ledger | stripe | webhook] "
 	    "[-K keyfile] [-P n]\n"
 	    "             [-T seconds] [-u url] [--api charges | "
 	    "payment_intents]\n"
