@@ -47,6 +47,7 @@ static struct gpio *gpio;
 static int64_t session_ns = 60 * INT64_C(1000000000);	/* -t */
 static int64_t idle_exit_ns = -1;			/* -T */
 static int verbose;					/* -v */
+static int end_on_depart;				/* -d */
 static int exit_status = MS_EX_OK;
 
 /*
@@ -111,7 +112,7 @@ format_ts(int64_t ts_ns, char buf[MS_TIME_LEN])
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: msdetect [-fhv] [-r file] [-T seconds] "
+	fprintf(stderr, "usage: msdetect [-dfhv] [-r file] [-T seconds] "
 	    "[-t seconds] -c planogram\n");
 }
 
@@ -365,6 +366,14 @@ input_line(struct ms_reader *in, int64_t read_ns)
 		ms_warn_at(in->source, in->lineno, "%s (passed on, not used)",
 		    err);
 		exit_status = MS_EX_FAIL;
+	} else if (end_on_depart && ms_msg_type(j) == MS_MSG_DEPART) {
+		if (ms_validate_depart(j, err, sizeof(err)) == -1) {
+			ms_warn_at(in->source, in->lineno, "%s (passed on, not "
+			    "used)", err);
+			exit_status = MS_EX_FAIL;
+		} else if (sess.open && strcmp(sess.card, json_string_value(
+		    json_object_get(j, "card"))) == 0)
+			session_end("depart", clock_now(), read_ns);
 	} else if (ms_msg_type(j) == MS_MSG_IDENTIFY) {
 		if (ms_validate_identify(j, err, sizeof(err)) == -1) {
 			ms_warn_at(in->source, in->lineno, "%s (passed on, not "
@@ -669,10 +678,13 @@ main(int argc, char *argv[])
 	char err[256];
 
 	ms_setprog(argv[0]);
-	while ((ch = getopt(argc, argv, "c:fhr:T:t:v")) != -1) {
+	while ((ch = getopt(argc, argv, "c:dfhr:T:t:v")) != -1) {
 		switch (ch) {
 		case 'c':
 			pg_path = optarg;
+			break;
+		case 'd':
+			end_on_depart = 1;
 			break;
 		case 'f':
 			fast = 1;
@@ -855,9 +867,7 @@ main(int argc, char *argv[])
 
 	/* stopping: what is still settling counts, then the session ends */
 	now = clock_now();
-	for (i = 0; i < pg.n; i++)
-		if (pending(i))
-			settle(INT64_MAX / 2, 0);
+	settle(INT64_MAX / 2, 0);
 	session_end("eof", now, 0);
 	if (verbose)
 		print_stats();
