@@ -115,6 +115,11 @@ pay=$!
 # the writer holds the pipe open: mspay sees no EOF, only the signal
 bg sh -c 'exec >fifo; cat term.in; exec sleep 60'
 wait_line term.out '"status":"succeeded"'
+# while it runs: the key is in neither its argv nor its environment
+tr '\0' ' ' </proc/$pay/cmdline >term.cmdline
+tr '\0' '\n' </proc/$pay/environ >term.environ
+like "$(cat term.cmdline)" "^mspay -g stripe" "(read the running mspay's argv)"
+unlike "$(cat term.cmdline term.environ)" "$KEY" "the key is not in /proc/PID/cmdline or environ"
 kill -TERM $pay
 wait $pay
 rc=$?

@@ -915,6 +915,8 @@ main(int argc, char *argv[])
 			if ((opt.secret = strdup(env)) == NULL)
 				ms_errx(MS_EX_FAIL, "out of memory");
 			opt.secretlen = strlen(opt.secret);
+			/* wipe it where /proc/PID/environ would show it */
+			memset((char *)env, 0, opt.secretlen);
 		} else
 			ms_errx(MS_EX_USAGE, "no key: give -K file or set MSPAY_KEY");
 		/* a short key would also defeat scrub() */
