@@ -2,7 +2,8 @@
  * ledger.c: what each message does to the ledger.  The messages of a
  * batch share one transaction (group commit).  So that nothing from a
  * refused line is applied, every handler makes all its checks before its
- * first write: a refusal (refuse()) never follows a put or a delete.
+ * first write: a refusal (refuse()) never follows a put or a delete
+ * (the one exception, an event's id, is taken back on refusal).
  * (Child transactions would give the same guarantee at twice the cost.)
  */
 #include <errno.h>
@@ -523,7 +524,7 @@ apply_event(struct ctx *c, enum ms_msg_type type)
 {
 	struct store *st = c->st;
 	const char *tname = ms_msg_type_name(type), *robot;
-	char prev[32], user[MS_ID_MAX + 1];
+	char user[MS_ID_MAX + 1];
 	int rc, dup = 0;
 	json_t *ack;
 
@@ -535,10 +536,15 @@ apply_event(struct ctx *c, enum ms_msg_type type)
 	    strcmp(c->role->id, robot) != 0))
 		return refuse(c, "forbidden", "%s: role %s may not send events "
 		    "of robot %s", tname, c->role->who, robot);
-	rc = db_get_str(st->events, c->txn, c->event, prev, sizeof(prev));
-	if (rc == 0)
+	/*
+	 * Claim the event id first: one B-tree descent says whether it is a
+	 * duplicate and records it.  A refusal below takes the claim back,
+	 * so a refused event still leaves nothing behind.
+	 */
+	rc = db_put_new(st->events, c->txn, c->event, tname);
+	if (rc == DB_KEYEXIST)
 		dup = 1;
-	else if (rc != DB_NOTFOUND)
+	else if (rc != 0)
 		return rc;
 	if (!dup) {
 		switch (type) {
@@ -554,9 +560,9 @@ apply_event(struct ctx *c, enum ms_msg_type type)
 			    "message", c->msg));
 			break;
 		}
+		if (rc == 0 && c->refused)
+			rc = db_del_str(st->events, c->txn, c->event);
 		if (rc != 0 || c->refused)
-			return rc;
-		if ((rc = db_put_str(st->events, c->txn, c->event, tname)) != 0)
 			return rc;
 	}
 	if (type != MS_MSG_IDENTIFY) {

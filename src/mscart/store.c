@@ -245,6 +245,16 @@ db_put_str(DB *db, DB_TXN *txn, const char *key, const char *val)
 }
 
 int
+db_put_new(DB *db, DB_TXN *txn, const char *key, const char *val)
+{
+	DBT k, d;
+
+	dbt_key(&k, key, strlen(key));
+	dbt_key(&d, val, strlen(val));
+	return db->put(db, txn, &k, &d, DB_NOOVERWRITE);
+}
+
+int
 db_del_str(DB *db, DB_TXN *txn, const char *key)
 {
 	DBT k;

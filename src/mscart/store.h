@@ -53,6 +53,8 @@ int	db_get_json(DB *, DB_TXN *, const char *key, json_t **, int rmw);
 int	db_put_json(DB *, DB_TXN *, const char *key, const json_t *);
 int	db_get_str(DB *, DB_TXN *, const char *key, char *buf, size_t len);
 int	db_put_str(DB *, DB_TXN *, const char *key, const char *val);
+/* Put only if the key is new: 0, DB_KEYEXIST or an error. */
+int	db_put_new(DB *, DB_TXN *, const char *key, const char *val);
 int	db_del_str(DB *, DB_TXN *, const char *key);
 /*
  * A cart line is stored as a small fixed head (state, currency, price),
