@@ -195,7 +195,7 @@ msdetect: -:6: empty line (passed on, not used)' "each unusable line is named"
 printf '%s\n' "$ALICE" '{"type":"depart","ts":"2026-11-28T11:00:01.000Z","card":"felica:0000000000000001"}' \
     '{"type":"depart","ts":"2026-11-28T11:00:01.000Z","card":"felica:0102030405060708"}' >in6
 run -i in6 msdetect -d -c plan -r /dev/null
-is "$(printf '%s\n' "$OUT" | summ | cut -d' ' -f1,3 | tr '\n' ' ')" "identify  depart  session-end reason=depart depart  " \
+is "$(printf '%s\n' "$OUT" | summ | cut -d' ' -f1,3 | tr '\n' ' ')" "identify depart session-end reason=depart depart " \
     "-d: the card's depart ends its session"
 run -i in6 msdetect -c plan -r /dev/null
 is "$(printf '%s\n' "$OUT" | summ | tail -n 1 | cut -d' ' -f1,3)" "session-end reason=eof" \
