@@ -211,6 +211,17 @@ msdetect: e6:6: time goes backwards' "bad replay lines are named"
 is "$(printf '%s\n' "$OUT" | summ | head -n 1)" "take slot=A1 sku=cola" "good replay lines still apply"
 is "$RC" 1 "bad replay lines make the exit status 1"
 
+# --- the demonstration in msdetect(1), on contrib/planogram.example
+printf 'level 3 low\nlevel 7 low\n0.0 7 rising\n0.5 3 rising\n2.0 7 falling\n' >demo.edges
+echo '{"type":"identify","ts":"2026-11-28T11:00:00.000Z","card":"felica:0123456789ABCDEF"}' >demo.in
+run -i demo.in msdetect -f -c "$MS_TOP/contrib/planogram.example" -r demo.edges
+is "$(printf '%s\n' "$OUT" | summ)" "identify card=felica:0123456789ABCDEF
+door state=open
+take slot=A1 sku=cola-350 card=felica:0123456789ABCDEF
+door state=closed
+session-end card=felica:0123456789ABCDEF reason=door takes=1 returns=0" \
+    "the msdetect(1) demonstration works on the example planogram"
+
 # --- a closed stdout is a failure
 printf 'level 3 low\n0 3 rising\n' >e7
 msdetect -f -c plan -r e7 </dev/null 2>err7 >&-
