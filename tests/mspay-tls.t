@@ -29,6 +29,10 @@ is "$(printf '%s\n' "$OUT" | jget status)/$(printf '%s\n' "$OUT" | jget code)" "
 like "$(printf '%s\n' "$OUT" | jget message)" "certificate" "without --cacert: says it is the certificate"
 is "$(gwdouble_stats | jget requests)" 0 "without --cacert: no request reached the server"
 
+run -i in mspay -g stripe -u "$GW_URL" --cacert nosuch.pem
+is "$RC/$OUT" "1/" "--cacert with a missing file: exit 1 before any charge"
+like "$ERR" "^mspay: --cacert: nosuch.pem: No such file" "--cacert with a missing file: says so"
+
 run -i in mspay -g stripe -u "$GW_URL" --cacert ca.pem
 is "$RC" 0 "with --cacert: exit 0"
 is "$(printf '%s\n' "$OUT" | jget status)" succeeded "with --cacert: succeeded"

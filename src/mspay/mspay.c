@@ -906,6 +906,10 @@ main(int argc, char *argv[])
 		if (*opt.url == '\0' || !secure_url(opt.url))
 			ms_errx(MS_EX_USAGE, "-u: the key goes only over https "
 			    "(or plain http to this host)");
+		if (strlen(opt.url) > 1900)
+			ms_errx(MS_EX_USAGE, "-u: URL too long");
+		if (opt.cacert != NULL && access(opt.cacert, R_OK) == -1)
+			ms_err(MS_EX_FAIL, "--cacert: %s", opt.cacert);
 		/* the key: a private file, or the environment; never argv */
 		if (keyfile != NULL) {
 			if (ms_read_secret(keyfile, &opt.secret, &opt.secretlen,
