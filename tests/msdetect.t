@@ -222,6 +222,29 @@ door state=closed
 session-end card=felica:0123456789ABCDEF reason=door takes=1 returns=0" \
     "the msdetect(1) demonstration works on the example planogram"
 
+# --- a live replay from a FIFO (sensors read elsewhere), with a reload
+cp plan plan.r
+mkfifo rin sin
+bg sh -c 'exec msdetect -v -c plan.r -r rin <sin >r.out 2>r.err'
+pid=$BG_PID
+exec 4>sin
+exec 5>rin
+wait_line r.err 'ready: 4 lines, rin'
+ok $? "replay from a FIFO: ready"
+printf 'level 3 low\n0.0 3 rising\n' >&5
+wait_line r.out '"take".*"cola"'
+ok $? "replay from a FIFO: an edge as it comes"
+sed 's/A1 cola/A1 lemonade/' plan >plan.r
+kill -HUP "$pid"
+wait_line r.err 'reloaded, 4 lines'
+ok $? "replay: SIGHUP reloads"
+printf '0.1 3 falling\n' >&5
+wait_line r.out '"return".*"lemonade"'
+ok $? "replay: the reloaded planogram is used"
+exec 4>&- 5>&-
+wait "$pid"
+is "$?" 0 "replay: both inputs at their end, exit 0"
+
 # --- a closed stdout is a failure
 printf 'level 3 low\n0 3 rising\n' >e7
 msdetect -f -c plan -r e7 </dev/null 2>err7 >&-

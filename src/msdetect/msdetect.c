@@ -612,10 +612,14 @@ reload(void)
 	now = clock_now();
 	for (i = 0; i < np.n; i++) {
 		k = planogram_find(&pg, np.lines[i].offset);
-		if (k != -1 && np.lines[i].kind == pg.lines[k].kind &&
-		    np.lines[i].active_low == pg.lines[k].active_low)
+		if (k != -1) {
+			/* the same sensor: keep what it was doing */
 			nls[i] = ls[k];
-		else {
+			if (np.lines[i].active_low != pg.lines[k].active_low) {
+				nls[i].stable = !nls[i].stable;
+				nls[i].level = !nls[i].level;
+			}
+		} else {
 			int high = np.lines[i].bias == GPIO_BIAS_PULL_UP;
 
 			nls[i].stable = nls[i].level = ng != NULL ? levels[i] :
