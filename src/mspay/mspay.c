@@ -168,7 +168,7 @@ static void
 emit(const struct charge *c, const struct outcome *o)
 {
 	char ts[MS_TIME_LEN], code[sizeof(o->code)], msg[sizeof(o->message)];
-	char gid[sizeof(o->gateway_id)];
+	char gid[sizeof(o->gateway_id)], verr[256];
 	json_t *out;
 
 	ms_time_format(ms_now_ms(), ts);
@@ -188,6 +188,9 @@ emit(const struct charge *c, const struct outcome *o)
 	json_object_set_new(out, "code", *code ? json_string(code) : json_null());
 	json_object_set_new(out, "message", *msg ? json_string(msg) : json_null());
 	json_object_set_new(out, "ts", json_string(ts));
+	/* the answer goes out regardless; a line off the wire format is our bug */
+	if (ms_validate_charged(out, verr, sizeof(verr)) == -1)
+		ms_warnx("internal error: %s", verr);
 	ms_write_json(stdout, out, 1);
 	json_decref(out);
 	st.done++;
