@@ -27,6 +27,9 @@
  *	mute, unmute			the chip stops (starts) answering
  *	corrupt [N]			the next N answers (default 1) carry a
  *					bad checksum
+ *	wait N				print "waited MONO" once N more
+ *					commands have been answered (a test
+ *					can wait for N presence checks)
  *	quit				exit
  * Lines starting with '#' are ignored.  End of input is not the end:
  * pn532emu serves until "quit", SIGINT or SIGTERM.
@@ -38,6 +41,7 @@
  *	select TOKEN MONO	the host first selected that card
  *	leave TOKEN MONO	the card left ("leave - MONO" if none was there)
  *	hello MONO		the host opened the reader (communication test)
+ *	waited MONO		after "wait N"
  *	vanished MONO, muted, unmuted, corrupt N, corrupted CMD MONO
  * A bad control line is reported on stderr as "pn532emu: stdin:LINE: ..."
  * and changes nothing.

@@ -81,6 +81,7 @@ struct pn532emu {
 	int		 trace;
 	int		 muted;
 	int		 corrupt;	/* answers still to corrupt */
+	long		 wait_left;	/* commands until the "waited" note */
 
 	uint8_t		 in[4096];
 	size_t		 inlen;
@@ -363,6 +364,8 @@ send_answer(struct pn532emu *e, uint8_t cmd, const uint8_t *data, size_t n)
 	}
 	e->lastlen = i;
 	send_bytes(e, f, i);
+	if (e->wait_left > 0 && --e->wait_left == 0)
+		notef(e, "waited %lld", (long long)pn532emu_now_ms());
 }
 
 static void
@@ -978,6 +981,15 @@ pn532emu_control(struct pn532emu *e, const char *line, char *err,
 	} else if (strcmp(argv[0], "unmute") == 0) {
 		e->muted = 0;
 		notef(e, "unmuted");
+	} else if (strcmp(argv[0], "wait") == 0) {
+		char *end;
+		long v = argc > 1 ? strtol(argv[1], &end, 10) : 0;
+
+		if (argc < 2 || *end != '\0' || v < 1 || v > 1000000) {
+			SET_ERR("wait: bad count");
+			return -1;
+		}
+		e->wait_left = v;
 	} else if (strcmp(argv[0], "corrupt") == 0) {
 		char *end;
 		long v = argc > 1 ? strtol(argv[1], &end, 10) : 1;
