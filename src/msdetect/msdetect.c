@@ -604,11 +604,18 @@ reload(void)
 			if ((gpio = open_chip(&pg, levels)) == NULL)
 				ms_errx(MS_EX_FAIL, "%s: lost the GPIO lines",
 				    pg.chip);
+			for (i = 0; i < pg.n; i++)
+				if (levels[i] != ls[i].level)
+					edge(i, levels[i], clock_now(), mono_ns());
 			ms_warnx("%s: not reloaded, keeping the planogram in use",
 			    pg_path);
 			return;
 		}
 	}
+	/* a line that goes away still reports what it was settling */
+	for (i = 0; i < pg.n; i++)
+		if (planogram_find(&np, pg.lines[i].offset) == -1 && pending(i))
+			commit(i, mono_ns());
 	now = clock_now();
 	for (i = 0; i < np.n; i++) {
 		k = planogram_find(&pg, np.lines[i].offset);
