@@ -333,6 +333,7 @@ main(int argc, char *argv[])
 				    reader_label(&rd), err);
 				reader_close(&rd);
 				up = 0;
+				down_logged = 1;	/* said; retries are quiet */
 				next_open = ms_mono_ms() + BACKOFF_MIN_MS;
 				card_unseen();
 			} else if (cur.active && cur.visible) {
