@@ -63,6 +63,9 @@ bad "every bad line is named" 'msdetect: bad.plan:3: slot A1 is already on line 
 msdetect: bad.plan:4: unknown sensor kind "spiral" (presence or pulse)'
 check "missing planogram file" "" "" \
     "msdetect: nosuch: No such file or directory" 1 msdetect -c nosuch -r /dev/null
+run msdetect -t soon -c plan -r /dev/null
+is "$RC" 2 "a bad -t is a usage error"
+like "$ERR" '^msdetect: -t: bad number of seconds "soon"' "a bad -t is named"
 run msdetect -r /dev/null
 is "$RC" 2 "no -c is a usage error"
 like "$ERR" "usage: msdetect" "no -c prints usage"
