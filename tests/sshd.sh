@@ -7,6 +7,7 @@
 #	AuthorizedKeysFile $T/sshd/authorized_keys), starts
 #	"/usr/sbin/sshd -D -e" on a free port and waits for its
 #	"Server listening" line.  Sets SSHD_PORT, SSHD_PID, SSHD_LOG.
+#	After sshd_stop, sshd_start brings it back on the same port.
 #	Skips the whole test (skip_all) when sshd or ssh is missing.
 #   sshd_key NAME 'FORCED COMMAND'
 #	Makes a client key $T/sshd/NAME (no passphrase) and authorizes it
@@ -19,7 +20,8 @@
 #   sshd_cmd NAME
 #	The same as one string, for eval or for a command after "--".
 #   sshd_sessions
-#	The pids of sshd's per-connection processes (children of SSHD_PID),
+#	The pids of everything sshd runs for its connections (all processes
+#	below SSHD_PID: session monitors, their children, forced commands),
 #	to cut links from the server side.
 #   sshd_stop
 #	Stops sshd now (the test's exit stops it anyway).
@@ -42,7 +44,8 @@ sshd_start() {
 	    ssh-keygen -q -t ed25519 -N '' -f "$SSHD_DIR/host_ed25519" || return 1
 	touch "$SSHD_DIR/authorized_keys"
 	chmod 600 "$SSHD_DIR/authorized_keys"
-	SSHD_PORT=$(free_port)
+	# a restart keeps the port, so clients find the server again
+	[ -n "$SSHD_PORT" ] || SSHD_PORT=$(free_port)
 	cat >"$SSHD_DIR/sshd_config" <<EOF
 ListenAddress 127.0.0.1:$SSHD_PORT
 HostKey $SSHD_DIR/host_ed25519
@@ -88,8 +91,15 @@ sshd_cmd() {
 	sshd_ssh "$1" | tr '\n' ' '
 }
 
+_sshd_below() {
+	for _c in $(ps -o pid= --ppid "$1" 2>/dev/null); do
+		echo "$_c"
+		_sshd_below "$_c"
+	done
+}
+
 sshd_sessions() {
-	[ -n "$SSHD_PID" ] && ps -o pid= --ppid "$SSHD_PID" 2>/dev/null
+	[ -n "$SSHD_PID" ] && _sshd_below "$SSHD_PID"
 }
 
 sshd_stop() {
