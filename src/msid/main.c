@@ -202,12 +202,14 @@ line_seen(const char *plain)
 static void
 sane_fds(void)
 {
-	int fd;
+	int fd, out_closed = fcntl(1, F_GETFD) == -1;
 
 	while ((fd = open("/dev/null", O_RDWR)) != -1 && fd <= 2)
 		;
 	if (fd > 2)
 		close(fd);
+	if (out_closed)
+		ms_errx(MS_EX_FAIL, "stdout is closed");
 }
 
 int
