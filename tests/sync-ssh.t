@@ -22,18 +22,6 @@ for i in range(int(sys.argv[1])):
     print("{\"type\":\"take\",\"ts\":\"2026-11-28T11:00:00.000Z\",\"slot\":\"a%d\",\"sku\":\"cola\",\"card\":\"iso14443a:04A1B2C3\"}" % (i % 10))
 ' 500 >chunk
 
-# wait_after FILE N ERE: until a line after the first N of FILE matches.
-wait_after() {
-	timeout 60 sh -c 'tail -n +"$2" -F "$1" 2>/dev/null |
-	    grep -Eq -m1 -- "$3"' sh "$1" $(($2 + 1)) "$3"
-}
-
-# A random moment of up to 60 ms.  This sleep synchronises nothing: it
-# only decides where in the stream the next cut lands.
-random_pause() {
-	sleep "$(printf '0.%03d' $(($(od -An -N1 -tu1 /dev/urandom) % 60)))"
-}
-
 # in_order LAST: the server's audit trail has r7:1 .. r7:LAST (or, with
 # "-", any last seq) as takes, each once, in order.
 in_order() {
@@ -64,13 +52,14 @@ RECORD=$BG_PID
 bg sh -c "exec mscart push -r r7 -d robot -b 0.2 -t 20 -- $SSH <rp >acks 2>push.err"
 PUSH=$BG_PID
 exec 3>ev
-i=0 n=0
+# Each cut lands right after the ack of a random event of the chunk in
+# flight, so the rest of the chunk is on the wire when the link dies.
+i=0
 while [ $i -lt 20 ]; do
-	i=$((i + 1))
 	cat chunk >&3
-	wait_after push.err $n 'push: connected' || break
-	random_pause
-	n=$(wc -l <push.err)	# the next "connected" comes after the cut
+	k=$((i * 500 + 1 + $(od -An -N2 -tu2 /dev/urandom) % 450))
+	i=$((i + 1))
+	wait_line acks "\"event\":\"r7:$k\"" 60 || break
 	if [ $((i % 2)) = 0 ]; then
 		# the robot's side: its ssh dies
 		kill -KILL $(ps -o pid= --ppid "$PUSH") 2>/dev/null
@@ -116,8 +105,9 @@ is "$(in_order 11500)" "ok 11500" "nothing lost or repeated across the outage"
 cat chunk chunk chunk chunk chunk chunk chunk chunk | mscart record -r r7 -d robot >/dev/null
 bg sh -c "exec mscart push -r r7 -d robot -- $SSH </dev/null >acks3 2>push3.err"
 PUSH=$BG_PID
-wait_line push3.err 'push: connected; 4000 events to send' 30
-random_pause
+k=$((11500 + 1 + $(od -An -N2 -tu2 /dev/urandom) % 3500))
+wait_line acks3 "\"event\":\"r7:$k\"" 30
+ok $? "push is under way (r7:$k acknowledged)"
 kill -KILL "$PUSH"
 wait "$PUSH" 2>/dev/null
 run mscart push -r r7 -d robot -- $SSH
