@@ -48,6 +48,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -378,13 +379,18 @@ threads_start(void)
 {
 	pthread_t t;
 	const char *fifo = getenv("FAKEGPIOD_FIFO");
+	sigset_t all, old;
 
 	script_base_ns = mono_ns();
+	/* the kernel takes no signals from the program: nor do our threads */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
 	if (nscript > 0 && pthread_create(&t, NULL, script_thread, NULL) == 0)
 		pthread_detach(t);
 	if (fifo != NULL && *fifo &&
 	    pthread_create(&t, NULL, fifo_thread, (void *)fifo) == 0)
 		pthread_detach(t);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
 static int

@@ -7,9 +7,11 @@
  * poll(2) loop waits on stdin, the GPIO lines (or the -r replay file)
  * and the next timer (debounce, session timeout, -T).
  */
+#define _GNU_SOURCE	/* ppoll */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -685,7 +687,9 @@ main(int argc, char *argv[])
 	unsigned long long edges_before;
 	int64_t loop_ns;
 	size_t i, ngpiofd = 0, npfd;
-	int ch, fast = 0, rc, timeout_ms;
+	int ch, fast = 0, rc;
+	struct timespec wait_ts;
+	sigset_t sigs, waitmask;
 	char err[256];
 
 	ms_setprog(argv[0]);
@@ -770,6 +774,19 @@ main(int argc, char *argv[])
 	if (verbose)
 		ms_warnx("ready: %zu lines, %s", pg.n, replay_path ?
 		    replay_path : gpio_backend());
+
+	/*
+	 * Signals are let in only while waiting in ppoll(), so one that
+	 * comes just before the wait still ends it at once.
+	 */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGHUP);
+	sigprocmask(SIG_BLOCK, &sigs, &waitmask);
+	sigdelset(&waitmask, SIGINT);
+	sigdelset(&waitmask, SIGTERM);
+	sigdelset(&waitmask, SIGHUP);
 
 	ms_reader_init(&in, STDIN_FILENO, "-");
 	last_input_ns = clock_now();
@@ -870,9 +887,12 @@ main(int argc, char *argv[])
 		if (replay_path != NULL && ms_reader_ready(&rp.r) && !rp.r.eof &&
 		    !rp.have)
 			t = 0;
-		timeout_ms = t == -1 ? -1 : t > INT64_C(86400000000000) ?
-		    86400000 : (int)((t + 999999) / 1000000);
-		if (poll(pfd, npfd, timeout_ms) == -1 && errno != EINTR)
+		if (t > INT64_C(86400000000000))
+			t = INT64_C(86400000000000);
+		wait_ts.tv_sec = t / 1000000000;
+		wait_ts.tv_nsec = t % 1000000000;
+		if (ppoll(pfd, npfd, t == -1 ? NULL : &wait_ts, &waitmask) == -1 &&
+		    errno != EINTR)
 			ms_err(MS_EX_FAIL, "poll");
 	}
 
