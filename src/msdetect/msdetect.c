@@ -755,6 +755,8 @@ main(int argc, char *argv[])
 		/* a FIFO: wait here for its writer */
 		int fd = open(replay_path, O_RDONLY);
 
+		if (fd == -1 && errno == EINTR && ms_sig_stop)
+			return MS_EX_OK;	/* stopped before the writer came */
 		if (fd == -1)
 			ms_err(MS_EX_FAIL, "%s", replay_path);
 		ms_reader_init(&rp.r, fd, replay_path);
