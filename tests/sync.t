@@ -51,7 +51,7 @@ check "another robot in the same directory has its own seq" "$door
 
 run mscart record -d robot
 is "$RC" 2 "record without -r is a usage error"
-like "$ERR" "^usage: mscart record -r robot" "record prints its usage"
+like "$ERR" "^usage: mscart record \\[-h\\] \\[-d dir\\] -r robot" "record prints its usage"
 run mscart push -r 'bad robot' -d robot
 is "$RC" 2 "push refuses a bad robot id"
 
@@ -126,5 +126,18 @@ kill -TERM "$BG_PID"
 wait "$BG_PID"
 like "$(cat liar.err)" "stopped with 1 events not yet delivered" \
     "and the event stays in the outbox"
+
+# --- push -f: record and push as separate services ---
+bg sh -c "exec mscart push -f -r r7 -d robot -- $serve </dev/null >follow.out 2>follow.err"
+pid=$BG_PID
+wait_line follow.out '"event":"r7:10"' 20
+ok $? "push -f delivers the backlog"
+printf '%s\n' "$door" | mscart record -r r7 -d robot >/dev/null
+wait_line follow.out '"event":"r7:11"' 20
+ok $? "and then what a separate record stores, without input on stdin"
+kill -TERM "$pid"
+wait "$pid"
+is "$?" 0 "push -f stops cleanly on SIGTERM"
+unlike "$(cat follow.err)" "not yet delivered" "with nothing left behind"
 
 done_testing

@@ -12,10 +12,12 @@
  *
  * stdin is the output of "mscart record": stamped events, which only
  * tell push that the outbox grew (the outbox, not the pipe, is what is
- * sent), and requests.  A request waits until the events recorded before
- * it were sent, so a cart shown after a take includes the take.  Without
- * a link a request is answered at once with an "offline" error.  When
- * stdin ends, push delivers what is left and exits.
+ * sent), and requests.  A request waits until the events recorded
+ * before it were sent, so a cart shown after a take includes the take.
+ * Without a link a request is answered at once with an "offline" error.
+ * When stdin ends, push delivers what is left and exits; with -f it goes
+ * on.  While idle it looks at the outbox every RESCAN_MS, so record and
+ * push may also run as separate services.
  *
  * When the link fails (the command exits, a write fails, a reply is
  * malformed or late) push kills the command, answers the requests in
@@ -43,6 +45,7 @@
 #define PENDING_MAX	1000	/* requests waiting for their turn */
 #define BACKOFF_MIN_MS	100
 #define STOP_GRACE_MS	2000	/* SIGTERM: time left for replies in flight */
+#define RESCAN_MS	250	/* idle: how often to look for new events */
 
 struct inflight {
 	int64_t	 seq;		/* the event's seq, or 0 for a request */
@@ -89,13 +92,14 @@ struct push {
 	long		 bad;
 	int		 dbfail;
 	int		 finishing;	/* the end is ours: no link messages */
+	int		 follow;	/* -f: keep going after the end of stdin */
 };
 
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: mscart push [-b backoff] [-t timeout] -r robot "
-	    "[-d dir] [-- command ...]\n");
+	fprintf(stderr, "usage: mscart push [-fh] [-b backoff] [-d dir] "
+	    "[-t timeout] -r robot [-- command ...]\n");
 }
 
 static void	link_fail(struct push *, const char *, ...)
@@ -653,7 +657,7 @@ cmd_push(int argc, char **argv)
 	p->backoff_max = 30000;
 	p->timeout = 30000;
 	optind = 1;
-	while ((ch = getopt(argc, argv, "+b:d:hr:t:")) != -1) {
+	while ((ch = getopt(argc, argv, "+b:d:fhr:t:")) != -1) {
 		switch (ch) {
 		case 'b':
 			if (ms_parse_seconds(optarg, &p->backoff_max) == -1 ||
@@ -666,6 +670,9 @@ cmd_push(int argc, char **argv)
 			break;
 		case 'd':
 			dir = optarg;
+			break;
+		case 'f':
+			p->follow = 1;
 			break;
 		case 'h':
 			usage();
@@ -726,8 +733,8 @@ cmd_push(int argc, char **argv)
 			    (long long)p->acked);
 			p->catching_up = 0;
 		}
-		if (p->in_eof && p->rcount == 0 && p->fcount == 0 &&
-		    p->acked >= p->last) {
+		if (p->in_eof && !p->follow && p->rcount == 0 &&
+		    p->fcount == 0 && p->acked >= p->last) {
 			refresh_positions(p);
 			if (p->acked >= p->last)
 				break;	/* all delivered */
@@ -751,8 +758,11 @@ cmd_push(int argc, char **argv)
 				to_i = nfd++;
 			}
 		}
-		/* idle: look at the outbox now and then, for other recorders */
-		wait = 1000;
+		/*
+		 * Idle: look at the outbox now and then, for a record that
+		 * does not write to our stdin (-f, or separate services).
+		 */
+		wait = RESCAN_MS;
 		if (!p->up && p->next_attempt - now < wait)
 			wait = p->next_attempt - now;
 		if (p->up && p->fcount > 0 &&

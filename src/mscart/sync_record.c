@@ -28,7 +28,7 @@ struct item {
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: mscart record -r robot [-d dir]\n");
+	fprintf(stderr, "usage: mscart record [-h] [-d dir] -r robot\n");
 }
 
 /* 0 if the line may be recorded (an event) or passed on (query, pay). */
