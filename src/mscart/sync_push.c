@@ -545,7 +545,7 @@ read_stdin(struct push *p)
 	char err[512];
 	int rc;
 
-	while (!p->in_eof && p->rcount < PENDING_MAX) {
+	while (!p->in_eof) {
 		rc = ms_reader_next(&p->in, 1, &j, err, sizeof(err));
 		if (rc == MS_READ_AGAIN)
 			return;
@@ -585,6 +585,10 @@ read_stdin(struct push *p)
 			} else if (!p->up) {
 				reply_error(json_string_value(json_object_get(j,
 				    "id")), "offline", "no link to the server");
+			} else if (p->rcount == PENDING_MAX) {
+				/* never stop reading: record must not block */
+				reply_error(json_string_value(json_object_get(j,
+				    "id")), "busy", "too many requests waiting");
 			} else {
 				r = &p->req[(p->rhead + p->rcount) % PENDING_MAX];
 				r->after = p->last;
@@ -644,6 +648,9 @@ cmd_push(int argc, char **argv)
 {
 	static char *default_cmd[] = { "ssh", "-T", "shop@server", "mscart",
 	    "serve", NULL };
+	/* one push per process: static, so early returns leak nothing */
+	static struct push push;
+	static struct request requests[PENDING_MAX];
 	struct push *p;
 	struct pollfd pfd[3];
 	const char *dir = NULL, *robot = NULL;
@@ -651,9 +658,8 @@ cmd_push(int argc, char **argv)
 	int ch, nfd, in_i, from_i, to_i, rc, status = MS_EX_OK;
 	int64_t now, wait;
 
-	if ((p = calloc(1, sizeof(*p))) == NULL ||
-	    (p->req = calloc(PENDING_MAX, sizeof(*p->req))) == NULL)
-		ms_err(MS_EX_FAIL, "push");
+	p = &push;
+	p->req = requests;
 	p->backoff_max = 30000;
 	p->timeout = 30000;
 	optind = 1;
@@ -743,7 +749,7 @@ cmd_push(int argc, char **argv)
 
 		nfd = 0;
 		in_i = from_i = to_i = -1;
-		if (!p->in_eof && p->rcount < PENDING_MAX) {
+		if (!p->in_eof) {
 			pfd[nfd].fd = STDIN_FILENO;
 			pfd[nfd].events = POLLIN;
 			in_i = nfd++;
@@ -805,8 +811,6 @@ cmd_push(int argc, char **argv)
 	outbox_close(&p->ob);
 	ms_reader_free(&p->in);
 	free(p->out);
-	free(p->req);
-	free(p);
 	if (ms_close_stdout() != 0 && status == MS_EX_OK)
 		status = MS_EX_FAIL;
 	return status;
