@@ -68,7 +68,7 @@ print("1.00 5 falling\n1.01 5 rising")	# one item drops past B1
 print("1.20 7 rising")			# door closes
 X
 echo "$ALICE" >in
-fake FAKEGPIOD_SCRIPT=script msdetect -T 0.3 -c plan <in >out 2>err
+fake FAKEGPIOD_SCRIPT=script msdetect -T 1 -c plan <in >out 2>err
 is "$?" 0 "-T: exits 0 once stdin is over and the lines are idle"
 is "$(cat err)" "" "nothing on stderr"
 is "$(grep '^request' gpio.log | sort)" "request 3,4,5,7 flags=active-low,pull-up consumer=msdetect
