@@ -96,6 +96,18 @@ kill -TERM "$SERVE"
 wait "$SERVE"
 is "$?" 0 "SIGTERM stops serve cleanly"
 exec 3>&-
+
+# sshd hangs up on a dropped connection: serve stops cleanly then too
+mkfifo in2.fifo
+bg sh -c 'exec mscart serve --role robot:r7 <in2.fifo >serve2.out 2>serve2.err'
+SERVE=$BG_PID
+exec 3>in2.fifo
+printf '%s\n' '{"type":"query","id":"hup","user":"alice"}' >&3
+wait_line serve2.out '"id":"hup"' 20
+kill -HUP "$SERVE"
+wait "$SERVE"
+is "$?" 0 "SIGHUP stops serve cleanly"
+exec 3>&-
 run mscart verify
 is "$RC" 0 "the ledger verifies"
 

@@ -4,6 +4,7 @@
  * user records) and settle (mspay's charged lines).
  */
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -26,6 +27,14 @@ static const unsigned long requests =
     TYPE_BIT(MS_MSG_PAY) | TYPE_BIT(MS_MSG_PRODUCT) |
     TYPE_BIT(MS_MSG_USER) | TYPE_BIT(MS_MSG_CHARGED);
 
+/* A hangup means the client went away: stop like on SIGTERM. */
+static void
+on_hangup(int sig)
+{
+	(void)sig;
+	ms_sig_stop = 1;
+}
+
 /*
  * Run the loop over stdin or each file.  Returns the exit status: 0, 1
  * when a line was refused (unless refusals_ok), 75 when the database
@@ -42,6 +51,14 @@ loop_files(const char *home, int nosync, int batch, struct loop_opts *o,
 	if (store_open(&st, home, nosync) != 0)
 		return MS_EX_TEMPFAIL;
 	ms_sig_install(0);
+	{
+		struct sigaction sa;
+
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = on_hangup;
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGHUP, &sa, NULL);	/* no SA_RESTART */
+	}
 	o->batch_max = batch;
 	if (argc == 0) {
 		r = ledger_loop(&st, STDIN_FILENO, "-", o);
