@@ -263,23 +263,26 @@ db_del_str(DB *db, DB_TXN *txn, const char *key)
 	return db->del(db, txn, &k, 0);
 }
 
+/* Big-endian, so keys sort by number; unsigned, so negatives are defined. */
 static void
 be64(unsigned char b[8], int64_t v)
 {
+	uint64_t u = (uint64_t)v;
+
 	for (int i = 7; i >= 0; i--) {
-		b[i] = (unsigned char)(v & 0xff);
-		v >>= 8;
+		b[i] = (unsigned char)(u & 0xff);
+		u >>= 8;
 	}
 }
 
 static int64_t
 unbe64(const unsigned char b[8])
 {
-	int64_t v = 0;
+	uint64_t u = 0;
 
 	for (int i = 0; i < 8; i++)
-		v = (v << 8) | b[i];
-	return v;
+		u = (u << 8) | b[i];
+	return (int64_t)u;
 }
 
 int
