@@ -1,5 +1,6 @@
 /* sync_outbox.c: the robot's durable outbox (see sync_outbox.h). */
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,6 +10,8 @@
 
 #define OUTBOX_FILE	"outbox.db"
 #define RETRIES		100
+#define REOPEN_MS	2000	/* a lock busy this long: reopen, maybe recover */
+#define GIVEUP_MS	60000	/* a lock busy this long: give up */
 
 const char *
 outbox_home(const char *opt)
@@ -100,6 +103,52 @@ int
 outbox_retryable(int rc)
 {
 	return rc == DB_LOCK_DEADLOCK || rc == DB_LOCK_NOTGRANTED;
+}
+
+int
+outbox_again(struct outbox *ob, struct outbox_retry *r, int rc)
+{
+	char err[256];
+	int64_t now = ms_mono_ms();
+
+	if (r->start == 0)
+		r->start = r->reopened = now;
+	r->tries++;
+	switch (rc) {
+	case DB_LOCK_DEADLOCK:
+		/* a dead waiter can make every retry the victim: pause too */
+		if (r->tries < 10)
+			return 0;
+		/* FALLTHROUGH */
+	case DB_LOCK_NOTGRANTED:
+		if (now - r->start >= GIVEUP_MS)
+			return rc;
+		if (now - r->reopened >= REOPEN_MS) {
+			r->reopened = now;
+			outbox_close(ob);
+		} else {
+			poll(NULL, 0, r->tries < 6 ? 1 << r->tries : 50);
+		}
+		break;
+	case DB_RUNRECOVERY:
+		if (r->tries > RETRIES)
+			return rc;
+		outbox_close(ob);
+		break;
+	default:
+		return rc;
+	}
+	if (ob->env == NULL && (rc = outbox_reopen(ob, err, sizeof(err))) != 0) {
+		ms_warnx("%s", err);
+		return rc;
+	}
+	return 0;
+}
+
+int
+outbox_txn_begin(struct outbox *ob, DB_TXN **txn)
+{
+	return ob->env->txn_begin(ob->env, NULL, txn, DB_TXN_NOWAIT);
 }
 
 static void
@@ -230,41 +279,25 @@ our_key(const struct outbox *ob, const DBT *key, int64_t *seq)
 	return 1;
 }
 
-/*
- * Run fn in a transaction, retrying deadlocks and reopening the
- * environment after DB_RUNRECOVERY (another process crashed and the
- * next opener ran recovery).
- */
+/* Run fn in a transaction until it commits (see outbox_again). */
 static int
 with_txn(struct outbox *ob, u_int32_t commit_flags,
     int (*fn)(struct outbox *, DB_TXN *, void *), void *arg)
 {
+	struct outbox_retry r = { 0, 0, 0 };
 	DB_TXN *txn;
-	char err[256];
-	int rc = 0, tries;
+	int rc;
 
-	for (tries = 0; tries < RETRIES; tries++) {
-		if (ob->env == NULL &&
-		    (rc = outbox_reopen(ob, err, sizeof(err))) != 0) {
-			ms_warnx("%s", err);
-			return rc;
-		}
-		if ((rc = ob->env->txn_begin(ob->env, NULL, &txn, 0)) == 0) {
+	for (;;) {
+		if ((rc = outbox_txn_begin(ob, &txn)) == 0) {
 			if ((rc = fn(ob, txn, arg)) == 0)
 				rc = txn->commit(txn, commit_flags);
 			else
 				txn->abort(txn);
 		}
-		if (rc == 0)
-			return 0;
-		if (ms_dbenv_needs_reopen(rc)) {
-			outbox_close(ob);
-			continue;
-		}
-		if (!outbox_retryable(rc))
+		if (rc == 0 || (rc = outbox_again(ob, &r, rc)) != 0)
 			return rc;
 	}
-	return rc;
 }
 
 struct read_args {

@@ -43,6 +43,23 @@ int	outbox_reopen(struct outbox *, char *err, size_t errlen);
 /* Deadlocks and the like: abort the transaction and run it again. */
 int	outbox_retryable(int rc);
 
+/*
+ * Retrying a failed transaction.  Every outbox transaction is begun with
+ * DB_TXN_NOWAIT: a process killed inside a transaction keeps its locks
+ * until someone runs recovery, and a wait for them would never end.  So
+ * a busy lock is retried after a short pause, and after REOPEN_MS the
+ * environment is opened again, which with DB_REGISTER runs recovery if
+ * a process died.  DB_RUNRECOVERY (another opener ran recovery) also
+ * reopens.  outbox_again returns 0 to try again, or the error to give
+ * up with.
+ */
+struct outbox_retry {
+	int64_t	start, reopened;
+	int	tries;
+};
+int	outbox_again(struct outbox *, struct outbox_retry *, int rc);
+int	outbox_txn_begin(struct outbox *, DB_TXN **);
+
 /* A counter ("next" or "acked"); *out = 0 when it was never written. */
 int	outbox_counter_get(struct outbox *, DB_TXN *, const char *name,
 	    int64_t *out, int rmw);

@@ -18,7 +18,6 @@
 #include "sync_outbox.h"
 
 #define BATCH	1000
-#define RETRIES	100
 
 struct item {
 	json_t	*msg;
@@ -76,30 +75,27 @@ batch_is_stored(struct outbox *ob, int64_t last, const char *line, size_t len)
 
 /*
  * Stamp and store the events of a batch in one transaction.  Returns 0
- * once it is committed, or a Berkeley DB error after RETRIES attempts.
+ * once it is committed, or the error outbox_again gave up on.
  */
 static int
 store_batch(struct outbox *ob, struct item *it, size_t n, const char *robot)
 {
+	struct outbox_retry r = { 0, 0, 0 };
 	DB_TXN *txn;
-	int64_t next, seq;
+	int64_t next, seq = 0;
 	char *line = NULL, err[256];
 	size_t len = 0, nev = 0;
-	int rc = 0, tries, at_commit;
+	int rc = 0, at_commit;
 
 	for (size_t i = 0; i < n; i++)
 		nev += it[i].is_event;
 	if (nev == 0)
 		return 0;
-	for (tries = 0; tries < RETRIES; tries++) {
+	for (;;) {
 		at_commit = 0;
 		free(line);
 		line = NULL;
-		if (ob->env == NULL && (rc = outbox_reopen(ob, err, sizeof(err))) != 0) {
-			ms_warnx("%s", err);
-			break;
-		}
-		if ((rc = ob->env->txn_begin(ob->env, NULL, &txn, 0)) != 0)
+		if ((rc = outbox_txn_begin(ob, &txn)) != 0)
 			goto failed;
 		if ((rc = outbox_counter_get(ob, txn, "next", &next, 1)) != 0)
 			goto abort;
@@ -131,24 +127,22 @@ store_batch(struct outbox *ob, struct item *it, size_t n, const char *robot)
 abort:
 		txn->abort(txn);
 failed:
-		if (ms_dbenv_needs_reopen(rc)) {
+		if (at_commit && ms_dbenv_needs_reopen(rc)) {
 			/*
-			 * A crashed process made the next opener run recovery.
-			 * If that happened during our commit, the batch may be
-			 * in: look before storing it again under new seqs.
+			 * A crashed process made the next opener run recovery
+			 * during our commit: the batch may be in.  Look before
+			 * storing it again under new seqs.
 			 */
 			outbox_close(ob);
-			if (outbox_reopen(ob, err, sizeof(err)) != 0) {
+			if ((rc = outbox_reopen(ob, err, sizeof(err))) != 0) {
 				ms_warnx("%s", err);
 				break;
 			}
-			if (at_commit && batch_is_stored(ob, seq - 1, line, len)) {
-				rc = 0;
+			if (batch_is_stored(ob, seq - 1, line, len))
 				break;
-			}
 			continue;
 		}
-		if (!outbox_retryable(rc))
+		if ((rc = outbox_again(ob, &r, rc)) != 0)
 			break;
 	}
 	free(line);
