@@ -67,7 +67,7 @@ outbox_open(struct outbox *ob, const char *home, const char *robot,
 		if ((rc = open_db(ob->env, &ob->events, "events", err, errlen)) == 0 &&
 		    (rc = open_db(ob->env, &ob->state, "state", err, errlen)) == 0)
 			return 0;
-		outbox_close(ob);
+		outbox_abandon(ob);
 		if (!outbox_retryable(rc) && !ms_dbenv_needs_reopen(rc) &&
 		    rc != EEXIST)
 			return rc;
@@ -88,6 +88,23 @@ outbox_close(struct outbox *ob)
 	ob->env = NULL;
 }
 
+/*
+ * Let go of a damaged environment: no sync and no checkpoint, which
+ * would wait forever for a page a killed process left pinned.
+ */
+void
+outbox_abandon(struct outbox *ob)
+{
+	if (ob->events != NULL)
+		ob->events->close(ob->events, DB_NOSYNC);
+	if (ob->state != NULL)
+		ob->state->close(ob->state, DB_NOSYNC);
+	ob->events = ob->state = NULL;
+	if (ob->env != NULL)
+		ob->env->close(ob->env, 0);
+	ob->env = NULL;
+}
+
 int
 outbox_reopen(struct outbox *ob, char *err, size_t errlen)
 {
@@ -95,7 +112,7 @@ outbox_reopen(struct outbox *ob, char *err, size_t errlen)
 
 	memcpy(home, ob->home, sizeof(home));
 	memcpy(robot, ob->robot, sizeof(robot));
-	outbox_close(ob);
+	outbox_abandon(ob);
 	return outbox_open(ob, home, robot, err, errlen);
 }
 
@@ -125,7 +142,7 @@ outbox_again(struct outbox *ob, struct outbox_retry *r, int rc)
 			return rc;
 		if (now - r->reopened >= REOPEN_MS) {
 			r->reopened = now;
-			outbox_close(ob);
+			outbox_abandon(ob);
 		} else {
 			poll(NULL, 0, r->tries < 6 ? 1 << r->tries : 50);
 		}
@@ -133,7 +150,7 @@ outbox_again(struct outbox *ob, struct outbox_retry *r, int rc)
 	case DB_RUNRECOVERY:
 		if (r->tries > RETRIES)
 			return rc;
-		outbox_close(ob);
+		outbox_abandon(ob);
 		break;
 	default:
 		return rc;

@@ -39,6 +39,7 @@ const char *outbox_home(const char *opt);	/* -d, MSCART_DB, or "." */
 int	outbox_open(struct outbox *, const char *home, const char *robot,
 	    char *err, size_t errlen);
 void	outbox_close(struct outbox *);
+void	outbox_abandon(struct outbox *);	/* after an error: no sync */
 int	outbox_reopen(struct outbox *, char *err, size_t errlen);
 /* Deadlocks and the like: abort the transaction and run it again. */
 int	outbox_retryable(int rc);

@@ -133,7 +133,6 @@ failed:
 			 * during our commit: the batch may be in.  Look before
 			 * storing it again under new seqs.
 			 */
-			outbox_close(ob);
 			if ((rc = outbox_reopen(ob, err, sizeof(err))) != 0) {
 				ms_warnx("%s", err);
 				break;
