@@ -3,7 +3,7 @@
 #
 # It gives each test its own temp dir ($T, also the cwd), puts the built
 # bin/ first in PATH, stops what the test started in the background, and
-# offers: plan, ok, not_ok, is, like, unlike, run, check, wait_line,
+# offers: plan, ok, is, like, unlike, run, check, bg, spawn, wait_line,
 # free_port, skip_all, diag, done_testing.
 
 set -u
@@ -43,6 +43,18 @@ trap 'exit 130' INT TERM
 # bg CMD...: start in the background, remember to stop it.  Sets BG_PID.
 bg() {
 	"$@" &
+	BG_PID=$!
+	_bg_pids="$_bg_pids $BG_PID"
+}
+
+# spawn IN OUT ERR CMD...: like bg, but the child makes its own
+# redirections (stdout and stderr appended), so opening a FIFO blocks
+# only the child, and stdin is IN rather than the /dev/null an
+# asynchronous command gets by default.  Sets BG_PID.
+spawn() {
+	_sp_in=$1 _sp_out=$2 _sp_err=$3
+	shift 3
+	"$@" <"$_sp_in" >>"$_sp_out" 2>>"$_sp_err" &
 	BG_PID=$!
 	_bg_pids="$_bg_pids $BG_PID"
 }
