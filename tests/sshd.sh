@@ -26,6 +26,10 @@
 #   sshd_stop
 #	Stops sshd now (the test's exit stops it anyway).
 #
+# The forced command runs with HOME=$T/sshd/home (an authorized_keys
+# environment= option), so the login shell reads none of the real user's
+# rc files: Debian's bash sources ~/.bashrc for ssh commands, and one
+# that runs, say, "pyenv init" makes concurrent logins crawl.
 # The forced command gets a minimal environment: use absolute paths
 # ($MS_BIN/mscart).  The login user is whoever runs the test (root in CI).
 
@@ -57,6 +61,7 @@ PubkeyAuthentication yes
 PasswordAuthentication no
 KbdInteractiveAuthentication no
 PermitRootLogin prohibit-password
+PermitUserEnvironment HOME
 AllowUsers $SSHD_USER
 MaxStartups 100:30:200
 MaxSessions 50
@@ -75,7 +80,9 @@ sshd_key() {
 	rm -f "$SSHD_DIR/$1" "$SSHD_DIR/$1.pub"
 	mkdir -p "$SSHD_DIR" &&
 	ssh-keygen -q -t ed25519 -N '' -C "$1" -f "$SSHD_DIR/$1" || return 1
-	printf 'command="%s",restrict %s\n' "$2" "$(cat "$SSHD_DIR/$1.pub")" \
+	mkdir -p "$SSHD_DIR/home"
+	printf 'command="%s",environment="HOME=%s",restrict %s\n' "$2" "$SSHD_DIR/home" \
+	    "$(cat "$SSHD_DIR/$1.pub")" \
 	    >>"$SSHD_DIR/authorized_keys"
 }
 

@@ -21,6 +21,7 @@ static const char db_config[] =
     "set_lk_max_objects 100000\n"
     "set_lk_max_lockers 10000\n"
     "set_tx_max 1000\n"
+    "set_lock_timeout 2000000\n"
     "log_set_config DB_LOG_AUTO_REMOVE on\n";
 
 static void
@@ -64,6 +65,13 @@ ms_dbenv_open(const char *home, const struct ms_dbenv_opts *opts,
 	mb = opts && opts->cachesize_mb > 0 ? opts->cachesize_mb : 32;
 	env->set_cachesize(env, (u_int32_t)(mb / 1024), (u_int32_t)(mb % 1024) << 20, 1);
 	env->set_lk_detect(env, DB_LOCK_DEFAULT);
+	/*
+	 * A process SIGKILLed while holding locks keeps them until someone
+	 * runs recovery, and a waiter without a timeout would wait forever.
+	 * With one, the waiter gets DB_LOCK_NOTGRANTED and can reopen the
+	 * environment (DB_REGISTER then finds the dead process and recovers).
+	 */
+	env->set_timeout(env, MS_DBENV_LOCK_TIMEOUT_US, DB_SET_LOCK_TIMEOUT);
 	env->set_thread_count(env, 64);
 	if (opts && opts->nosync)
 		env->set_flags(env, DB_TXN_WRITE_NOSYNC, 1);
@@ -90,4 +98,10 @@ int
 ms_dbenv_needs_reopen(int rc)
 {
 	return rc == DB_RUNRECOVERY;
+}
+
+int
+ms_dbenv_stuck(int rc, int tries)
+{
+	return rc == DB_LOCK_NOTGRANTED && tries >= 2;
 }

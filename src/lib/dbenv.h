@@ -8,6 +8,9 @@
 
 #include <db.h>
 
+/* How long a lock request waits before DB_LOCK_NOTGRANTED. */
+#define MS_DBENV_LOCK_TIMEOUT_US	2000000
+
 struct ms_dbenv_opts {
 	int	nosync;		/* DB_TXN_WRITE_NOSYNC: survives a crash, not power loss */
 	int	readonly_ok;	/* reserved */
@@ -27,5 +30,11 @@ int	ms_dbenv_open(const char *home, const struct ms_dbenv_opts *,
 void	ms_dbenv_close(DB_ENV *);
 /* True for errors after which the whole environment must be reopened. */
 int	ms_dbenv_needs_reopen(int bdb_error);
+/*
+ * True when a transaction retried `tries` times ends in a lock timeout
+ * again: the lock's holder is most likely dead, and reopening the
+ * environment lets DB_REGISTER find that out and run recovery.
+ */
+int	ms_dbenv_stuck(int bdb_error, int tries);
 
 #endif

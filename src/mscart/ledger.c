@@ -1104,6 +1104,11 @@ run_txn(struct store *st, int (*fn)(struct store *, DB_TXN *, void *),
 		store_counters_forget(st);
 		if (rc == 0)
 			return 0;
+		if (ms_dbenv_stuck(rc, tries) && tries < 1000) {
+			if (store_reopen(st) != 0)
+				return rc;
+			continue;
+		}
 		if (store_retryable(rc) && tries < 1000) {
 			if (tries > 10)
 				usleep(1000 * (tries % 50));

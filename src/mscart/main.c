@@ -23,8 +23,8 @@ static const struct command {
 	{ "log", cmd_log, "log [-h] [-d dir] [-n count]" },
 	{ "backup", cmd_backup, "backup [-h] [-d dir] target" },
 	{ "verify", cmd_verify, "verify [-h] [-d dir]" },
-	{ "record", cmd_record, "record -r robot [-d dir]" },
-	{ "push", cmd_push, "push -r robot [-d dir] [-- command ...]" },
+	{ "record", cmd_record, "record [-h] [-d dir] -r robot" },
+	{ "push", cmd_push, "push [-fh] [-b backoff] [-d dir] [-t timeout] -r robot [-- command ...]" },
 	{ NULL, NULL, NULL }
 };
 
