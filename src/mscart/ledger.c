@@ -132,7 +132,36 @@ card_user(struct store *st, DB_TXN *txn, const char *card, char *user,
 	return db_get_str(st->cards, txn, card, user, len);
 }
 
-/* Currency of a user's carts: theirs, else of their first line, else EUR. */
+/*
+ * The shop's currency, for a cart with nothing to go by: that of the first
+ * product in the catalogue (EUR for an empty catalogue).
+ */
+static void
+catalog_currency(struct store *st, DB_TXN *txn, char cur[4])
+{
+	DBC *c;
+	DBT k, d;
+	json_t *p;
+	const char *pc;
+
+	snprintf(cur, 4, "EUR");
+	if (st->products->cursor(st->products, txn, &c, 0) != 0)
+		return;
+	memset(&k, 0, sizeof(k));
+	memset(&d, 0, sizeof(d));
+	k.flags = d.flags = DB_DBT_MALLOC;
+	if (c->get(c, &k, &d, DB_FIRST) == 0) {
+		if ((p = json_loadb(d.data, d.size, 0, NULL)) != NULL &&
+		    (pc = json_string_value(json_object_get(p, "currency"))) != NULL)
+			snprintf(cur, 4, "%s", pc);
+		json_decref(p);
+		free(k.data);
+		free(d.data);
+	}
+	c->close(c);
+}
+
+/* Currency of a user's carts: theirs, else of their first line, else the shop's. */
 static int
 currency_of(struct store *st, DB_TXN *txn, const json_t *u, const char *user,
     char cur[4])
@@ -148,7 +177,7 @@ currency_of(struct store *st, DB_TXN *txn, const json_t *u, const char *user,
 		snprintf(cur, 4, "%s", str(u, "currency"));
 		return 0;
 	}
-	snprintf(cur, 4, "EUR");
+	catalog_currency(st, txn, cur);
 	snprintf(owner, sizeof(owner), OWNER_USER "%s", user);
 	if ((rc = owner_lines(st, txn, owner, &ids, &n)) != 0)
 		return rc;
@@ -269,8 +298,10 @@ cart_text(struct store *st, DB_TXN *txn, const char *user, json_t *urec,
 			sb_add(&items, item, len);
 		}
 	}
-	if (cur[0] == '\0')
-		snprintf(cur, sizeof(cur), "%s", ncur ? curs[0] : "EUR");
+	if (cur[0] == '\0' && ncur > 0)
+		snprintf(cur, sizeof(cur), "%s", curs[0]);
+	else if (cur[0] == '\0')
+		catalog_currency(st, txn, cur);
 	totals = json_array();
 	for (size_t k = 0; k < ncur; k++) {
 		if (strcmp(curs[k], cur) == 0)
