@@ -142,7 +142,11 @@ unlike "$(cat follow.err)" "not yet delivered" "with nothing left behind"
 
 # --- a record killed inside a transaction does not stall push ---
 python3 -c 'print("{\"type\":\"door\",\"ts\":\"2026-11-28T11:00:00.000Z\",\"state\":\"open\"}\n" * 30000, end="")' >big
-bg sh -c "exec mscart push -f -r r9 -d crash -- mscart serve --role robot:r9 -d $T/server </dev/null >c.out 2>c.err"
+# After the environment panics, Berkeley DB 5.3 cannot free the handles
+# of the panicked environment (it says "File handles still open at
+# environment close") and LeakSanitizer reports libdb's own allocations:
+# leak checking is off for this push only.
+bg sh -c "ASAN_OPTIONS=\${ASAN_OPTIONS:-}:detect_leaks=0 exec mscart push -f -r r9 -d crash -- mscart serve --role robot:r9 -d $T/server </dev/null >c.out 2>c.err"
 pid=$BG_PID
 bg sh -c 'exec mscart record -r r9 -d crash <big >/dev/null'
 wait_line c.out '"event":"r9:' 20

@@ -296,6 +296,8 @@ our_key(const struct outbox *ob, const DBT *key, int64_t *seq)
 	return 1;
 }
 
+unsigned int outbox_watchdog_secs;
+
 /* Run fn in a transaction until it commits (see outbox_again). */
 static int
 with_txn(struct outbox *ob, u_int32_t commit_flags,
@@ -305,6 +307,8 @@ with_txn(struct outbox *ob, u_int32_t commit_flags,
 	DB_TXN *txn;
 	int rc;
 
+	/* see outbox_watchdog_secs: SIGALRM if this never returns */
+	alarm(outbox_watchdog_secs);
 	for (;;) {
 		if ((rc = outbox_txn_begin(ob, &txn)) == 0) {
 			if ((rc = fn(ob, txn, arg)) == 0)
@@ -312,8 +316,10 @@ with_txn(struct outbox *ob, u_int32_t commit_flags,
 			else
 				txn->abort(txn);
 		}
-		if (rc == 0 || (rc = outbox_again(ob, &r, rc)) != 0)
+		if (rc == 0 || (rc = outbox_again(ob, &r, rc)) != 0) {
+			alarm(0);
 			return rc;
+		}
 	}
 }
 

@@ -60,6 +60,14 @@ struct outbox_retry {
 };
 int	outbox_again(struct outbox *, struct outbox_retry *, int rc);
 int	outbox_txn_begin(struct outbox *, DB_TXN **);
+/*
+ * When not 0, every outbox transaction arms alarm(2) for this long.  A
+ * process SIGKILLed while it holds one of Berkeley DB's region mutexes
+ * (not a lock: those time out) leaves everyone else blocked in the
+ * mutex for good; the SIGALRM handler of the program (push) then starts
+ * it afresh, and its DB_REGISTER open recovers the environment.
+ */
+extern unsigned int outbox_watchdog_secs;
 
 /* A counter ("next" or "acked"); *out = 0 when it was never written. */
 int	outbox_counter_get(struct outbox *, DB_TXN *, const char *name,

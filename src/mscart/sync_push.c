@@ -643,6 +643,29 @@ link_finish(struct push *p, int64_t grace_ms)
 		link_down(p, "did not end in time", 0);
 }
 
+#define WATCHDOG_SECS	10	/* an outbox transaction stuck this long */
+
+static char **push_argv;	/* the whole command line, to start again */
+
+/*
+ * The outbox is stuck behind a mutex of a killed process (see
+ * outbox_watchdog_secs).  Nothing push holds in memory is lost by
+ * starting again: what was sent but not acknowledged is sent again and
+ * answered "duplicate", and the link's pipes are close-on-exec, so the
+ * old command sees its input end.  Only async-signal-safe calls here.
+ */
+static void
+on_stuck(int sig)
+{
+	static const char msg[] = "mscart: push: the outbox is stuck behind "
+	    "a killed process; starting again\n";
+
+	(void)sig;
+	(void)!write(2, msg, sizeof(msg) - 1);
+	execv("/proc/self/exe", push_argv);
+	_exit(MS_EX_TEMPFAIL);
+}
+
 int
 cmd_push(int argc, char **argv)
 {
@@ -663,6 +686,17 @@ cmd_push(int argc, char **argv)
 	p->backoff_max = 30000;
 	p->timeout = 30000;
 	optind = 1;
+	{
+		struct sigaction sa;
+
+		push_argv = argv - 1;	/* main passes argv + 1 */
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = on_stuck;
+		sa.sa_flags = SA_NODEFER;	/* the new image needs SIGALRM */
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGALRM, &sa, NULL);
+		outbox_watchdog_secs = WATCHDOG_SECS;
+	}
 	while ((ch = getopt(argc, argv, "+b:d:fhr:t:")) != -1) {
 		switch (ch) {
 		case 'b':
