@@ -12,23 +12,11 @@
 #include "ledger.h"
 #include "mscart.h"
 
-static int
+int
 cmd_usage(const char *synopsis)
 {
 	fprintf(stderr, "usage: mscart %s\n", synopsis);
 	return MS_EX_USAGE;
-}
-
-static const char *
-str(const json_t *o, const char *k)
-{
-	return json_string_value(json_object_get(o, k));
-}
-
-static json_int_t
-num(const json_t *o, const char *k)
-{
-	return json_integer_value(json_object_get(o, k));
 }
 
 /*

@@ -34,18 +34,6 @@ struct ctx {
 	char		 event[MS_ID_MAX + 24];	/* "robot:seq" or "" */
 };
 
-static const char *
-str(const json_t *o, const char *k)
-{
-	return json_string_value(json_object_get(o, k));
-}
-
-static json_int_t
-num(const json_t *o, const char *k)
-{
-	return json_integer_value(json_object_get(o, k));
-}
-
 static json_t *
 error_reply(const json_t *msg, const char *code, const char *source,
     unsigned long line, const char *event, const char *text)

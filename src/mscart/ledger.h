@@ -4,6 +4,19 @@
 
 #include "store.h"
 
+/* A string or integer field of a JSON object (NULL or 0 when missing). */
+static inline const char *
+str(const json_t *o, const char *k)
+{
+	return json_string_value(json_object_get(o, k));
+}
+
+static inline json_int_t
+num(const json_t *o, const char *k)
+{
+	return json_integer_value(json_object_get(o, k));
+}
+
 enum role_kind { ROLE_ADMIN, ROLE_ROBOT, ROLE_TERMINAL };
 
 struct role {

@@ -18,4 +18,7 @@ int	cmd_verify(int, char **);
 int	cmd_record(int, char **);	/* sync_record.c */
 int	cmd_push(int, char **);		/* sync_push.c */
 
+/* "usage: mscart SYNOPSIS" on stderr; returns MS_EX_USAGE. */
+int	cmd_usage(const char *synopsis);
+
 #endif
