@@ -148,10 +148,18 @@ python3 -c 'print("{\"type\":\"door\",\"ts\":\"2026-11-28T11:00:00.000Z\",\"stat
 # leak checking is off for this push only.
 bg sh -c "ASAN_OPTIONS=\${ASAN_OPTIONS:-}:detect_leaks=0 exec mscart push -f -r r9 -d crash -- mscart serve --role robot:r9 -d $T/server </dev/null >c.out 2>c.err"
 pid=$BG_PID
-bg sh -c 'exec mscart record -r r9 -d crash <big >/dev/null'
+# An endless writer, so that the kill always lands while record works.
+mkfifo endless
+spawn /dev/null endless gen.err python3 -c 'import sys
+batch = "{\"type\":\"door\",\"ts\":\"2026-11-28T11:00:00.000Z\",\"state\":\"open\"}\n" * 100
+while True:
+    sys.stdout.write(batch)'
+spawn endless /dev/null rec.err mscart record -r r9 -d crash
 wait_line c.out '"event":"r9:' 20
 kill -KILL "$BG_PID"
-wait "$BG_PID" 2>/dev/null
+{ wait "$BG_PID"; } 2>/dev/null
+is "$?" 137 "record was still recording when SIGKILL came"
+
 run -i big timeout -k 5 60 mscart record -r r9 -d crash
 is "$RC" 0 "record after a record killed mid-batch"
 n=$(printf '%s\n' "$OUT" | tail -n 1 | jget seq)
