@@ -113,30 +113,47 @@ common_opt(int ch, const char **home, int *nosync, int *batch)
 	}
 }
 
-int
-cmd_apply(int argc, char **argv)
+/*
+ * The loop commands an administrator runs on files or stdin (apply,
+ * import, settle): the same options, the admin role, and the message
+ * types each accepts.  -v (where optstring has it) turns quiet off.
+ */
+static int
+admin_loop(int argc, char **argv, const char *syn, const char *optstring,
+    const char *who, struct loop_opts *o)
 {
-	const char *syn = "apply [-hn] [-b batch] [-d dir] [file ...]";
 	const char *home = NULL;
 	struct role role;
-	struct loop_opts o = { 0 };
 	int ch, nosync = 0, batch = 1000;
 
-	while ((ch = getopt(argc, argv, "b:d:hn")) != -1) {
+	while ((ch = getopt(argc, argv, optstring)) != -1) {
 		if (ch == 'h') {
 			loop_usage(syn);
 			return MS_EX_OK;
+		}
+		if (ch == 'v') {
+			o->quiet = 0;
+			continue;
 		}
 		if (common_opt(ch, &home, &nosync, &batch) == -1)
 			return loop_usage(syn);
 	}
 	argc -= optind;
 	argv += optind;
-	role_admin(&role, "apply");
-	o.role = &role;
+	role_admin(&role, who);
+	o->role = &role;
+	return loop_files(store_home(home), nosync, batch, o, argc, argv, 0);
+}
+
+int
+cmd_apply(int argc, char **argv)
+{
+	struct loop_opts o = { 0 };
+
 	o.warn = 1;
 	o.allowed = requests;
-	return loop_files(store_home(home), nosync, batch, &o, argc, argv, 0);
+	return admin_loop(argc, argv, "apply [-hn] [-b batch] [-d dir] [file ...]",
+	    "b:d:hn", "apply", &o);
 }
 
 int
@@ -195,55 +212,21 @@ cmd_serve(int argc, char **argv)
 int
 cmd_import(int argc, char **argv)
 {
-	const char *syn = "import [-hv] [-d dir] [file ...]";
-	const char *home = NULL;
-	struct role role;
 	struct loop_opts o = { 0 };
-	int ch, nosync = 0, batch = 1000;
 
 	o.quiet = 1;
-	while ((ch = getopt(argc, argv, "d:hv")) != -1) {
-		if (ch == 'h') {
-			loop_usage(syn);
-			return MS_EX_OK;
-		}
-		if (ch == 'v') {
-			o.quiet = 0;
-			continue;
-		}
-		if (common_opt(ch, &home, &nosync, &batch) == -1)
-			return loop_usage(syn);
-	}
-	argc -= optind;
-	argv += optind;
-	role_admin(&role, "import");
-	o.role = &role;
 	o.allowed = TYPE_BIT(MS_MSG_PRODUCT) | TYPE_BIT(MS_MSG_USER);
-	return loop_files(store_home(home), nosync, batch, &o, argc, argv, 0);
+	return admin_loop(argc, argv, "import [-hv] [-d dir] [file ...]", "d:hv",
+	    "import", &o);
 }
 
 int
 cmd_settle(int argc, char **argv)
 {
-	const char *syn = "settle [-h] [-d dir] [file ...]";
-	const char *home = NULL;
-	struct role role;
 	struct loop_opts o = { 0 };
-	int ch, nosync = 0, batch = 1000;
 
-	while ((ch = getopt(argc, argv, "d:h")) != -1) {
-		if (ch == 'h') {
-			loop_usage(syn);
-			return MS_EX_OK;
-		}
-		if (common_opt(ch, &home, &nosync, &batch) == -1)
-			return loop_usage(syn);
-	}
-	argc -= optind;
-	argv += optind;
-	role_admin(&role, "settle");
-	o.role = &role;
 	o.warn = 1;
 	o.allowed = TYPE_BIT(MS_MSG_CHARGED);
-	return loop_files(store_home(home), nosync, batch, &o, argc, argv, 0);
+	return admin_loop(argc, argv, "settle [-h] [-d dir] [file ...]", "d:h",
+	    "settle", &o);
 }
