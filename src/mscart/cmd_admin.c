@@ -231,12 +231,8 @@ due_scan(struct store *st, struct due_arg *a)
 	unsigned char kb[8];
 	int rc;
 
-	if ((rc = st->env->txn_begin(st->env, NULL, &txn, DB_READ_COMMITTED)) != 0)
+	if ((rc = store_scan_begin(st, st->lines, &txn, &c)) != 0)
 		return rc;
-	if ((rc = st->lines->cursor(st->lines, txn, &c, DB_READ_COMMITTED)) != 0) {
-		txn->abort(txn);
-		return rc;
-	}
 	memset(&k, 0, sizeof(k));
 	memset(&d, 0, sizeof(d));
 	k.data = kb;
@@ -564,12 +560,8 @@ report_scan(struct store *st, const char *by, json_t *groups)
 	char key[MS_CARD_MAX + MS_ID_MAX + 16];
 	int rc;
 
-	if ((rc = st->env->txn_begin(st->env, NULL, &txn, DB_READ_COMMITTED)) != 0)
+	if ((rc = store_scan_begin(st, st->lines, &txn, &c)) != 0)
 		return rc;
-	if ((rc = st->lines->cursor(st->lines, txn, &c, DB_READ_COMMITTED)) != 0) {
-		txn->abort(txn);
-		return rc;
-	}
 	memset(&k, 0, sizeof(k));
 	memset(&d, 0, sizeof(d));
 	k.data = kb;

@@ -44,12 +44,8 @@ cmd_log(int argc, char **argv)
 		return cmd_usage(syn);
 	if (store_open(&st, store_home(home), 0) != 0)
 		return MS_EX_TEMPFAIL;
-	if ((rc = st.env->txn_begin(st.env, NULL, &txn, DB_READ_COMMITTED)) != 0)
+	if ((rc = store_scan_begin(&st, st.audit, &txn, &c)) != 0)
 		goto out;
-	if ((rc = st.audit->cursor(st.audit, txn, &c, DB_READ_COMMITTED)) != 0) {
-		txn->abort(txn);
-		goto out;
-	}
 	memset(&k, 0, sizeof(k));
 	memset(&d, 0, sizeof(d));
 	k.flags = DB_DBT_REALLOC;

@@ -149,6 +149,20 @@ store_begin(struct store *st, DB_TXN *parent, DB_TXN **txn, int readonly)
 }
 
 int
+store_scan_begin(struct store *st, DB *db, DB_TXN **txn, DBC **c)
+{
+	int rc;
+
+	if ((rc = st->env->txn_begin(st->env, NULL, txn, DB_READ_COMMITTED)) != 0)
+		return rc;
+	if ((rc = db->cursor(db, *txn, c, DB_READ_COMMITTED)) != 0) {
+		(*txn)->abort(*txn);
+		*txn = NULL;
+	}
+	return rc;
+}
+
+int
 store_retryable(int rc)
 {
 	return rc == DB_LOCK_DEADLOCK || rc == DB_LOCK_NOTGRANTED;

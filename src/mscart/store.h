@@ -46,6 +46,8 @@ int	store_reopen(struct store *);
 const char *store_home(const char *opt);	/* -d, MSCART_DB, or "." */
 
 int	store_begin(struct store *, DB_TXN *parent, DB_TXN **, int readonly);
+/* A read-committed transaction and a cursor on db, for a whole scan. */
+int	store_scan_begin(struct store *, DB *db, DB_TXN **, DBC **);
 int	store_retryable(int rc);	/* deadlock, lock not granted */
 
 /* JSON values by string key or by 8-byte line number. */
