@@ -2,9 +2,13 @@
 # with LD_PRELOAD over the real libgpiod.
 FAKEGPIOD := $(BUILD)/fakegpiod.so
 
-$(FAKEGPIOD): tests/fakegpiod.c
+# It reads its scripts with msdetect's own parser (replay.c, which needs
+# ms_parse_long from diag.c); only the EXPORTed libgpiod names are visible.
+FAKEGPIOD_SRCS := tests/fakegpiod.c src/msdetect/replay.c src/lib/diag.c
+
+$(FAKEGPIOD): $(FAKEGPIOD_SRCS) src/msdetect/msdetect.h
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(MS_CFLAGS) $(GPIOD_CFLAGS) -fPIC -shared -pthread \
-	    -o $@ tests/fakegpiod.c $(MS_LDFLAGS)
+	$(CC) $(CFLAGS) $(MS_CFLAGS) $(GPIOD_CFLAGS) -Isrc/msdetect -fPIC -shared \
+	    -fvisibility=hidden -pthread -o $@ $(FAKEGPIOD_SRCS) $(MS_LDFLAGS)
 
 TEST_PROGS += $(FAKEGPIOD)

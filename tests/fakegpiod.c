@@ -58,6 +58,8 @@
 
 #include <gpiod.h>
 
+#include "msdetect.h"	/* replay_parse: the edge-script format */
+
 #define EXPORT __attribute__((visibility("default")))
 
 struct gpiod_line {
@@ -120,88 +122,6 @@ logf_line(const char *fmt, ...)
 }
 
 static int
-parse_time(const char *s, int64_t *ns)
-{
-	int64_t sec = 0, frac = 0, scale = 100000000;
-
-	if (*s < '0' || *s > '9')
-		return -1;
-	for (; *s >= '0' && *s <= '9'; s++)
-		if ((sec = sec * 10 + (*s - '0')) > 1000000000)
-			return -1;
-	if (*s == '.')
-		for (s++; *s >= '0' && *s <= '9' && scale > 0; s++, scale /= 10)
-			frac += (*s - '0') * scale;
-	if (*s != '\0')
-		return -1;
-	*ns = sec * 1000000000 + frac;
-	return 0;
-}
-
-static int
-parse_offset(const char *s, unsigned int *off)
-{
-	char *end;
-	unsigned long v;
-
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (*s < '0' || *s > '9' || *end != '\0' || errno || v >= nlines)
-		return -1;
-	*off = (unsigned int)v;
-	return 0;
-}
-
-/*
- * Split a script line into words; "level OFFSET high|low", "TIME OFFSET
- * rising|falling" or (live) "OFFSET rising|falling".  Returns the number
- * of words or -1.
- */
-static int
-words(char *s, char **w)
-{
-	int n = 0;
-
-	for (;;) {
-		while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')
-			s++;
-		if (*s == '\0' || (n == 0 && *s == '#'))
-			return n;
-		if (n == 3)
-			return -1;
-		w[n++] = s;
-		while (*s && *s != ' ' && *s != '\t' && *s != '\n' && *s != '\r')
-			s++;
-		if (*s)
-			*s++ = '\0';
-	}
-}
-
-static int
-edge_word(const char *w, int *high)
-{
-	if (strcmp(w, "rising") == 0)
-		*high = 1;
-	else if (strcmp(w, "falling") == 0)
-		*high = 0;
-	else
-		return -1;
-	return 0;
-}
-
-static int
-level_word(const char *w, int *high)
-{
-	if (strcmp(w, "high") == 0)
-		*high = 1;
-	else if (strcmp(w, "low") == 0)
-		*high = 0;
-	else
-		return -1;
-	return 0;
-}
-
-static int
 logical(const struct gpiod_line *l)
 {
 	int phys = l->phys;
@@ -243,15 +163,36 @@ apply(unsigned int offset, int high, int64_t ts_ns, int event)
 		(void)write(l->pipe[1], "e", 1);
 }
 
+/*
+ * One script line in msdetect's own edge-script format (replay.c, the
+ * parser msdetect -r uses): -1 with a message for a bad line.
+ */
+static int
+script_line(const char *path, unsigned long lineno, char *line,
+    struct replay_rec *r)
+{
+	char err[160];
+
+	line[strcspn(line, "\r\n")] = '\0';
+	if (replay_parse(line, r, err, sizeof(err)) == -1) {
+		fprintf(stderr, "fakegpiod: %s:%lu: %s\n", path, lineno, err);
+		return -1;
+	}
+	if (r->kind != REPLAY_NONE && r->offset >= nlines) {
+		fprintf(stderr, "fakegpiod: %s:%lu: no line %u on the chip\n",
+		    path, lineno, r->offset);
+		return -1;
+	}
+	return 0;
+}
+
 static void
 load_script(const char *path)
 {
 	FILE *fp;
-	char buf[256], *w[3];
+	char buf[256];
 	unsigned long lineno = 0;
-	unsigned int off;
-	int n, high;
-	int64_t t;
+	struct replay_rec r;
 	size_t cap = 0;
 
 	if ((fp = fopen(path, "r")) == NULL) {
@@ -259,19 +200,11 @@ load_script(const char *path)
 		return;
 	}
 	while (fgets(buf, sizeof(buf), fp) != NULL) {
-		lineno++;
-		if ((n = words(buf, w)) == 0)
+		if (script_line(path, ++lineno, buf, &r) == -1 ||
+		    r.kind == REPLAY_NONE)
 			continue;
-		if (n == 3 && strcmp(w[0], "level") == 0 &&
-		    parse_offset(w[1], &off) == 0 && level_word(w[2], &high) == 0) {
-			lines[off].phys = high;
-			continue;
-		}
-		if (n != 3 || parse_time(w[0], &t) == -1 ||
-		    parse_offset(w[1], &off) == -1 || edge_word(w[2], &high) == -1) {
-			fprintf(stderr, "fakegpiod: %s:%lu: expected \"TIME OFFSET "
-			    "rising|falling\" or \"level OFFSET high|low\"\n",
-			    path, lineno);
+		if (r.kind == REPLAY_LEVEL) {
+			lines[r.offset].phys = r.high;
 			continue;
 		}
 		if (nscript == cap) {
@@ -279,9 +212,9 @@ load_script(const char *path)
 			if ((script = realloc(script, cap * sizeof(*script))) == NULL)
 				abort();
 		}
-		script[nscript].t_ns = t;
-		script[nscript].offset = off;
-		script[nscript].high = high;
+		script[nscript].t_ns = r.t_ns;
+		script[nscript].offset = r.offset;
+		script[nscript].high = r.high;
 		nscript++;
 	}
 	fclose(fp);
@@ -337,10 +270,10 @@ static void *
 fifo_thread(void *arg)
 {
 	const char *path = arg;
-	char buf[256], *w[3];
+	char buf[256 + 2];
 	unsigned long lineno = 0;
-	unsigned int off;
-	int fd, n, high;
+	struct replay_rec r;
+	int fd;
 	FILE *fp;
 
 	/* O_RDWR: never blocks on open and never sees end of file */
@@ -349,26 +282,25 @@ fifo_thread(void *arg)
 		fprintf(stderr, "fakegpiod: %s: %s\n", path, strerror(errno));
 		return NULL;
 	}
-	while (fgets(buf, sizeof(buf), fp) != NULL) {
-		lineno++;
-		if ((n = words(buf, w)) == 0)
+	while (fgets(buf + 2, sizeof(buf) - 2, fp) != NULL) {
+		char *line = buf, *t;
+
+		/* live edges have no time: "OFFSET EDGE" is "0 OFFSET EDGE" */
+		buf[0] = '0';
+		buf[1] = ' ';
+		t = buf + 2 + strspn(buf + 2, " \t");
+		if (strncmp(t, "level", 5) == 0 || *t == '#' || *t == '\n' ||
+		    *t == '\r' || *t == '\0')
+			line = buf + 2;	/* a level, a comment or a blank line */
+
+		if (script_line(path, ++lineno, line, &r) == -1 ||
+		    r.kind == REPLAY_NONE)
 			continue;
-		if (n == 3 && strcmp(w[0], "level") == 0 &&
-		    parse_offset(w[1], &off) == 0 && level_word(w[2], &high) == 0) {
-			pthread_mutex_lock(&mu);
-			apply(off, high, 0, 0);
-			pthread_mutex_unlock(&mu);
-			continue;
-		}
-		if (n != 2 || parse_offset(w[0], &off) == -1 ||
-		    edge_word(w[1], &high) == -1) {
-			fprintf(stderr, "fakegpiod: %s:%lu: expected \"OFFSET "
-			    "rising|falling\" or \"level OFFSET high|low\"\n",
-			    path, lineno);
-			continue;
-		}
 		pthread_mutex_lock(&mu);
-		apply(off, high, mono_ns(), 1);
+		if (r.kind == REPLAY_LEVEL)
+			apply(r.offset, r.high, 0, 0);
+		else
+			apply(r.offset, r.high, mono_ns(), 1);
 		pthread_mutex_unlock(&mu);
 	}
 	return NULL;
