@@ -3,8 +3,10 @@
 
 It stands between mspay and a real gateway implementation (in the
 end-to-end tests, stripe-stateful-mock) and forwards every request to
---upstream.  A fraction --faults of idempotency keys, chosen by a hash of
-the key and --seed, meets one fault on its first attempt:
+--upstream.  A fraction --faults of idempotency keys meets one fault on
+its first attempt.  The choice is by arrival, not by chance, so that
+every run sees every kind: with --faults 0.2 the 5th, 10th, 15th... new
+key meets a fault, the kinds taking turns (drop first):
 
   500   answered 500 without reaching the gateway (nothing charged)
   429   answered 429 with Retry-After: 0 (nothing charged)
@@ -17,7 +19,6 @@ what it did at GET /_faults.  Standard library only.
 """
 
 import argparse
-import hashlib
 import http.client
 import http.server
 import json
@@ -25,19 +26,19 @@ import sys
 import threading
 import urllib.parse
 
-KINDS = ["500", "429", "drop"]
+KINDS = ["drop", "500", "429"]
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--upstream", required=True)
     ap.add_argument("--faults", type=float, default=0.2)
-    ap.add_argument("--seed", default="e2e")
     ap.add_argument("--port", type=int, default=0)
     args = ap.parse_args()
     up = urllib.parse.urlsplit(args.upstream)
     lock = threading.Lock()
     seen = set()
+    state = {"keys": 0, "faults": 0}
     counts = {k: 0 for k in KINDS}
     counts["forwarded"] = 0
 
@@ -48,10 +49,13 @@ def main():
             if key in seen:
                 return None
             seen.add(key)
-        h = hashlib.sha256(("%s/%s" % (args.seed, key)).encode()).digest()
-        if int.from_bytes(h[:4], "big") / 2**32 >= args.faults:
-            return None
-        return KINDS[h[4] % len(KINDS)]
+            n = state["keys"]
+            state["keys"] = n + 1
+            if int((n + 1) * args.faults) == int(n * args.faults):
+                return None
+            kind = KINDS[state["faults"] % len(KINDS)]
+            state["faults"] += 1
+            return kind
 
     class Handler(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"

@@ -1,7 +1,7 @@
 #!/bin/sh
 # End to end with faults everywhere at once: ssh links cut while the
 # robots sell, one robot SIGKILLed mid-push and restarted, the gateway
-# failing 20% of calls (tests/e2e/faultproxy.py in front of
+# failing every 5th new charge (tests/e2e/faultproxy.py in front of
 # stripe-stateful-mock), and a settlement run SIGKILLed midway.  After
 # recovery and reruns every take is in its cart once and the totals
 # charged match to the yen.
