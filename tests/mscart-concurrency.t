@@ -58,6 +58,22 @@ print(sum(r["count"] for r in rows), sum(r["amount"] for r in rows))')
 is "$count" "$((4 * N)) $expect" "the ledger holds every take once, totals add up exactly"
 run mscart log
 is "$(printf '%s\n' "$OUT" | grep -c '"what":"take"')" $((4 * N)) "one audit record per take"
+
+# Two writers racing on the same robot's events, one in seq order and
+# one backwards: every event is applied by exactly one of them.
+python3 "$GEN" takes same 1 400 40 10 9 >same.fwd 2>/dev/null
+sed '1!G;h;$!d' same.fwd >same.back
+timeout 120 mscart apply -b 3 <same.fwd >same.1 2>same.e1 &
+p1=$!
+timeout 120 mscart apply -b 5 <same.back >same.2 2>same.e2 &
+p2=$!
+wait $p1; r1=$?
+wait $p2; r2=$?
+is "$r1 $r2" "0 0" "both racing writers finished with status 0"
+is "$(cat same.1 same.2 | grep -c '"status":"applied"')" 400 \
+    "the same 400 events from two writers: each applied once"
+is "$(cat same.1 same.2 | grep -c '"status":"duplicate"')" 400 \
+    "and once a duplicate"
 run mscart verify
 is "$RC" 0 "verify passes"
 done_testing

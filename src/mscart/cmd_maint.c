@@ -15,6 +15,59 @@
 
 /* ----- log ----- */
 
+/* How many entries an audit record stands for (a batch's takes share one). */
+static long
+audit_entries(const DBT *d)
+{
+	static const char tag[] = "\"what\":\"take\",\"count\":";
+	const char *p = d->data;
+	size_t len = d->size < 256 ? d->size : 256, tl = sizeof(tag) - 1;
+
+	/* the tag is in the head, which audit_flush() writes */
+	for (size_t i = 0; i + tl < len; i++)
+		if (p[i] == '"' && memcmp(p + i, tag, tl) == 0)
+			return strtol(p + i + tl, NULL, 10);
+	return 1;
+}
+
+/*
+ * Print an audit record's entries from the skip-th on: a record of takes
+ * as one line per take, {"n":...,"ts":...,"who":...,"what":"take",...}.
+ */
+static void
+audit_print(const DBT *d, long skip)
+{
+	json_t *rec, *takes, *t, *e;
+	json_int_t n;
+	size_t i;
+	char *s;
+
+	if (audit_entries(d) == 1 && skip == 0) {
+		ms_write_raw(stdout, d->data, d->size, 0);
+		return;
+	}
+	if ((rec = json_loadb(d->data, d->size, 0, NULL)) == NULL ||
+	    !json_is_array(takes = json_object_get(rec, "takes"))) {
+		ms_write_raw(stdout, d->data, d->size, 0);
+		json_decref(rec);
+		return;
+	}
+	n = json_integer_value(json_object_get(rec, "n"));
+	json_array_foreach(takes, i, t) {
+		if ((long)i < skip)
+			continue;
+		e = json_pack("{s:I,s:O,s:O,s:s}", "n", n + (json_int_t)i, "ts",
+		    json_object_get(rec, "ts"), "who", json_object_get(rec, "who"),
+		    "what", "take");
+		json_object_update(e, t);
+		if ((s = json_dumps(e, JSON_COMPACT | JSON_PRESERVE_ORDER)) != NULL)
+			ms_write_raw(stdout, s, strlen(s), 0);
+		free(s);
+		json_decref(e);
+	}
+	json_decref(rec);
+}
+
 int
 cmd_log(int argc, char **argv)
 {
@@ -24,7 +77,7 @@ cmd_log(int argc, char **argv)
 	DB_TXN *txn;
 	DBC *c;
 	DBT k, d;
-	long count = -1;
+	long count = -1, skip = 0;
 	int ch, rc;
 
 	while ((ch = getopt(argc, argv, "d:hn:")) != -1) {
@@ -52,18 +105,23 @@ cmd_log(int argc, char **argv)
 	d.flags = DB_DBT_REALLOC;
 	rc = 0;
 	if (count > 0) {
-		/* step back count records from the end, then print forward */
+		/* step back count entries from the end, then print forward */
 		long n = 0;
 
-		for (rc = c->get(c, &k, &d, DB_LAST); rc == 0 && ++n < count;
+		for (rc = c->get(c, &k, &d, DB_LAST); rc == 0 &&
+		    (n += audit_entries(&d)) < count;
 		    rc = c->get(c, &k, &d, DB_PREV))
 			;
 		if (rc == DB_NOTFOUND)
 			rc = c->get(c, &k, &d, DB_FIRST);
+		else if (n > count)
+			skip = n - count;
 	} else
 		rc = c->get(c, &k, &d, DB_FIRST);
-	for (; rc == 0; rc = c->get(c, &k, &d, DB_NEXT))
-		ms_write_raw(stdout, d.data, d.size, 0);
+	for (; rc == 0; rc = c->get(c, &k, &d, DB_NEXT)) {
+		audit_print(&d, skip);
+		skip = 0;
+	}
 	free(k.data);
 	free(d.data);
 	c->close(c);

@@ -9,6 +9,8 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -390,15 +392,13 @@ apply_take(struct ctx *c)
 	struct store *st = c->st;
 	json_t *p = NULL;
 	char owner[MS_CARD_MAX + 4], user[MS_ID_MAX + 1], id[32];
-	const char *card = str(c->msg, "card");
-	int64_t lid;
-	int rc;
-
-	const char *sku = str(c->msg, "sku");
-	char qname[6 * MS_NAME_MAX + 8], qcard[6 * MS_CARD_MAX + 8];
-	char qowner[6 * MS_CARD_MAX + 24], rec[8192], extra[16384];
+	char rec[16384], f[6 * MS_CARD_MAX + 256];
+	const char *card = str(c->msg, "card"), *sku = str(c->msg, "sku");
+	const char *cur;
 	struct line_head h;
-	int n, en;
+	struct tbuf t, a;
+	int64_t lid, price;
+	int rc;
 
 	/* a batch of takes reads the same few products again and again */
 	if ((p = json_object_get(product_cache(st), sku)) != NULL)
@@ -415,43 +415,66 @@ apply_take(struct ctx *c)
 	if ((rc = card_owner(st, c->txn, card, owner, sizeof(owner), user,
 	    sizeof(user))) != 0)
 		goto out;
-	if (json_quote(qname, sizeof(qname), str(p, "name")) == -1 ||
-	    json_quote(qowner, sizeof(qowner), owner) == -1 ||
-	    json_quote(qcard, sizeof(qcard), card ? card : "") == -1) {
-		rc = EINVAL;
-		goto out;
-	}
+	price = num(p, "price");
+	cur = str(p, "currency");
 	lid = st->next_line++;
 	line_id_format(lid, id, sizeof(id));
-	/* sku, ts, robot, slot and event are plain identifiers or times */
-	n = snprintf(rec, sizeof(rec), "{\"id\":\"%s\",\"sku\":\"%s\","
-	    "\"name\":%s,\"price\":%lld,\"currency\":\"%s\",\"ts\":\"%s\","
-	    "\"robot\":\"%s\",\"slot\":\"%s\",\"event\":\"%s\","
-	    "\"state\":\"unpaid\",\"settlement\":null}",
-	    id, sku, qname, (long long)num(p, "price"),
-	    str(p, "currency"), str(c->msg, "ts"), str(c->msg, "robot"),
-	    str(c->msg, "slot"), c->event);
-	en = snprintf(extra, sizeof(extra), "{\"owner\":%s%s%s}", qowner,
-	    card ? ",\"card\":" : "", card ? qcard : "");
-	if (n < 0 || (size_t)n >= sizeof(rec) || en < 0 ||
-	    (size_t)en >= sizeof(extra)) {
+	/*
+	 * The record as line_put_rec() wants it, built by hand: this is the
+	 * hot path.  sku, ts, robot, slot and event are plain identifiers or
+	 * times; name, owner and card are quoted.
+	 */
+	tb_init(&t, rec, sizeof(rec));
+	tb_mem(&t, rec, LINE_HEAD_LEN);		/* room for the head */
+	tb_str(&t, "{\"id\":\"");
+	tb_str(&t, id);
+	tb_str(&t, "\",\"sku\":\"");
+	tb_str(&t, sku);
+	tb_str(&t, "\",\"name\":");
+	tb_quote(&t, str(p, "name"));
+	tb_str(&t, ",\"price\":");
+	tb_i64(&t, price);
+	tb_str(&t, ",\"currency\":\"");
+	tb_str(&t, cur);
+	tb_str(&t, "\",\"ts\":\"");
+	tb_str(&t, str(c->msg, "ts"));
+	tb_str(&t, "\",\"robot\":\"");
+	tb_str(&t, str(c->msg, "robot"));
+	tb_str(&t, "\",\"slot\":\"");
+	tb_str(&t, str(c->msg, "slot"));
+	tb_str(&t, "\",\"event\":\"");
+	tb_str(&t, c->event);
+	tb_str(&t, "\",\"state\":\"unpaid\",\"settlement\":null}\n"
+	    "{\"owner\":");
+	tb_quote(&t, owner);
+	if (card != NULL) {
+		tb_str(&t, ",\"card\":");
+		tb_quote(&t, card);
+	}
+	tb_mem(&t, "}", 1);
+	/* the audit record's fields */
+	tb_init(&a, f, sizeof(f));
+	tb_str(&a, "\"event\":\"");
+	tb_str(&a, c->event);
+	tb_str(&a, "\",\"line\":\"");
+	tb_str(&a, id);
+	tb_str(&a, "\",\"owner\":");
+	tb_quote(&a, owner);
+	tb_str(&a, ",\"price\":");
+	tb_i64(&a, price);
+	tb_str(&a, ",\"currency\":\"");
+	tb_str(&a, cur);
+	tb_mem(&a, "\"", 1);
+	if (t.over || a.over) {
 		rc = EINVAL;
 		goto out;
 	}
 	h.state = 'u';
-	snprintf(h.currency, sizeof(h.currency), "%s", str(p, "currency"));
-	h.price = num(p, "price");
-	if ((rc = line_put_raw(st, c->txn, lid, &h, rec, (size_t)n, extra,
-	    (size_t)en)) == 0 &&
-	    (rc = owner_add(st, c->txn, owner, lid)) == 0) {
-		char f[6 * MS_CARD_MAX + 200];
-
-		snprintf(f, sizeof(f), "\"event\":\"%s\",\"line\":\"%s\","
-		    "\"owner\":%s,\"price\":%lld,\"currency\":\"%s\"",
-		    c->event, id, qowner, (long long)num(p, "price"),
-		    str(p, "currency"));
-		rc = audit_add_raw(st, c->txn, c->role->who, "take", f);
-	}
+	snprintf(h.currency, sizeof(h.currency), "%s", cur);
+	h.price = price;
+	if ((rc = line_put_rec(st, c->txn, lid, &h, rec, t.n)) == 0 &&
+	    (rc = owner_add(st, c->txn, owner, lid)) == 0)
+		rc = audit_take(st, c->role->who, f);
 out:
 	json_decref(p);
 	return rc;
@@ -544,6 +567,7 @@ apply_event(struct ctx *c, enum ms_msg_type type)
 	struct store *st = c->st;
 	const char *tname = ms_msg_type_name(type), *robot;
 	char user[MS_ID_MAX + 1];
+	int64_t seq;
 	int rc, dup = 0;
 	json_t *ack;
 
@@ -555,15 +579,9 @@ apply_event(struct ctx *c, enum ms_msg_type type)
 	    strcmp(c->role->id, robot) != 0))
 		return refuse(c, "forbidden", "%s: role %s may not send events "
 		    "of robot %s", tname, c->role->who, robot);
-	/*
-	 * Claim the event id first: one B-tree descent says whether it is a
-	 * duplicate and records it.  A refusal below takes the claim back,
-	 * so a refused event still leaves nothing behind.
-	 */
-	rc = db_put_new(st->events, c->txn, c->event, tname);
-	if (rc == DB_KEYEXIST)
-		dup = 1;
-	else if (rc != 0)
+	/* a refused event is not claimed, so it leaves nothing behind */
+	seq = (int64_t)json_integer_value(json_object_get(c->msg, "seq"));
+	if ((rc = event_seen(st, c->txn, robot, seq, &dup)) != 0)
 		return rc;
 	if (!dup) {
 		switch (type) {
@@ -579,22 +597,27 @@ apply_event(struct ctx *c, enum ms_msg_type type)
 			    "message", c->msg));
 			break;
 		}
-		if (rc == 0 && c->refused)
-			rc = db_del_str(st->events, c->txn, c->event);
 		if (rc != 0 || c->refused)
+			return rc;
+		if ((rc = event_claim(st, c->txn, robot, seq)) != 0)
 			return rc;
 	}
 	if (type != MS_MSG_IDENTIFY) {
 		/* the common case, encoded directly: ids need no escaping */
 		char buf[MS_ID_MAX + 128];
-		int n = snprintf(buf, sizeof(buf), "{\"type\":\"ack\",\"status\":"
-		    "\"%s\",\"of\":\"%s\",\"event\":\"%s\"}",
-		    dup ? "duplicate" : "applied", tname, c->event);
+		struct tbuf t;
 
-		if (n < 0 || (size_t)n >= sizeof(buf) ||
-		    (c->raw = strdup(buf)) == NULL)
+		tb_init(&t, buf, sizeof(buf));
+		tb_str(&t, "{\"type\":\"ack\",\"status\":\"");
+		tb_str(&t, dup ? "duplicate" : "applied");
+		tb_str(&t, "\",\"of\":\"");
+		tb_str(&t, tname);
+		tb_str(&t, "\",\"event\":\"");
+		tb_str(&t, c->event);
+		tb_str(&t, "\"}");
+		if (t.over || (c->raw = strdup(buf)) == NULL)
 			return ENOMEM;
-		c->rawlen = (size_t)n;
+		c->rawlen = t.n;
 		return 0;
 	}
 	ack = json_pack("{s:s,s:s,s:s,s:s}", "type", "ack", "status",
@@ -1262,65 +1285,254 @@ item_parse(struct item *it, const struct ms_reader *r, const struct loop_opts *o
 	it->type = t;
 }
 
-static int
-wait_readable(int fd)
-{
-	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+/*
+ * The feeder: a thread that reads and parses lines while the main thread
+ * applies the batch before, so that JSON parsing and validation (a
+ * quarter of the work of a take) run on a second core.  It hands over
+ * parsed items through a bounded ring.  The main thread commits a batch
+ * when the ring is empty and the feeder is idle (no whole line waiting
+ * on the input), exactly as it would reading the lines itself: the lines
+ * already waiting go in one batch, and a lone line is never delayed.
+ * Signals go to the main thread only; it waits in poll() on a pipe the
+ * feeder writes to, so SIGTERM interrupts the wait.
+ */
+struct feed {
+	pthread_mutex_t	 mu;
+	pthread_cond_t	 space;		/* the feeder waits for room */
+	struct item	*ring;
+	size_t		 cap, head, count;
+	int		 idle;		/* no whole line waiting on input */
+	int		 done;		/* end of input, or a read error */
+	int		 error;		/* ... a read error, err says which */
+	int		 stop;		/* the main thread wants no more */
+	int		 main_waits;	/* the main thread sleeps on wake[0] */
+	int		 wake[2];	/* feeder -> main thread */
+	int		 halt[2];	/* main thread -> feeder in poll() */
+	char		 err[512];
+	struct ms_reader r;
+	const struct loop_opts *o;
+};
 
-	while (!ms_sig_stop) {
-		if (poll(&pfd, 1, -1) >= 0)
-			return 0;
-		if (errno != EINTR)
-			return -1;
+/* With f->mu held. */
+static void
+feed_wake(struct feed *f)
+{
+	if (f->main_waits) {
+		f->main_waits = 0;
+		while (write(f->wake[1], "", 1) == -1 && errno == EINTR)
+			;
 	}
-	return -1;
+}
+
+static void
+feed_set_idle(struct feed *f, int idle)
+{
+	pthread_mutex_lock(&f->mu);
+	f->idle = idle;
+	if (idle)
+		feed_wake(f);
+	pthread_mutex_unlock(&f->mu);
+}
+
+/* Block until input or a halt; -1 on a halt. */
+static int
+feed_wait_input(struct feed *f)
+{
+	struct pollfd p[2] = {
+		{ .fd = f->r.fd, .events = POLLIN },
+		{ .fd = f->halt[0], .events = POLLIN },
+	};
+
+	for (;;) {
+		if (poll(p, 2, -1) == -1) {
+			if (errno == EINTR)
+				continue;
+			return 0;	/* let read() say what is wrong */
+		}
+		if (p[1].revents)
+			return -1;
+		return 0;
+	}
+}
+
+static void *
+feeder(void *arg)
+{
+	struct feed *f = arg;
+	struct item it;
+	char err[512];
+	int rc;
+
+	for (;;) {
+		pthread_mutex_lock(&f->mu);
+		while (f->count == f->cap && !f->stop)
+			pthread_cond_wait(&f->space, &f->mu);
+		rc = f->stop;
+		pthread_mutex_unlock(&f->mu);
+		if (rc)
+			break;
+		rc = ms_reader_line(&f->r, 1, err, sizeof(err));
+		if (rc == MS_READ_AGAIN) {
+			/* nothing whole is waiting: the batch may commit */
+			feed_set_idle(f, 1);
+			if (feed_wait_input(f) == -1)
+				break;
+			feed_set_idle(f, 0);
+			continue;
+		}
+		if (rc == MS_READ_LINE)
+			item_parse(&it, &f->r, f->o);
+		else if (rc == MS_READ_BAD)
+			item_bad(&it, &f->r, strstr(err, "longer") != NULL, err);
+		pthread_mutex_lock(&f->mu);
+		if (rc == MS_READ_LINE || rc == MS_READ_BAD) {
+			f->ring[(f->head + f->count) % f->cap] = it;
+			f->count++;
+		} else {
+			f->done = 1;
+			if (rc != MS_READ_EOF) {
+				f->error = 1;
+				snprintf(f->err, sizeof(f->err), "%s", err);
+			}
+		}
+		feed_wake(f);
+		pthread_mutex_unlock(&f->mu);
+		if (rc != MS_READ_LINE && rc != MS_READ_BAD)
+			break;
+	}
+	return NULL;
+}
+
+static void
+item_free(struct item *it)
+{
+	free(it->raw);
+	json_decref(it->reply);
+	json_decref(it->msg);
+	memset(it, 0, sizeof(*it));
+}
+
+static int
+feed_start(struct feed *f, pthread_t *tid, int fd, const char *source,
+    const struct loop_opts *o, size_t cap)
+{
+	sigset_t all, old;
+	int rc;
+
+	memset(f, 0, sizeof(*f));
+	f->wake[0] = f->wake[1] = f->halt[0] = f->halt[1] = -1;
+	f->o = o;
+	f->cap = cap;
+	ms_reader_init(&f->r, fd, source);
+	if ((f->ring = calloc(cap, sizeof(*f->ring))) == NULL ||
+	    pipe(f->wake) == -1 || pipe(f->halt) == -1) {
+		ms_warn("feeder");
+		return -1;
+	}
+	pthread_mutex_init(&f->mu, NULL);
+	pthread_cond_init(&f->space, NULL);
+	/* the feeder takes no signals: they interrupt the main thread */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = pthread_create(tid, NULL, feeder, f);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0) {
+		ms_warnx("pthread_create: %s", strerror(rc));
+		return -1;
+	}
+	return 0;
+}
+
+static void
+feed_stop(struct feed *f, pthread_t tid, int started)
+{
+	if (started) {
+		pthread_mutex_lock(&f->mu);
+		f->stop = 1;
+		pthread_cond_signal(&f->space);
+		pthread_mutex_unlock(&f->mu);
+		while (write(f->halt[1], "", 1) == -1 && errno == EINTR)
+			;
+		pthread_join(tid, NULL);
+		pthread_cond_destroy(&f->space);
+		pthread_mutex_destroy(&f->mu);
+	}
+	for (; f->ring != NULL && f->count > 0; f->count--) {
+		item_free(&f->ring[f->head]);
+		f->head = (f->head + 1) % f->cap;
+	}
+	free(f->ring);
+	for (int i = 0; i < 2; i++) {
+		if (f->wake[i] != -1)
+			close(f->wake[i]);
+		if (f->halt[i] != -1)
+			close(f->halt[i]);
+	}
+	ms_reader_free(&f->r);
+}
+
+/*
+ * The next batch: the first line blocks; the rest are what is already
+ * waiting.  Returns 0, or -1 when no more lines will come.
+ */
+static int
+feed_batch(struct feed *f, struct batch *b, size_t max)
+{
+	char c[64];
+	int more;
+
+	b->n = 0;
+	pthread_mutex_lock(&f->mu);
+	for (;;) {
+		if (f->count > 0) {
+			if (f->count == f->cap)
+				pthread_cond_signal(&f->space);
+			while (f->count > 0 && b->n < max) {
+				b->items[b->n++] = f->ring[f->head];
+				f->head = (f->head + 1) % f->cap;
+				f->count--;
+			}
+		}
+		if (b->n == max || f->done || ms_sig_stop ||
+		    (b->n > 0 && f->idle))
+			break;
+		f->main_waits = 1;
+		pthread_mutex_unlock(&f->mu);
+		poll(&(struct pollfd){ .fd = f->wake[0], .events = POLLIN }, 1, -1);
+		pthread_mutex_lock(&f->mu);
+		if (!f->main_waits)	/* woken: take the byte */
+			while (read(f->wake[0], c, 1) == -1 && errno == EINTR)
+				;
+		f->main_waits = 0;
+	}
+	more = !(f->done && f->count == 0);
+	pthread_mutex_unlock(&f->mu);
+	return more ? 0 : -1;
 }
 
 long
 ledger_loop(struct store *st, int fd, const char *source,
     const struct loop_opts *o)
 {
-	struct ms_reader r;
+	struct feed f;
 	struct batch b;
+	pthread_t tid;
 	size_t max = o->batch_max > 0 ? (size_t)o->batch_max : 1000;
 	long refused = 0;
-	char err[512];
-	int rc, eof = 0, fatal = 0;
+	int rc, eof = 0, fatal = 0, started;
 
-	ms_reader_init(&r, fd, source);
 	memset(&b, 0, sizeof(b));
 	b.o = o;
 	b.source = source;
-	if ((b.items = calloc(max, sizeof(*b.items))) == NULL) {
-		ms_warn("calloc");
+	started = feed_start(&f, &tid, fd, source, o, 2 * max) == 0;
+	if (!started || (b.items = calloc(max, sizeof(*b.items))) == NULL) {
+		if (started)
+			ms_warn("calloc");
+		feed_stop(&f, tid, started);
 		return -1;
 	}
 	while (!eof && !fatal && !ms_sig_stop && !ms_write_failed()) {
-		b.n = 0;
-		/* the first line blocks; the rest are what is already waiting */
-		while (b.n < max) {
-			if (b.n == 0 && !ms_reader_ready(&r)) {
-				if (wait_readable(fd) == -1)
-					break;
-			}
-			rc = ms_reader_line(&r, b.n > 0, err, sizeof(err));
-			if (rc == MS_READ_LINE) {
-				item_parse(&b.items[b.n++], &r, o);
-			} else if (rc == MS_READ_BAD) {
-				item_bad(&b.items[b.n++], &r,
-				    strstr(err, "longer") != NULL, err);
-			} else if (rc == MS_READ_EOF) {
-				eof = 1;
-				break;
-			} else if (rc == MS_READ_AGAIN) {
-				if (b.n > 0 || ms_sig_stop)
-					break;
-			} else {
-				ms_warnx("%s: %s", source, err);
-				fatal = 1;
-				break;
-			}
-		}
+		eof = feed_batch(&f, &b, max) == -1;
 		if (b.n == 0)
 			continue;
 		if ((rc = run_txn(st, batch_run, &b)) != 0) {
@@ -1355,13 +1567,14 @@ ledger_loop(struct store *st, int fd, const char *source,
 				ms_write_raw(stdout, it->raw, it->rawlen, i + 1 == b.n);
 			else if (!o->quiet)
 				ms_write_json(stdout, it->reply, i + 1 == b.n);
-			free(it->raw);
-			json_decref(it->reply);
-			json_decref(it->msg);
-			memset(it, 0, sizeof(*it));
+			item_free(it);
 		}
 	}
+	if (eof && f.error) {
+		ms_warnx("%s: %s", source, f.err);
+		fatal = 1;
+	}
+	feed_stop(&f, tid, 1);
 	free(b.items);
-	ms_reader_free(&r);
 	return fatal ? -1 : refused;
 }

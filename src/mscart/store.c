@@ -119,6 +119,8 @@ store_close(struct store *st)
 	free(st->getbuf);
 	st->getbuf = NULL;
 	st->getbuflen = 0;
+	free(st->tk);
+	st->tk = NULL;
 	close_dbs(st);
 	if (st->env != NULL)
 		ms_dbenv_close(st->env);
@@ -134,6 +136,7 @@ store_reopen(struct store *st)
 	memcpy(home, st->home, sizeof(home));
 	json_decref(st->products_seen);
 	free(st->getbuf);
+	free(st->tk);
 	close_dbs(st);
 	if (st->env != NULL)
 		st->env->close(st->env, 0);
@@ -259,16 +262,6 @@ db_put_str(DB *db, DB_TXN *txn, const char *key, const char *val)
 }
 
 int
-db_put_new(DB *db, DB_TXN *txn, const char *key, const char *val)
-{
-	DBT k, d;
-
-	dbt_key(&k, key, strlen(key));
-	dbt_key(&d, val, strlen(val));
-	return db->put(db, txn, &k, &d, DB_NOOVERWRITE);
-}
-
-int
 db_del_str(DB *db, DB_TXN *txn, const char *key)
 {
 	DBT k;
@@ -299,37 +292,88 @@ unbe64(const unsigned char b[8])
 	return (int64_t)u;
 }
 
+void
+tb_init(struct tbuf *b, char *buf, size_t cap)
+{
+	b->p = buf;
+	b->n = 0;
+	b->cap = cap;
+	b->over = cap == 0;
+	if (cap > 0)
+		buf[0] = '\0';
+}
+
+void
+tb_mem(struct tbuf *b, const void *s, size_t len)
+{
+	if (b->over || len >= b->cap - b->n) {
+		b->over = 1;
+		return;
+	}
+	memcpy(b->p + b->n, s, len);
+	b->n += len;
+	b->p[b->n] = '\0';
+}
+
+void
+tb_str(struct tbuf *b, const char *s)
+{
+	tb_mem(b, s, strlen(s));
+}
+
+void
+tb_i64(struct tbuf *b, int64_t v)
+{
+	char d[24], *e = d + sizeof(d), *q = e;
+	uint64_t u = v < 0 ? -(uint64_t)v : (uint64_t)v;
+
+	do
+		*--q = (char)('0' + u % 10);
+	while ((u /= 10) != 0);
+	if (v < 0)
+		*--q = '-';
+	tb_mem(b, q, (size_t)(e - q));
+}
+
+void
+tb_quote(struct tbuf *b, const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+	const char *run;
+
+	tb_mem(b, "\"", 1);
+	for (run = s; *s != '\0'; s++) {
+		unsigned char ch = (unsigned char)*s;
+		char esc[6] = { '\\', 'u', '0', '0' };
+
+		if (ch != '"' && ch != '\\' && ch >= 0x20 && ch != 0x7f)
+			continue;
+		tb_mem(b, run, (size_t)(s - run));
+		run = s + 1;
+		if (ch == '"' || ch == '\\') {
+			esc[1] = (char)ch;
+			tb_mem(b, esc, 2);
+		} else {
+			esc[4] = hex[ch >> 4];
+			esc[5] = hex[ch & 15];
+			tb_mem(b, esc, 6);
+		}
+	}
+	tb_mem(b, run, (size_t)(s - run));
+	tb_mem(b, "\"", 1);
+}
+
 int
 json_quote(char *buf, size_t len, const char *s)
 {
-	static const char hex[] = "0123456789abcdef";
-	size_t o = 0;
+	struct tbuf b;
 
-	if (len < 3)
-		return -1;
-	buf[o++] = '"';
-	for (; *s != '\0'; s++) {
-		unsigned char ch = (unsigned char)*s;
-
-		if (o + 7 >= len)
-			return -1;
-		if (ch == '"' || ch == '\\') {
-			buf[o++] = '\\';
-			buf[o++] = (char)ch;
-		} else if (ch < 0x20 || ch == 0x7f) {
-			memcpy(buf + o, "\\u00", 4);
-			buf[o + 4] = hex[ch >> 4];
-			buf[o + 5] = hex[ch & 15];
-			o += 6;
-		} else
-			buf[o++] = (char)ch;
-	}
-	buf[o++] = '"';
-	buf[o] = '\0';
-	return 0;
+	tb_init(&b, buf, len);
+	tb_quote(&b, s);
+	return b.over ? -1 : 0;
 }
 
-#define HEAD_LEN	12	/* state, currency[3], price (8 bytes BE) */
+#define HEAD_LEN	LINE_HEAD_LEN
 static const char *const item_keys[] = {
 	"id", "sku", "name", "price", "currency", "ts", "robot", "slot",
 	"event", "state", "settlement", NULL
@@ -378,7 +422,7 @@ line_decode(const void *data, size_t size)
 	return item;
 }
 
-int
+static int
 line_put_raw(struct store *st, DB_TXN *txn, int64_t id,
     const struct line_head *h, const char *item, size_t itemlen,
     const char *extras, size_t extraslen)
@@ -400,6 +444,20 @@ line_put_raw(struct store *st, DB_TXN *txn, int64_t id,
 	rc = st->lines->put(st->lines, txn, &k, &d, 0);
 	free(rec);
 	return rc;
+}
+
+int
+line_put_rec(struct store *st, DB_TXN *txn, int64_t id,
+    const struct line_head *h, char *rec, size_t len)
+{
+	unsigned char b[8];
+	DBT k, d;
+
+	head_encode((unsigned char *)rec, h);
+	be64(b, id);
+	dbt_key(&k, b, 8);
+	dbt_key(&d, rec, len);
+	return st->lines->put(st->lines, txn, &k, &d, 0);
 }
 
 int
@@ -515,7 +573,11 @@ line_id_parse(const char *s, int64_t *id)
 void
 line_id_format(int64_t id, char *buf, size_t len)
 {
-	snprintf(buf, len, "L%" PRId64, id);
+	struct tbuf b;
+
+	tb_init(&b, buf, len);
+	tb_mem(&b, "L", 1);
+	tb_i64(&b, id);
 }
 
 static int
@@ -569,6 +631,9 @@ store_counters_save(struct store *st, DB_TXN *txn)
 {
 	int rc;
 
+	if ((rc = events_flush(st, txn)) != 0 ||
+	    (rc = audit_flush(st, txn)) != 0)
+		return rc;
 	if (!st->counters_loaded)
 		return 0;
 	if ((rc = counter_put(st, txn, "line", st->next_line)) != 0 ||
@@ -583,6 +648,9 @@ void
 store_counters_forget(struct store *st)
 {
 	st->counters_loaded = 0;
+	st->tk_count = 0;
+	st->tk_len = 0;
+	events_forget(st);
 }
 
 int
@@ -664,23 +732,35 @@ owner_del(struct store *st, DB_TXN *txn, const char *owner, int64_t id)
 	return rc ? rc : rc2;
 }
 
+/* The time of an audit record: formatted again only when it changed. */
+static const char *
+audit_now(struct store *st)
+{
+	int64_t ms = ms_now_ms();
+
+	if (ms != st->now_ms || st->now[0] == '\0') {
+		ms_time_format(ms, st->now);
+		st->now_ms = ms;
+	}
+	return st->now;
+}
+
 int
 audit_add(struct store *st, DB_TXN *txn, const char *who, const char *what,
     json_t *details)
 {
 	unsigned char b[8];
-	char ts[MS_TIME_LEN];
 	json_t *rec;
 	DBT k;
 	int rc;
 
-	if (!st->counters_loaded) {
+	rc = st->counters_loaded ? audit_flush(st, txn) : EINVAL;
+	if (rc != 0) {
 		json_decref(details);
-		return EINVAL;
+		return rc;
 	}
-	ms_time_format(ms_now_ms(), ts);
 	rec = json_pack("{s:I,s:s,s:s,s:s}", "n", (json_int_t)st->next_audit,
-	    "ts", ts, "who", who, "what", what);
+	    "ts", audit_now(st), "who", who, "what", what);
 	if (details != NULL) {
 		json_object_update(rec, details);
 		json_decref(details);
@@ -699,26 +779,108 @@ audit_add_raw(struct store *st, DB_TXN *txn, const char *who,
     const char *what, const char *fields)
 {
 	unsigned char b[8];
-	char ts[MS_TIME_LEN], qwho[6 * MS_ID_MAX + 100], rec[16384];
+	char rec[16384];
+	struct tbuf t;
 	DBT k, d;
-	int n, rc;
+	int rc;
 
 	if (!st->counters_loaded)
 		return EINVAL;
-	ms_time_format(ms_now_ms(), ts);
-	if (json_quote(qwho, sizeof(qwho), who) == -1)
-		return EINVAL;
-	n = snprintf(rec, sizeof(rec), "{\"n\":%" PRId64 ",\"ts\":\"%s\",\"who\":%s,"
-	    "\"what\":\"%s\"%s%s}", st->next_audit, ts, qwho, what,
-	    *fields ? "," : "", fields);
-	if (n < 0 || (size_t)n >= sizeof(rec))
+	if ((rc = audit_flush(st, txn)) != 0)
+		return rc;
+	tb_init(&t, rec, sizeof(rec));
+	tb_str(&t, "{\"n\":");
+	tb_i64(&t, st->next_audit);
+	tb_str(&t, ",\"ts\":\"");
+	tb_str(&t, audit_now(st));
+	tb_str(&t, "\",\"who\":");
+	tb_quote(&t, who);
+	tb_str(&t, ",\"what\":\"");
+	tb_str(&t, what);
+	tb_str(&t, *fields ? "\"," : "\"");
+	tb_str(&t, fields);
+	tb_mem(&t, "}", 1);
+	if (t.over)
 		return EINVAL;
 	be64(b, st->next_audit);
 	dbt_key(&k, b, 8);
-	dbt_key(&d, rec, (size_t)n);
+	dbt_key(&d, rec, t.n);
 	rc = st->audit->put(st->audit, txn, &k, &d, 0);
 	if (rc == 0)
 		st->next_audit++;
+	return rc;
+}
+
+int
+audit_take(struct store *st, const char *who, const char *fields)
+{
+	size_t need = strlen(fields) + 3;
+	char *np;
+
+	if (!st->counters_loaded || strlen(who) >= sizeof(st->tk_who))
+		return EINVAL;
+	if (st->tk_count > 0 && strcmp(who, st->tk_who) != 0)
+		return EINVAL;	/* one loop, one role: cannot happen */
+	if (st->tk_len + need > st->tk_cap) {
+		size_t cap = st->tk_cap ? st->tk_cap : 65536;
+
+		while (cap < st->tk_len + need)
+			cap *= 2;
+		if ((np = realloc(st->tk, cap)) == NULL)
+			return ENOMEM;
+		st->tk = np;
+		st->tk_cap = cap;
+	}
+	if (st->tk_count == 0) {
+		st->tk_first = st->next_audit;
+		st->tk_len = 0;
+		snprintf(st->tk_who, sizeof(st->tk_who), "%s", who);
+		memcpy(st->tk_ts, audit_now(st), MS_TIME_LEN);
+	} else
+		st->tk[st->tk_len++] = ',';
+	st->tk[st->tk_len++] = '{';
+	memcpy(st->tk + st->tk_len, fields, need - 3);
+	st->tk_len += need - 3;
+	st->tk[st->tk_len++] = '}';
+	st->tk_count++;
+	st->next_audit++;
+	return 0;
+}
+
+int
+audit_flush(struct store *st, DB_TXN *txn)
+{
+	unsigned char b[8];
+	char head[MS_TEXT_MAX * 6 + 256];
+	struct tbuf t;
+	DBT k, d;
+	char *rec;
+	int rc;
+
+	if (st->tk_count == 0)
+		return 0;
+	tb_init(&t, head, sizeof(head));
+	tb_str(&t, "{\"n\":");
+	tb_i64(&t, st->tk_first);
+	tb_str(&t, ",\"ts\":\"");
+	tb_str(&t, st->tk_ts);
+	tb_str(&t, "\",\"who\":");
+	tb_quote(&t, st->tk_who);
+	tb_str(&t, ",\"what\":\"take\",\"count\":");
+	tb_i64(&t, st->tk_count);
+	tb_str(&t, ",\"takes\":[");
+	if (t.over || (rec = malloc(t.n + st->tk_len + 2)) == NULL)
+		return ENOMEM;
+	memcpy(rec, head, t.n);
+	memcpy(rec + t.n, st->tk, st->tk_len);
+	memcpy(rec + t.n + st->tk_len, "]}", 2);
+	be64(b, st->tk_first);
+	dbt_key(&k, b, 8);
+	dbt_key(&d, rec, t.n + st->tk_len + 2);
+	rc = st->audit->put(st->audit, txn, &k, &d, 0);
+	free(rec);
+	if (rc == 0)
+		st->tk_count = 0;
 	return rc;
 }
 

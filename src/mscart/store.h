@@ -12,6 +12,16 @@
 #include "dbenv.h"
 #include "ms.h"
 
+/* A robot's run of applied seqs held for the running batch (events.c). */
+struct evrun {
+	char	 robot[MS_ID_MAX + 1];
+	int64_t	 start, end;	/* end < start: a run not begun yet */
+	int64_t	 next;		/* start of the robot's next run, or INT64_MAX */
+	unsigned long used;	/* 0 free, else when last used */
+	int	 loaded, dirty;
+};
+#define STORE_RUNS	8
+
 struct store {
 	DB_ENV	*env;
 	DB	*products;	/* sku -> product JSON */
@@ -19,7 +29,7 @@ struct store {
 	DB	*cards;		/* card token -> user */
 	DB	*lines;		/* line number (8 bytes BE) -> line JSON */
 	DB	*owners;	/* owner -> line numbers (sorted duplicates) */
-	DB	*events;	/* "robot:seq" -> event type */
+	DB	*events;	/* robot\0first seq -> last seq (events.c) */
 	DB	*settlements;	/* settlement id -> settlement JSON */
 	DB	*opens;		/* "user\0currency" -> open settlement id */
 	DB	*audit;		/* number (8 bytes BE) -> audit JSON */
@@ -30,6 +40,15 @@ struct store {
 	int	 counters_loaded;
 	int64_t	 next_line, next_sett, next_audit;
 	json_t	*products_seen;	/* sku -> product, for this batch */
+	struct evrun runs[STORE_RUNS];
+	/* the batch's takes so far, for one audit record (audit_take()) */
+	char	*tk;
+	size_t	 tk_len, tk_cap;
+	int64_t	 tk_first, tk_count;
+	char	 tk_who[MS_TEXT_MAX + 1], tk_ts[MS_TIME_LEN];
+	unsigned long runs_clock;
+	int64_t	 now_ms;	/* the audit's last timestamp, formatted */
+	char	 now[MS_TIME_LEN];
 	void	*getbuf;	/* DB_DBT_REALLOC buffer of line_get_item */
 	u_int32_t getbuflen;
 };
@@ -55,8 +74,6 @@ int	db_get_json(DB *, DB_TXN *, const char *key, json_t **, int rmw);
 int	db_put_json(DB *, DB_TXN *, const char *key, const json_t *);
 int	db_get_str(DB *, DB_TXN *, const char *key, char *buf, size_t len);
 int	db_put_str(DB *, DB_TXN *, const char *key, const char *val);
-/* Put only if the key is new: 0, DB_KEYEXIST or an error. */
-int	db_put_new(DB *, DB_TXN *, const char *key, const char *val);
 int	db_del_str(DB *, DB_TXN *, const char *key);
 /*
  * A cart line is stored as a small fixed head (state, currency, price),
@@ -77,15 +94,47 @@ json_t	*line_decode(const void *data, size_t size);
  * cursor on lines.db in txn, or NULL. */
 int	line_get_item(struct store *, DB_TXN *, DBC *cur, int64_t id,
 	    struct line_head *, const char **item, size_t *itemlen);
-/* The hot path of a take: item and extras already encoded. */
-int	line_put_raw(struct store *, DB_TXN *, int64_t id,
-	    const struct line_head *, const char *item, size_t itemlen,
-	    const char *extras, size_t extraslen);
+/*
+ * The hot path of a take: the whole record built by the caller,
+ * LINE_HEAD_LEN bytes of room, then item, '\n' and extras.  The head is
+ * written here.
+ */
+#define LINE_HEAD_LEN	12	/* state, currency[3], price (8 bytes BE) */
+int	line_put_rec(struct store *, DB_TXN *, int64_t id,
+	    const struct line_head *, char *rec, size_t len);
 char	line_state_char(const char *state);
 /* JSON string literal of s (with quotes) into buf; -1 if it does not fit. */
 int	json_quote(char *buf, size_t len, const char *s);
+
+/*
+ * Text built in a caller's fixed buffer, for the hot paths where
+ * snprintf() costs more than the database write it prepares.  Once
+ * something does not fit, over is set and the rest is ignored.
+ */
+struct tbuf {
+	char	*p;
+	size_t	 n, cap;
+	int	 over;
+};
+void	tb_init(struct tbuf *, char *buf, size_t cap);
+void	tb_mem(struct tbuf *, const void *, size_t);
+void	tb_str(struct tbuf *, const char *);
+void	tb_i64(struct tbuf *, int64_t);
+void	tb_quote(struct tbuf *, const char *);	/* as a JSON string */
 int	line_id_parse(const char *, int64_t *);
 void	line_id_format(int64_t, char *, size_t);
+
+/*
+ * Exactly once: whether robot's seq was applied (*dup), and, when it was
+ * not and the event is applied, its claim, right after.  Claims are held
+ * in memory and written by events_flush() before the batch commits;
+ * events_forget() drops them when it aborts.
+ */
+int	event_seen(struct store *, DB_TXN *, const char *robot, int64_t seq,
+	    int *dup);
+int	event_claim(struct store *, DB_TXN *, const char *robot, int64_t seq);
+int	events_flush(struct store *, DB_TXN *);
+void	events_forget(struct store *);
 
 /* Counters, read once per batch with a write lock and saved at its end. */
 int	store_counters_load(struct store *, DB_TXN *);
@@ -106,6 +155,15 @@ int	audit_add(struct store *, DB_TXN *, const char *who, const char *what,
 /* The same with details already encoded: "\"k\":v,..." (may be ""). */
 int	audit_add_raw(struct store *, DB_TXN *, const char *who,
 	    const char *what, const char *fields);
+/*
+ * A take's audit entry ("\"k\":v,..."): the takes of a batch share one
+ * record, {"n":N,...,"what":"take","count":K,"takes":[{...},...]}, that
+ * stands for entries N to N+K-1 (mscart log shows them one by one).  It
+ * is written before any other audit record and by store_counters_save().
+ */
+int	audit_take(struct store *, const char *who, const char *fields);
+int	audit_flush(struct store *, DB_TXN *);
+
 /* Products read in this batch, by sku (cleared when a batch starts). */
 json_t	*product_cache(struct store *);
 
