@@ -294,4 +294,18 @@ like "$OUT" '"user":"alice"' "the backup opens and has the data"
 run env MSCART_DB="$T/copy" mscart verify
 is "$RC" 0 "the backup verifies"
 
+# ----- a long tab: more lines than one bulk read of owners.db holds -----
+printf '%s\n' '{"type":"product","sku":"mint","name":"Mint","price":90,"currency":"EUR"}' \
+    '{"type":"user","user":"dora","name":"Dora","cards":["line:dora"],"currency":"EUR"}' >dora
+run mscart import dora
+awk 'BEGIN { for (i = 1; i <= 6000; i++)
+	printf "{\"type\":\"take\",\"ts\":\"2026-11-28T10:00:00.000Z\",\"robot\":\"r8\",\"seq\":%d,\"slot\":\"A1\",\"sku\":\"mint\",\"card\":\"line:dora\"}\n", i }' >long
+run -i long mscart apply
+is "$(printf '%s\n' "$OUT" | grep -c '"applied"')" 6000 "6000 takes for dora"
+printf '{"type":"query","user":"dora"}\n' >q
+run -i q mscart apply
+is "$(printf '%s\n' "$OUT" | jget total)" 540000 "her cart adds up all 6000 lines (90 each)"
+is "$(printf '%s\n' "$OUT" | jget items | grep -o '"sku"' | wc -l | tr -d ' ')" 6000 \
+    "and lists every one"
+
 done_testing

@@ -236,9 +236,10 @@ static int
 cart_text(struct store *st, DB_TXN *txn, const char *user, json_t *urec,
     const char *card, int all, const char *reqid, struct sbuf *out)
 {
-	static const char placeholder[] = "\"items\":[]";
-	json_t *cart, *totals, *u = NULL;
-	char owner[MS_CARD_MAX + 4], cur[4], curs[16][4], *head = NULL, *at;
+	json_t *u = NULL;
+	char owner[MS_CARD_MAX + 4], cur[4], curs[16][4];
+	char hbuf[8 * MS_TEXT_MAX + 1024];
+	struct tbuf t;
 	int64_t *ids = NULL, sums[16] = { 0 }, total = 0;
 	size_t n, ncur = 0, first = 0, nitems = 0;
 	const char *status = "unknown", *limit = "ok";
@@ -292,54 +293,72 @@ cart_text(struct store *st, DB_TXN *txn, const char *user, json_t *urec,
 		snprintf(cur, sizeof(cur), "%s", curs[0]);
 	else if (cur[0] == '\0')
 		catalog_currency(st, txn, cur);
-	totals = json_array();
-	for (size_t k = 0; k < ncur; k++) {
+	for (size_t k = 0; k < ncur; k++)
 		if (strcmp(curs[k], cur) == 0)
 			total = sums[k];
-		json_array_append_new(totals, json_pack("{s:s,s:I}", "currency",
-		    curs[k], "amount", (json_int_t)sums[k]));
-	}
 	if (u != NULL && strcmp(status, "blocked") == 0)
 		limit = "blocked";
 	else if (u != NULL && json_is_integer(json_object_get(u, "limit")) &&
 	    str(u, "currency") && strcmp(str(u, "currency"), cur) == 0 &&
 	    total > num(u, "limit"))
 		limit = "over";
-	cart = json_object();
-	json_object_set_new(cart, "type", json_string("cart"));
-	if (reqid != NULL)
-		json_object_set_new(cart, "id", json_string(reqid));
-	json_object_set_new(cart, "user", user ? json_string(user) : json_null());
-	if (card != NULL)
-		json_object_set_new(cart, "card", json_string(card));
-	if (u != NULL)
-		json_object_set(cart, "name", json_object_get(u, "name"));
-	json_object_set_new(cart, "status", json_string(status));
-	json_object_set_new(cart, "limit", json_string(limit));
-	if (u != NULL && json_object_get(u, "limit") != NULL)
-		json_object_set(cart, "credit_limit", json_object_get(u, "limit"));
-	json_object_set_new(cart, "items", json_array());
-	json_object_set_new(cart, "total", json_integer(total));
-	json_object_set_new(cart, "currency", json_string(cur));
-	json_object_set_new(cart, "totals", totals);
-	head = json_dumps(cart, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	json_decref(cart);
-	/* a quote in a string value is escaped, so this is the key itself */
-	if (head == NULL || (at = strstr(head, placeholder)) == NULL) {
+	/* built by hand: a query is the hot path of a terminal */
+	tb_init(&t, hbuf, sizeof(hbuf));
+	tb_str(&t, "{\"type\":\"cart\"");
+	if (reqid != NULL) {
+		tb_str(&t, ",\"id\":");
+		tb_quote(&t, reqid);
+	}
+	tb_str(&t, ",\"user\":");
+	if (user != NULL)
+		tb_quote(&t, user);
+	else
+		tb_str(&t, "null");
+	if (card != NULL) {
+		tb_str(&t, ",\"card\":");
+		tb_quote(&t, card);
+	}
+	if (u != NULL && str(u, "name") != NULL) {
+		tb_str(&t, ",\"name\":");
+		tb_quote(&t, str(u, "name"));
+	}
+	tb_str(&t, ",\"status\":");
+	tb_quote(&t, status);
+	tb_str(&t, ",\"limit\":\"");
+	tb_str(&t, limit);
+	tb_str(&t, "\"");
+	if (u != NULL && json_is_integer(json_object_get(u, "limit"))) {
+		tb_str(&t, ",\"credit_limit\":");
+		tb_i64(&t, num(u, "limit"));
+	}
+	tb_str(&t, ",\"items\":[");
+	if (t.over) {
 		rc = ENOMEM;
 		goto out;
 	}
-	sb_add(out, head, (size_t)(at - head) + sizeof(placeholder) - 2);
+	sb_add(out, hbuf, t.n);
 	if (items.n > 0)
 		sb_add(out, items.p, items.n);
-	sb_add(out, at + sizeof(placeholder) - 2, strlen(at) -
-	    (sizeof(placeholder) - 2));
-	if (items.failed || out->failed)
+	tb_init(&t, hbuf, sizeof(hbuf));
+	tb_str(&t, "],\"total\":");
+	tb_i64(&t, total);
+	tb_str(&t, ",\"currency\":\"");
+	tb_str(&t, cur);
+	tb_str(&t, "\",\"totals\":[");
+	for (size_t k = 0; k < ncur; k++) {
+		tb_str(&t, k > 0 ? ",{\"currency\":\"" : "{\"currency\":\"");
+		tb_str(&t, curs[k]);
+		tb_str(&t, "\",\"amount\":");
+		tb_i64(&t, sums[k]);
+		tb_mem(&t, "}", 1);
+	}
+	tb_str(&t, "]}");
+	sb_add(out, hbuf, t.n);
+	if (t.over || items.failed || out->failed)
 		rc = ENOMEM;
 out:
 	if (lc != NULL)
 		lc->close(lc);
-	free(head);
 	free(items.p);
 	free(ids);
 	json_decref(u);

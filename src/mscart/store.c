@@ -121,6 +121,8 @@ store_close(struct store *st)
 	st->getbuflen = 0;
 	free(st->tk);
 	st->tk = NULL;
+	free(st->bulk);
+	st->bulk = NULL;
 	close_dbs(st);
 	if (st->env != NULL)
 		ms_dbenv_close(st->env);
@@ -137,6 +139,7 @@ store_reopen(struct store *st)
 	json_decref(st->products_seen);
 	free(st->getbuf);
 	free(st->tk);
+	free(st->bulk);
 	close_dbs(st);
 	if (st->env != NULL)
 		st->env->close(st->env, 0);
@@ -659,33 +662,49 @@ owner_lines(struct store *st, DB_TXN *txn, const char *owner, int64_t **ids,
 {
 	DBC *c;
 	DBT k, d;
-	unsigned char b[8];
 	size_t cap = 0;
+	u_int32_t op = DB_SET;
 	int rc;
 
 	*ids = NULL;
 	*n = 0;
+	/* bulk reads: the line numbers come a bufferful at a time */
+	if (st->bulk == NULL && (st->bulk = malloc(OWNER_BULK)) == NULL)
+		return ENOMEM;
 	if ((rc = st->owners->cursor(st->owners, txn, &c, 0)) != 0)
 		return rc;
 	dbt_key(&k, owner, strlen(owner));
 	memset(&d, 0, sizeof(d));
-	d.data = b;
-	d.ulen = sizeof(b);
+	d.data = st->bulk;
+	d.ulen = OWNER_BULK;
 	d.flags = DB_DBT_USERMEM;
-	for (rc = c->get(c, &k, &d, DB_SET); rc == 0;
-	    rc = c->get(c, &k, &d, DB_NEXT_DUP)) {
-		if (*n == cap) {
-			int64_t *ni;
+	while ((rc = c->get(c, &k, &d, op | DB_MULTIPLE)) == 0) {
+		void *p;
+		void *dp;
+		u_int32_t dlen;
 
-			cap = cap ? cap * 2 : 16;
-			if ((ni = realloc(*ids, cap * sizeof(**ids))) == NULL) {
-				rc = ENOMEM;
+		DB_MULTIPLE_INIT(p, &d);
+		for (;;) {
+			DB_MULTIPLE_NEXT(p, &d, dp, dlen);
+			if (p == NULL)
 				break;
+			if (dlen != 8)
+				continue;
+			if (*n == cap) {
+				int64_t *ni;
+
+				cap = cap ? cap * 2 : 16;
+				if ((ni = realloc(*ids, cap * sizeof(**ids))) == NULL) {
+					rc = ENOMEM;
+					goto out;
+				}
+				*ids = ni;
 			}
-			*ids = ni;
+			(*ids)[(*n)++] = unbe64(dp);
 		}
-		(*ids)[(*n)++] = unbe64(b);
+		op = DB_NEXT_DUP;
 	}
+out:
 	c->close(c);
 	if (rc == DB_NOTFOUND)
 		rc = 0;

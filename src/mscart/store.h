@@ -21,6 +21,7 @@ struct evrun {
 	int	 loaded, dirty;
 };
 #define STORE_RUNS	8
+#define OWNER_BULK	(64 * 1024)	/* a multiple of the page size */
 
 struct store {
 	DB_ENV	*env;
@@ -50,6 +51,7 @@ struct store {
 	int64_t	 now_ms;	/* the audit's last timestamp, formatted */
 	char	 now[MS_TIME_LEN];
 	void	*getbuf;	/* DB_DBT_REALLOC buffer of line_get_item */
+	void	*bulk;		/* OWNER_BULK bytes for owner_lines() */
 	u_int32_t getbuflen;
 };
 
