@@ -51,7 +51,7 @@ check "another robot in the same directory has its own seq" "$door
 
 run mscart record -d robot
 is "$RC" 2 "record without -r is a usage error"
-like "$ERR" "^usage: mscart record \\[-h\\] \\[-d dir\\] -r robot" "record prints its usage"
+like "$ERR" "^usage: mscart record \\[-h\\] \\[-d dir\\] \\[-w seconds\\] -r robot" "record prints its usage"
 run mscart push -r 'bad robot' -d robot
 is "$RC" 2 "push refuses a bad robot id"
 
@@ -168,8 +168,7 @@ ok $? "the running push goes on after the recovery (to r9:$n)"
 kill -TERM "$pid"
 wait "$pid"
 is "$?" 0 "and stops cleanly"
-# Not tested: push killed under a running record.  A process killed
-# while it holds one of Berkeley DB's region mutexes (not a lock) leaves
-# the other blocked until it is restarted; see mscart(1), push.
+# A process killed while it holds one of Berkeley DB's region mutexes
+# (not a lock) is tests/sync-watchdog.t's.
 
 done_testing

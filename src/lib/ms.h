@@ -75,6 +75,8 @@ void	ms_reader_free(struct ms_reader *);
 int	ms_reader_line(struct ms_reader *, int nonblock, char *err, size_t errlen);
 /* True if a whole line (or EOF) can be returned without blocking. */
 int	ms_reader_ready(const struct ms_reader *);
+/* Bytes to read before the descriptor's, as if read(2) had returned them. */
+int	ms_reader_prefill(struct ms_reader *, const void *data, size_t len);
 /* One read(2) of what is available; use after poll(2) says readable. */
 int	ms_reader_fill(struct ms_reader *);
 /* Next line parsed as a JSON object (MS_READ_BAD with a reason otherwise). */

@@ -85,6 +85,27 @@ ms_reader_fill(struct ms_reader *r)
 }
 
 int
+ms_reader_prefill(struct ms_reader *r, const void *data, size_t len)
+{
+	size_t have = r->end - r->start, want = have + len;
+	char *nb;
+
+	if (want < 8192)
+		want = 8192;
+	if (want > r->cap) {
+		if ((nb = realloc(r->buf, want + 1)) == NULL)
+			return -1;
+		r->buf = nb;
+		r->cap = want;
+	}
+	memmove(r->buf, r->buf + r->start, have);
+	memcpy(r->buf + have, data, len);
+	r->start = 0;
+	r->end = have + len;
+	return 0;
+}
+
+int
 ms_reader_ready(const struct ms_reader *r)
 {
 	return r->eof || r->error ||

@@ -1,6 +1,10 @@
 /* sync_outbox.c: the robot's durable outbox (see sync_outbox.h). */
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -297,6 +301,59 @@ our_key(const struct outbox *ob, const DBT *key, int64_t *seq)
 }
 
 unsigned int outbox_watchdog_secs;
+
+static void
+close_from_to(unsigned int lo, unsigned int hi)
+{
+	if (lo > hi)
+		return;
+	if (syscall(SYS_close_range, lo, hi, 0) == 0)
+		return;
+	for (unsigned int fd = lo; fd <= hi && fd < 65536; fd++)
+		close((int)fd);
+}
+
+static volatile pid_t restart_child;
+
+static void
+pass_on(int sig)
+{
+	if (restart_child > 0)
+		kill(restart_child, sig);
+}
+
+void
+outbox_restart(char **argv, int keep)
+{
+	struct sigaction sa;
+	int st;
+
+	if (keep >= 3) {
+		close_from_to(3, (unsigned int)keep - 1);
+		close_from_to((unsigned int)keep + 1, ~0U);
+	} else
+		close_from_to(3, ~0U);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = pass_on;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	switch ((restart_child = fork())) {
+	case -1:
+		_exit(MS_EX_TEMPFAIL);
+	case 0:
+		/* the handler's signal is blocked here unless SA_NODEFER */
+		execv("/proc/self/exe", argv);
+		_exit(MS_EX_TEMPFAIL);
+	}
+	if (keep >= 0)
+		close(keep);
+	while (waitpid(restart_child, &st, 0) == -1)
+		if (errno != EINTR)
+			_exit(MS_EX_TEMPFAIL);
+	_exit(WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+}
 
 /* Run fn in a transaction until it commits (see outbox_again). */
 static int

@@ -68,6 +68,16 @@ int	outbox_txn_begin(struct outbox *, DB_TXN **);
  * it afresh, and its DB_REGISTER open recovers the environment.
  */
 extern unsigned int outbox_watchdog_secs;
+/*
+ * For those handlers: start the program again as a child, argv, and stay
+ * as its parent until it exits, passing on SIGTERM, SIGINT and SIGHUP,
+ * then exit with its status.  Every descriptor from 3 up but keep (-1
+ * for none) is closed first: the stuck image's DB_REGISTER slot then
+ * looks dead, so the child's open recovers the environment (with the
+ * same pid, an exec in place, DB_REGISTER refuses to open).  Never
+ * returns; async-signal-safe.
+ */
+void	outbox_restart(char **argv, int keep) __attribute__((noreturn));
 
 /* A counter ("next" or "acked"); *out = 0 when it was never written. */
 int	outbox_counter_get(struct outbox *, DB_TXN *, const char *name,

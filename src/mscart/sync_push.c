@@ -99,7 +99,7 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: mscart push [-fh] [-b backoff] [-d dir] "
-	    "[-t timeout] -r robot [-- command ...]\n");
+	    "[-t timeout] [-w seconds] -r robot [-- command ...]\n");
 }
 
 static void	link_fail(struct push *, const char *, ...)
@@ -662,8 +662,7 @@ on_stuck(int sig)
 
 	(void)sig;
 	(void)!write(2, msg, sizeof(msg) - 1);
-	execv("/proc/self/exe", push_argv);
-	_exit(MS_EX_TEMPFAIL);
+	outbox_restart(push_argv, -1);
 }
 
 int
@@ -679,6 +678,7 @@ cmd_push(int argc, char **argv)
 	const char *dir = NULL, *robot = NULL;
 	char err[512];
 	int ch, nfd, in_i, from_i, to_i, rc, status = MS_EX_OK;
+	long wsecs;
 	int64_t now, wait;
 
 	p = &push;
@@ -697,7 +697,7 @@ cmd_push(int argc, char **argv)
 		sigaction(SIGALRM, &sa, NULL);
 		outbox_watchdog_secs = WATCHDOG_SECS;
 	}
-	while ((ch = getopt(argc, argv, "+b:d:fhr:t:")) != -1) {
+	while ((ch = getopt(argc, argv, "+b:d:fhr:t:w:")) != -1) {
 		switch (ch) {
 		case 'b':
 			if (ms_parse_seconds(optarg, &p->backoff_max) == -1 ||
@@ -728,6 +728,15 @@ cmd_push(int argc, char **argv)
 				return MS_EX_USAGE;
 			}
 			break;
+		case 'w':
+			if (ms_parse_long(optarg, 0, 86400, &wsecs) == -1) {
+				ms_warnx("push: -w %s: not 0 to 86400 seconds",
+				    optarg);
+				usage();
+				return MS_EX_USAGE;
+			}
+			outbox_watchdog_secs = (unsigned int)wsecs;
+			break;
 		default:
 			usage();
 			return MS_EX_USAGE;
@@ -749,7 +758,10 @@ cmd_push(int argc, char **argv)
 	p->backoff = BACKOFF_MIN_MS;
 	srandom((unsigned)getpid() ^ (unsigned)ms_now_ms());
 	ms_sig_install(0);
-	if (outbox_open(&p->ob, outbox_home(dir), robot, err, sizeof(err)) != 0) {
+	alarm(outbox_watchdog_secs);	/* the open may meet the dead mutex */
+	rc = outbox_open(&p->ob, outbox_home(dir), robot, err, sizeof(err));
+	alarm(0);
+	if (rc != 0) {
 		ms_warnx("push: %s", err);
 		return MS_EX_TEMPFAIL;
 	}
