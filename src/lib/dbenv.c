@@ -105,3 +105,22 @@ ms_dbenv_stuck(int rc, int tries)
 {
 	return rc == DB_LOCK_NOTGRANTED && tries >= 2;
 }
+
+void
+ms_be64_put(unsigned char b[8], int64_t v)
+{
+	uint64_t u = (uint64_t)v;
+
+	for (int i = 7; i >= 0; i--, u >>= 8)
+		b[i] = (unsigned char)(u & 0xff);
+}
+
+int64_t
+ms_be64_get(const unsigned char b[8])
+{
+	uint64_t u = 0;
+
+	for (int i = 0; i < 8; i++)
+		u = (u << 8) | b[i];
+	return (int64_t)u;
+}

@@ -6,6 +6,8 @@
 #ifndef MS_DBENV_H
 #define MS_DBENV_H
 
+#include <stdint.h>
+
 #include <db.h>
 
 /* How long a lock request waits before DB_LOCK_NOTGRANTED. */
@@ -36,5 +38,12 @@ int	ms_dbenv_needs_reopen(int bdb_error);
  * environment lets DB_REGISTER find that out and run recovery.
  */
 int	ms_dbenv_stuck(int bdb_error, int tries);
+
+/*
+ * Numbers in keys as 8 bytes, big-endian: Berkeley DB's byte-wise
+ * comparison then sorts them as numbers (non-negative ones).
+ */
+void	ms_be64_put(unsigned char b[8], int64_t);
+int64_t	ms_be64_get(const unsigned char b[8]);
 
 #endif

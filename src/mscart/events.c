@@ -25,25 +25,6 @@
 
 #define SEQ_NONE	INT64_MAX
 
-static void
-be64_put(unsigned char b[8], int64_t v)
-{
-	uint64_t u = (uint64_t)v;
-
-	for (int i = 7; i >= 0; i--, u >>= 8)
-		b[i] = (unsigned char)(u & 0xff);
-}
-
-static int64_t
-be64_get(const unsigned char *b)
-{
-	uint64_t u = 0;
-
-	for (int i = 0; i < 8; i++)
-		u = (u << 8) | b[i];
-	return (int64_t)u;
-}
-
 /* Key robot\0seq into buf; its length. */
 static size_t
 run_key(unsigned char *buf, const char *robot, int64_t seq)
@@ -51,7 +32,7 @@ run_key(unsigned char *buf, const char *robot, int64_t seq)
 	size_t n = strlen(robot);
 
 	memcpy(buf, robot, n + 1);
-	be64_put(buf + n + 1, seq);
+	ms_be64_put(buf + n + 1, seq);
 	return n + 9;
 }
 
@@ -63,7 +44,7 @@ run_start(const DBT *k, const char *robot)
 
 	if (k->size != n + 9 || memcmp(k->data, robot, n + 1) != 0)
 		return -1;
-	return be64_get((const unsigned char *)k->data + n + 1);
+	return ms_be64_get((const unsigned char *)k->data + n + 1);
 }
 
 static int
@@ -78,7 +59,7 @@ run_write(struct store *st, DB_TXN *txn, struct evrun *r)
 	memset(&d, 0, sizeof(d));
 	k.data = kb;
 	k.size = (u_int32_t)run_key(kb, r->robot, r->start);
-	be64_put(db, r->end);
+	ms_be64_put(db, r->end);
 	d.data = db;
 	d.size = 8;
 	r->dirty = 0;
@@ -121,7 +102,7 @@ runs_around(struct store *st, DB_TXN *txn, const char *robot, int64_t seq,
 	} else if (rc == DB_NOTFOUND)
 		rc = c->get(c, &k, &d, DB_LAST | DB_RMW);
 	if (rc == 0 && d.size == 8 && (*pstart = run_start(&k, robot)) >= 0)
-		*pend = be64_get(d.data);
+		*pend = ms_be64_get(d.data);
 	else
 		*pstart = -1;
 	if (rc == DB_NOTFOUND)
@@ -237,7 +218,7 @@ event_claim(struct store *st, DB_TXN *txn, const char *robot, int64_t seq)
 	if ((rc = st->events->get(st->events, txn, &k, &d, DB_RMW)) != 0)
 		return rc == DB_NOTFOUND ? EINVAL : rc;
 	if (d.size == 8)
-		r->end = be64_get(d.data);
+		r->end = ms_be64_get(d.data);
 	free(d.data);
 	if ((rc = st->events->del(st->events, txn, &k, 0)) != 0)
 		return rc;

@@ -274,26 +274,6 @@ db_del_str(DB *db, DB_TXN *txn, const char *key)
 }
 
 /* Big-endian, so keys sort by number; unsigned, so negatives are defined. */
-static void
-be64(unsigned char b[8], int64_t v)
-{
-	uint64_t u = (uint64_t)v;
-
-	for (int i = 7; i >= 0; i--) {
-		b[i] = (unsigned char)(u & 0xff);
-		u >>= 8;
-	}
-}
-
-static int64_t
-unbe64(const unsigned char b[8])
-{
-	uint64_t u = 0;
-
-	for (int i = 0; i < 8; i++)
-		u = (u << 8) | b[i];
-	return (int64_t)u;
-}
 
 void
 tb_init(struct tbuf *b, char *buf, size_t cap)
@@ -398,7 +378,7 @@ head_encode(unsigned char *b, const struct line_head *h)
 {
 	b[0] = (unsigned char)h->state;
 	memcpy(b + 1, h->currency, 3);
-	be64(b + 4, h->price);
+	ms_be64_put(b + 4, h->price);
 }
 
 json_t *
@@ -441,7 +421,7 @@ line_put_raw(struct store *st, DB_TXN *txn, int64_t id,
 	memcpy(rec + HEAD_LEN, item, itemlen);
 	rec[HEAD_LEN + itemlen] = '\n';
 	memcpy(rec + HEAD_LEN + itemlen + 1, extras, extraslen);
-	be64(b, id);
+	ms_be64_put(b, id);
 	dbt_key(&k, b, 8);
 	dbt_key(&d, rec, len);
 	rc = st->lines->put(st->lines, txn, &k, &d, 0);
@@ -457,7 +437,7 @@ line_put_rec(struct store *st, DB_TXN *txn, int64_t id,
 	DBT k, d;
 
 	head_encode((unsigned char *)rec, h);
-	be64(b, id);
+	ms_be64_put(b, id);
 	dbt_key(&k, b, 8);
 	dbt_key(&d, rec, len);
 	return st->lines->put(st->lines, txn, &k, &d, 0);
@@ -471,7 +451,7 @@ line_get(struct store *st, DB_TXN *txn, int64_t id, json_t **out, int rmw)
 	int rc;
 
 	*out = NULL;
-	be64(b, id);
+	ms_be64_put(b, id);
 	dbt_key(&k, b, 8);
 	memset(&d, 0, sizeof(d));
 	d.flags = DB_DBT_MALLOC;
@@ -496,7 +476,7 @@ line_get_item(struct store *st, DB_TXN *txn, DBC *cur, int64_t id,
 	DBT k, d;
 	int rc;
 
-	be64(b, id);
+	ms_be64_put(b, id);
 	dbt_key(&k, b, 8);
 	memset(&d, 0, sizeof(d));
 	d.data = st->getbuf;
@@ -520,7 +500,7 @@ line_get_item(struct store *st, DB_TXN *txn, DBC *cur, int64_t id,
 	h->state = (char)p[0];
 	memcpy(h->currency, p + 1, 3);
 	h->currency[3] = '\0';
-	h->price = unbe64(p + 4);
+	h->price = ms_be64_get(p + 4);
 	*item = (const char *)p + HEAD_LEN;
 	*itemlen = (size_t)(nl - *item);
 	return 0;
@@ -700,7 +680,7 @@ owner_lines(struct store *st, DB_TXN *txn, const char *owner, int64_t **ids,
 				}
 				*ids = ni;
 			}
-			(*ids)[(*n)++] = unbe64(dp);
+			(*ids)[(*n)++] = ms_be64_get(dp);
 		}
 		op = DB_NEXT_DUP;
 	}
@@ -723,7 +703,7 @@ owner_add(struct store *st, DB_TXN *txn, const char *owner, int64_t id)
 	DBT k, d;
 	int rc;
 
-	be64(b, id);
+	ms_be64_put(b, id);
 	dbt_key(&k, owner, strlen(owner));
 	dbt_key(&d, b, 8);
 	rc = st->owners->put(st->owners, txn, &k, &d, DB_NODUPDATA);
@@ -738,7 +718,7 @@ owner_del(struct store *st, DB_TXN *txn, const char *owner, int64_t id)
 	DBT k, d;
 	int rc, rc2;
 
-	be64(b, id);
+	ms_be64_put(b, id);
 	if ((rc = st->owners->cursor(st->owners, txn, &c, 0)) != 0)
 		return rc;
 	dbt_key(&k, owner, strlen(owner));
@@ -784,7 +764,7 @@ audit_add(struct store *st, DB_TXN *txn, const char *who, const char *what,
 		json_object_update(rec, details);
 		json_decref(details);
 	}
-	be64(b, st->next_audit);
+	ms_be64_put(b, st->next_audit);
 	dbt_key(&k, b, 8);
 	rc = put_json(st->audit, txn, &k, rec);
 	json_decref(rec);
@@ -821,7 +801,7 @@ audit_add_raw(struct store *st, DB_TXN *txn, const char *who,
 	tb_mem(&t, "}", 1);
 	if (t.over)
 		return EINVAL;
-	be64(b, st->next_audit);
+	ms_be64_put(b, st->next_audit);
 	dbt_key(&k, b, 8);
 	dbt_key(&d, rec, t.n);
 	rc = st->audit->put(st->audit, txn, &k, &d, 0);
@@ -893,7 +873,7 @@ audit_flush(struct store *st, DB_TXN *txn)
 	memcpy(rec, head, t.n);
 	memcpy(rec + t.n, st->tk, st->tk_len);
 	memcpy(rec + t.n + st->tk_len, "]}", 2);
-	be64(b, st->tk_first);
+	ms_be64_put(b, st->tk_first);
 	dbt_key(&k, b, 8);
 	dbt_key(&d, rec, t.n + st->tk_len + 2);
 	rc = st->audit->put(st->audit, txn, &k, &d, 0);

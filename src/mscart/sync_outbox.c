@@ -172,25 +172,6 @@ outbox_txn_begin(struct outbox *ob, DB_TXN **txn)
 	return ob->env->txn_begin(ob->env, NULL, txn, DB_TXN_NOWAIT);
 }
 
-static void
-put_be64(unsigned char *p, int64_t v)
-{
-	for (int i = 7; i >= 0; i--) {
-		p[i] = (unsigned char)(v & 0xff);
-		v >>= 8;
-	}
-}
-
-static int64_t
-get_be64(const unsigned char *p)
-{
-	uint64_t v = 0;
-
-	for (int i = 0; i < 8; i++)
-		v = v << 8 | p[i];
-	return (int64_t)v;
-}
-
 /* "ROBOT\0" + seq: the robot's events sort together, in seq order. */
 static size_t
 event_key(const struct outbox *ob, int64_t seq, unsigned char *buf)
@@ -198,7 +179,7 @@ event_key(const struct outbox *ob, int64_t seq, unsigned char *buf)
 	size_t n = strlen(ob->robot) + 1;
 
 	memcpy(buf, ob->robot, n);
-	put_be64(buf + n, seq);
+	ms_be64_put(buf + n, seq);
 	return n + 8;
 }
 
@@ -228,7 +209,7 @@ outbox_counter_get(struct outbox *ob, DB_TXN *txn, const char *name,
 		return rc;
 	if (data.size != 8)
 		return DB_NOTFOUND;	/* never written by us: treat as damage */
-	*out = get_be64(vbuf);
+	*out = ms_be64_get(vbuf);
 	return 0;
 }
 
@@ -241,7 +222,7 @@ outbox_counter_put(struct outbox *ob, DB_TXN *txn, const char *name,
 	DBT key, data;
 
 	snprintf(kbuf, sizeof(kbuf), "%s:%s", name, ob->robot);
-	put_be64(vbuf, value);
+	ms_be64_put(vbuf, value);
 	memset(&key, 0, sizeof(key));
 	memset(&data, 0, sizeof(data));
 	key.data = kbuf;
@@ -296,7 +277,7 @@ our_key(const struct outbox *ob, const DBT *key, int64_t *seq)
 
 	if (key->size != n + 8 || memcmp(key->data, ob->robot, n) != 0)
 		return 0;
-	*seq = get_be64((const unsigned char *)key->data + n);
+	*seq = ms_be64_get((const unsigned char *)key->data + n);
 	return 1;
 }
 
