@@ -1327,6 +1327,9 @@ struct feed {
 	int		 main_waits;	/* the main thread sleeps on wake[0] */
 	int		 wake[2];	/* feeder -> main thread */
 	int		 halt[2];	/* main thread -> feeder in poll() */
+	/* messages applied, for the feeder to free: its core has time */
+	json_t		**trash;
+	size_t		 ntrash, trashcap;
 	char		 err[512];
 	struct ms_reader r;
 	const struct loop_opts *o;
@@ -1383,13 +1386,25 @@ feeder(void *arg)
 	int rc;
 
 	for (;;) {
+		json_t **trash;
+		size_t ntrash;
+
 		pthread_mutex_lock(&f->mu);
-		while (f->count == f->cap && !f->stop)
+		while (f->count == f->cap && !f->stop && f->ntrash == 0)
 			pthread_cond_wait(&f->space, &f->mu);
 		rc = f->stop;
+		trash = f->trash;
+		ntrash = f->ntrash;
+		f->trash = NULL;
+		f->ntrash = f->trashcap = 0;
 		pthread_mutex_unlock(&f->mu);
+		for (size_t i = 0; i < ntrash; i++)
+			json_decref(trash[i]);
+		free(trash);
 		if (rc)
 			break;
+		if (ntrash > 0)
+			continue;	/* look at the room again */
 		rc = ms_reader_line(&f->r, 1, err, sizeof(err));
 		if (rc == MS_READ_AGAIN) {
 			/* nothing whole is waiting: the batch may commit */
@@ -1481,6 +1496,9 @@ feed_stop(struct feed *f, pthread_t tid, int started)
 		f->head = (f->head + 1) % f->cap;
 	}
 	free(f->ring);
+	for (size_t i = 0; i < f->ntrash; i++)
+		json_decref(f->trash[i]);
+	free(f->trash);
 	for (int i = 0; i < 2; i++) {
 		if (f->wake[i] != -1)
 			close(f->wake[i]);
@@ -1488,6 +1506,41 @@ feed_stop(struct feed *f, pthread_t tid, int started)
 			close(f->halt[i]);
 	}
 	ms_reader_free(&f->r);
+}
+
+/*
+ * Give the batch's messages to the feeder to free (or free them here if
+ * there is no room for the list).
+ */
+static void
+feed_trash(struct feed *f, struct batch *b)
+{
+	size_t need;
+	json_t **nt;
+
+	pthread_mutex_lock(&f->mu);
+	need = f->ntrash + b->n;
+	if (need > f->trashcap) {
+		size_t cap = f->trashcap ? f->trashcap : 1024;
+
+		while (cap < need)
+			cap *= 2;
+		if ((nt = realloc(f->trash, cap * sizeof(*nt))) != NULL) {
+			f->trash = nt;
+			f->trashcap = cap;
+		}
+	}
+	for (size_t i = 0; i < b->n; i++) {
+		if (b->items[i].msg == NULL)
+			continue;
+		if (f->ntrash < f->trashcap)
+			f->trash[f->ntrash++] = b->items[i].msg;
+		else
+			json_decref(b->items[i].msg);
+		b->items[i].msg = NULL;
+	}
+	pthread_cond_signal(&f->space);
+	pthread_mutex_unlock(&f->mu);
 }
 
 /*
@@ -1586,8 +1639,12 @@ ledger_loop(struct store *st, int fd, const char *source,
 				ms_write_raw(stdout, it->raw, it->rawlen, i + 1 == b.n);
 			else if (!o->quiet)
 				ms_write_json(stdout, it->reply, i + 1 == b.n);
-			item_free(it);
+			free(it->raw);
+			it->raw = NULL;
+			json_decref(it->reply);
+			it->reply = NULL;
 		}
+		feed_trash(&f, &b);
 	}
 	if (eof && f.error) {
 		ms_warnx("%s: %s", source, f.err);
