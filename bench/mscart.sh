@@ -79,32 +79,42 @@ ratio() { python3 -c "import sys; a,b=float(sys.argv[1]),float(sys.argv[2]); pri
 ge() { python3 -c "import sys; print('yes' if float(sys.argv[1]) >= float(sys.argv[2]) else 'no')" "$@"; }
 le() { python3 -c "import sys; print('yes' if float(sys.argv[1]) <= float(sys.argv[2]) else 'no')" "$@"; }
 
-say "setting up both databases"
-mscart import -d db setup.nd || { say "import failed"; exit 1; }
-sqlite3 s.db <schema.sql >/dev/null || { say "sqlite setup failed"; exit 1; }
-
 # data files only (not the log or the shared regions)
 dbsize() { mscart verify -d db 2>/dev/null; cat db/*.db | wc -c; }
 sqsize() { sqlite3 s.db 'PRAGMA wal_checkpoint(TRUNCATE);' >/dev/null; wc -c <s.db; }
-ours0=$(dbsize)
-peer0=$(sqsize)
+median() { python3 -c "import statistics, sys; print('%.0f' % statistics.median(float(a) for a in sys.argv[1:]))" "$@"; }
 
-say "durable ingest: mscart apply"
-t0=$(now)
-mscart apply -d db <takes.nd >acks.nd
-t1=$(now)
-n=$(grep -c '"status":"applied"' acks.nd)
-[ "$n" = 100000 ] || say "only $n of 100000 applied"
-ours=$(rate 100000 "$t0" "$t1")
-say "durable ingest: sqlite3"
-t0=$(now)
-sqlite3 s.db <takes.sql >/dev/null
-t1=$(now)
-peer=$(rate 100000 "$t0" "$t1")
+# Three rounds, each on freshly set-up databases, ours and the peer's in
+# turn; the medians go in the table (the machine is shared and noisy).
+rates=
+prates=
+for round in 1 2 3; do
+	say "round $round: setting up both databases"
+	rm -rf db s.db s.db-wal s.db-shm
+	mscart import -d db setup.nd || { say "import failed"; exit 1; }
+	sqlite3 s.db <schema.sql >/dev/null || { say "sqlite setup failed"; exit 1; }
+	ours0=$(dbsize)
+	peer0=$(sqsize)
+	say "round $round: durable ingest: mscart apply"
+	t0=$(now)
+	mscart apply -d db <takes.nd >acks.nd
+	t1=$(now)
+	n=$(grep -c '"status":"applied"' acks.nd)
+	[ "$n" = 100000 ] || say "only $n of 100000 applied"
+	rates="$rates $(rate 100000 "$t0" "$t1")"
+	say "round $round: durable ingest: sqlite3"
+	t0=$(now)
+	sqlite3 s.db <takes.sql >/dev/null
+	t1=$(now)
+	prates="$prates $(rate 100000 "$t0" "$t1")"
+done
+say "ingest rates: mscart$rates; sqlite3$prates"
+ours=$(median $rates)
+peer=$(median $prates)
 r=$(ratio "$ours" "$peer")
 met=no
 [ "$(ge "$ours" 50000)" = yes ] && [ "$(ge "$r" 1.0)" = yes ] && met=yes
-printf 'mscart durable ingest (events/s)\t%s\t%s\t%s\t>=50000, ratio>=1\t%s\n' "$ours" "$peer" "$r" "$met"
+printf 'mscart durable ingest (events/s, median of 3)\t%s\t%s\t%s\t>=50000, ratio>=1\t%s\n' "$ours" "$peer" "$r" "$met"
 
 say "show latency, 300 processes each"
 python3 - <<'PY' >lat
