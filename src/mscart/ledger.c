@@ -1145,6 +1145,69 @@ dispatch(struct ctx *c, enum ms_msg_type type)
 	}
 }
 
+/*
+ * The watchdog of the loop's transactions.  A process SIGKILLed while
+ * it holds one of Berkeley DB's region mutexes (not a lock: those time
+ * out) leaves everyone else blocked in that mutex for good.  A
+ * transaction that runs this long (MSCART_WATCHDOG seconds, 60 by
+ * default, 0 for none) is taken for one: the process says so and exits
+ * 75.  Nothing is lost: replies are written only after a commit, so a
+ * client sends again what was not answered (and exactly-once makes that
+ * safe); the next process to open the environment recovers it.
+ */
+static unsigned int
+watchdog_secs(void)
+{
+	static long secs = -1;
+	const char *e;
+
+	if (secs < 0) {
+		secs = 60;
+		if ((e = getenv("MSCART_WATCHDOG")) != NULL && *e != '\0' &&
+		    ms_parse_long(e, 0, 86400, &secs) == -1) {
+			ms_warnx("MSCART_WATCHDOG=%s: not 0 to 86400 seconds; "
+			    "using 60", e);
+			secs = 60;
+		}
+	}
+	return (unsigned int)secs;
+}
+
+static void
+on_stuck(int sig)
+{
+	static const char msg[] = "mscart: a transaction is stuck behind a "
+	    "killed process; exiting (what was not answered was not applied "
+	    "or is answered as a duplicate when sent again)\n";
+
+	(void)sig;
+	(void)!write(2, msg, sizeof(msg) - 1);
+	_exit(MS_EX_TEMPFAIL);
+}
+
+static void
+watchdog_arm(void)
+{
+	static int installed;
+
+	if (!installed) {
+		struct sigaction sa;
+
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = on_stuck;
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGALRM, &sa, NULL);
+		installed = 1;
+	}
+	alarm(watchdog_secs());
+}
+
+static void
+watchdog_disarm(void)
+{
+	alarm(0);
+}
+
 int
 run_txn(struct store *st, int (*fn)(struct store *, DB_TXN *, void *),
     void *arg)
@@ -1183,6 +1246,7 @@ run_txn(struct store *st, int (*fn)(struct store *, DB_TXN *, void *),
 		return rc;
 	}
 }
+
 
 /* ----- the loop ----- */
 
@@ -1607,7 +1671,10 @@ ledger_loop(struct store *st, int fd, const char *source,
 		eof = feed_batch(&f, &b, max) == -1;
 		if (b.n == 0)
 			continue;
-		if ((rc = run_txn(st, batch_run, &b)) != 0) {
+		watchdog_arm();
+		rc = run_txn(st, batch_run, &b);
+		watchdog_disarm();
+		if (rc != 0) {
 			ms_warnx("%s: lines %lu-%lu not applied: %s", source,
 			    b.items[0].line, b.items[b.n - 1].line,
 			    db_strerror(rc));
@@ -1626,7 +1693,9 @@ ledger_loop(struct store *st, int fd, const char *source,
 		}
 		/* keep the log bounded: a checkpoint once 8 MiB of log or a
 		 * minute has passed (a no-op otherwise), so old logs can go */
+		watchdog_arm();
 		st->env->txn_checkpoint(st->env, 8192, 1, 0);
+		watchdog_disarm();
 		for (size_t i = 0; i < b.n; i++) {
 			struct item *it = &b.items[i];
 

@@ -42,7 +42,9 @@ struct loop_opts {
 /*
  * Read NDJSON messages from fd, apply them in group-committed batches and
  * write one reply per line after the commit.  Returns the number of
- * refused lines, or -1 on a fatal error.
+ * refused lines, or -1 on a fatal error.  A batch stuck for
+ * MSCART_WATCHDOG seconds (60; 0 for no limit) behind a killed process's
+ * Berkeley DB mutex makes the process say so and exit 75.
  */
 long	ledger_loop(struct store *, int fd, const char *source,
 	    const struct loop_opts *);
@@ -57,6 +59,7 @@ int	cart_build(struct store *, DB_TXN *, const char *user, const char *card,
  */
 int	run_txn(struct store *, int (*fn)(struct store *, DB_TXN *, void *),
 	    void *arg);
+
 
 /* Settlements (ledger.c). */
 int	settlement_open(struct store *, DB_TXN *, const char *who,
