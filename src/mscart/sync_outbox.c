@@ -17,18 +17,6 @@
 #define REOPEN_MS	2000	/* a lock busy this long: reopen, maybe recover */
 #define GIVEUP_MS	60000	/* a lock busy this long: give up */
 
-const char *
-outbox_home(const char *opt)
-{
-	const char *env;
-
-	if (opt != NULL)
-		return opt;
-	if ((env = getenv("MSCART_DB")) != NULL && *env != '\0')
-		return env;
-	return ".";
-}
-
 static int
 open_db(DB_ENV *env, DB **dbp, const char *name, char *err, size_t errlen)
 {

@@ -35,7 +35,6 @@ struct outbox_event {
 	size_t	 len;
 };
 
-const char *outbox_home(const char *opt);	/* -d, MSCART_DB, or "." */
 int	outbox_open(struct outbox *, const char *home, const char *robot,
 	    char *err, size_t errlen);
 void	outbox_close(struct outbox *);

@@ -38,6 +38,7 @@
 #include <unistd.h>
 
 #include "mscart.h"
+#include "store.h"
 #include "sync_outbox.h"
 
 #define WINDOW		2048	/* messages in flight on the link */
@@ -759,7 +760,7 @@ cmd_push(int argc, char **argv)
 	srandom((unsigned)getpid() ^ (unsigned)ms_now_ms());
 	ms_sig_install(0);
 	alarm(outbox_watchdog_secs);	/* the open may meet the dead mutex */
-	rc = outbox_open(&p->ob, outbox_home(dir), robot, err, sizeof(err));
+	rc = outbox_open(&p->ob, store_home(dir), robot, err, sizeof(err));
 	alarm(0);
 	if (rc != 0) {
 		ms_warnx("push: %s", err);

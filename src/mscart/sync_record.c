@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "mscart.h"
+#include "store.h"
 #include "sync_outbox.h"
 
 #define BATCH	1000
@@ -464,7 +465,7 @@ cmd_record(int argc, char **argv)
 		force = (size_t)h.nlines;
 	}
 	alarm((unsigned)secs);	/* even the open may meet the dead mutex */
-	rc = outbox_open(&ob, outbox_home(dir), robot, err, sizeof(err));
+	rc = outbox_open(&ob, store_home(dir), robot, err, sizeof(err));
 	alarm(0);
 	if (rc != 0) {
 		ms_warnx("record: %s", err);
