@@ -215,58 +215,45 @@ struct due_arg {
 	const char	*user, *sett;
 	int64_t		 cutoff;	/* lines taken at or before, or -1 */
 	json_t		*todo;		/* [[user, currency], ...] */
+	json_t		*seen;		/* "user currency" pairs in todo */
 	json_t		*charges;
 	size_t		 next;
 	int		 overflow;
 };
 
 /* Users (and currencies) with unpaid lines old enough. */
+static void
+due_line(json_t *l, void *arg)
+{
+	struct due_arg *a = arg;
+	const char *owner = str(l, "owner");
+	char pair[MS_ID_MAX + 8];
+	int64_t ts;
+
+	if (strcmp(str(l, "state"), "unpaid") != 0 ||
+	    strncmp(owner, OWNER_USER, 2) != 0 ||
+	    (a->user != NULL && strcmp(owner + 2, a->user) != 0) ||
+	    (a->cutoff >= 0 && (ms_time_parse(str(l, "ts"), &ts) != 0 ||
+	    ts > a->cutoff)))
+		return;
+	snprintf(pair, sizeof(pair), "%s %s", owner + 2, str(l, "currency"));
+	if (json_object_get(a->seen, pair) == NULL) {
+		json_object_set_new(a->seen, pair, json_true());
+		json_array_append_new(a->todo, json_pack("[s,s]", owner + 2,
+		    str(l, "currency")));
+	}
+}
+
 static int
 due_scan(struct store *st, struct due_arg *a)
 {
-	DBC *c;
-	DBT k, d;
-	DB_TXN *txn;
-	json_t *l, *seen = json_object();
-	unsigned char kb[8];
 	int rc;
 
-	if ((rc = store_scan_begin(st, st->lines, &txn, &c)) != 0)
-		return rc;
-	memset(&k, 0, sizeof(k));
-	memset(&d, 0, sizeof(d));
-	k.data = kb;
-	k.ulen = sizeof(kb);
-	k.flags = DB_DBT_USERMEM;
-	d.flags = DB_DBT_REALLOC;
-	while ((rc = c->get(c, &k, &d, DB_NEXT)) == 0) {
-		const char *owner;
-		char pair[MS_ID_MAX + 8];
-		int64_t ts;
-
-		if ((l = line_decode(d.data, d.size)) == NULL)
-			continue;
-		owner = str(l, "owner");
-		if (strcmp(str(l, "state"), "unpaid") == 0 &&
-		    strncmp(owner, OWNER_USER, 2) == 0 &&
-		    (a->user == NULL || strcmp(owner + 2, a->user) == 0) &&
-		    (a->cutoff < 0 || (ms_time_parse(str(l, "ts"), &ts) == 0 &&
-		    ts <= a->cutoff))) {
-			snprintf(pair, sizeof(pair), "%s %s", owner + 2,
-			    str(l, "currency"));
-			if (json_object_get(seen, pair) == NULL) {
-				json_object_set_new(seen, pair, json_true());
-				json_array_append_new(a->todo, json_pack("[s,s]",
-				    owner + 2, str(l, "currency")));
-			}
-		}
-		json_decref(l);
-	}
-	free(d.data);
-	c->close(c);
-	txn->commit(txn, 0);
-	json_decref(seen);
-	return rc == DB_NOTFOUND ? 0 : rc;
+	a->seen = json_object();
+	rc = store_lines_scan(st, due_line, a);
+	json_decref(a->seen);
+	a->seen = NULL;
+	return rc;
 }
 
 static int
@@ -549,74 +536,58 @@ int cmd_refund(int argc, char **argv) { return fix_cmd(argc, argv, 1); }
 
 /* ----- report ----- */
 
+struct report_arg {
+	const char	*by;
+	json_t		*groups;
+};
+
+static void
+report_line(json_t *l, void *arg)
+{
+	struct report_arg *a = arg;
+	const char *g1, *owner = str(l, "owner"), *state = str(l, "state");
+	char key[MS_CARD_MAX + MS_ID_MAX + 16], day[11];
+	json_int_t price = num(l, "price");
+	json_t *g;
+	int64_t v;
+
+	if (strcmp(a->by, "product") == 0)
+		g1 = str(l, "sku");
+	else if (strcmp(a->by, "robot") == 0)
+		g1 = str(l, "robot") ? str(l, "robot") : "-";
+	else if (strcmp(a->by, "user") == 0)
+		g1 = strncmp(owner, OWNER_USER, 2) == 0 ? owner + 2 : owner;
+	else {
+		snprintf(day, sizeof(day), "%s", str(l, "ts"));
+		g1 = day;
+	}
+	snprintf(key, sizeof(key), "%s\t%s", g1, str(l, "currency"));
+	if ((g = json_object_get(a->groups, key)) == NULL) {
+		g = json_pack("{s:s,s:s,s:s,s:i,s:i,s:i,s:i}", "by", a->by,
+		    "key", g1, "currency", str(l, "currency"), "count", 0,
+		    "amount", 0, "paid", 0, "unpaid", 0);
+		json_object_set_new(a->groups, key, g);
+	}
+	if (strcmp(state, "void") == 0)
+		return;
+	if (price > 0)
+		json_object_set_new(g, "count", json_integer(num(g, "count") + 1));
+	if (ms_money_add(num(g, "amount"), price, &v) == 0)
+		json_object_set_new(g, "amount", json_integer(v));
+	if (strcmp(state, "paid") == 0 &&
+	    ms_money_add(num(g, "paid"), price, &v) == 0)
+		json_object_set_new(g, "paid", json_integer(v));
+	if (strcmp(state, "paid") != 0 &&
+	    ms_money_add(num(g, "unpaid"), price, &v) == 0)
+		json_object_set_new(g, "unpaid", json_integer(v));
+}
+
 static int
 report_scan(struct store *st, const char *by, json_t *groups)
 {
-	DBC *c;
-	DBT k, d;
-	DB_TXN *txn;
-	unsigned char kb[8];
-	json_t *l, *g;
-	char key[MS_CARD_MAX + MS_ID_MAX + 16];
-	int rc;
+	struct report_arg a = { by, groups };
 
-	if ((rc = store_scan_begin(st, st->lines, &txn, &c)) != 0)
-		return rc;
-	memset(&k, 0, sizeof(k));
-	memset(&d, 0, sizeof(d));
-	k.data = kb;
-	k.ulen = sizeof(kb);
-	k.flags = DB_DBT_USERMEM;
-	d.flags = DB_DBT_REALLOC;
-	while ((rc = c->get(c, &k, &d, DB_NEXT)) == 0) {
-		const char *g1, *owner, *state;
-		json_int_t price;
-
-		if ((l = line_decode(d.data, d.size)) == NULL)
-			continue;
-		state = str(l, "state");
-		price = num(l, "price");
-		owner = str(l, "owner");
-		if (strcmp(by, "product") == 0)
-			g1 = str(l, "sku");
-		else if (strcmp(by, "robot") == 0)
-			g1 = str(l, "robot") ? str(l, "robot") : "-";
-		else if (strcmp(by, "user") == 0)
-			g1 = strncmp(owner, OWNER_USER, 2) == 0 ? owner + 2 : owner;
-		else {
-			static char day[11];
-
-			snprintf(day, sizeof(day), "%s", str(l, "ts"));
-			g1 = day;
-		}
-		snprintf(key, sizeof(key), "%s\t%s", g1, str(l, "currency"));
-		if ((g = json_object_get(groups, key)) == NULL) {
-			g = json_pack("{s:s,s:s,s:s,s:i,s:i,s:i,s:i}", "by", by,
-			    "key", g1, "currency", str(l, "currency"), "count", 0,
-			    "amount", 0, "paid", 0, "unpaid", 0);
-			json_object_set_new(groups, key, g);
-		}
-		if (strcmp(state, "void") != 0) {
-			int64_t v;
-
-			if (price > 0)
-				json_object_set_new(g, "count",
-				    json_integer(num(g, "count") + 1));
-			if (ms_money_add(num(g, "amount"), price, &v) == 0)
-				json_object_set_new(g, "amount", json_integer(v));
-			if (strcmp(state, "paid") == 0 &&
-			    ms_money_add(num(g, "paid"), price, &v) == 0)
-				json_object_set_new(g, "paid", json_integer(v));
-			if (strcmp(state, "paid") != 0 &&
-			    ms_money_add(num(g, "unpaid"), price, &v) == 0)
-				json_object_set_new(g, "unpaid", json_integer(v));
-		}
-		json_decref(l);
-	}
-	free(d.data);
-	c->close(c);
-	txn->commit(txn, 0);
-	return rc == DB_NOTFOUND ? 0 : rc;
+	return store_lines_scan(st, report_line, &a);
 }
 
 static int

@@ -169,6 +169,36 @@ store_scan_begin(struct store *st, DB *db, DB_TXN **txn, DBC **c)
 }
 
 int
+store_lines_scan(struct store *st, void (*fn)(json_t *line, void *arg),
+    void *arg)
+{
+	DBC *c;
+	DBT k, d;
+	DB_TXN *txn;
+	unsigned char kb[8];
+	json_t *l;
+	int rc;
+
+	if ((rc = store_scan_begin(st, st->lines, &txn, &c)) != 0)
+		return rc;
+	memset(&k, 0, sizeof(k));
+	memset(&d, 0, sizeof(d));
+	k.data = kb;
+	k.ulen = sizeof(kb);
+	k.flags = DB_DBT_USERMEM;
+	d.flags = DB_DBT_REALLOC;
+	while ((rc = c->get(c, &k, &d, DB_NEXT)) == 0)
+		if ((l = line_decode(d.data, d.size)) != NULL) {
+			fn(l, arg);
+			json_decref(l);
+		}
+	free(d.data);
+	c->close(c);
+	txn->commit(txn, 0);
+	return rc == DB_NOTFOUND ? 0 : rc;
+}
+
+int
 store_retryable(int rc)
 {
 	return rc == DB_LOCK_DEADLOCK || rc == DB_LOCK_NOTGRANTED;

@@ -70,6 +70,9 @@ int	store_begin(struct store *, DB_TXN *parent, DB_TXN **, int readonly);
 /* A read-committed transaction and a cursor on db, for a whole scan. */
 int	store_scan_begin(struct store *, DB *db, DB_TXN **, DBC **);
 int	store_retryable(int rc);	/* deadlock, lock not granted */
+/* fn with every cart line (line_decode()d) in a read-committed scan. */
+int	store_lines_scan(struct store *, void (*fn)(json_t *line, void *arg),
+	    void *arg);
 
 /* JSON values by string key or by 8-byte line number. */
 int	db_get_json(DB *, DB_TXN *, const char *key, json_t **, int rmw);
