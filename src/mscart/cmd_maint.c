@@ -19,7 +19,7 @@
 static long
 audit_entries(const DBT *d)
 {
-	static const char tag[] = "\"what\":\"take\",\"count\":";
+	static const char tag[] = AUDIT_TAKES_TAG;
 	const char *p = d->data;
 	size_t len = d->size < 256 ? d->size : 256, tl = sizeof(tag) - 1;
 

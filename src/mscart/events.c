@@ -113,25 +113,32 @@ runs_around(struct store *st, DB_TXN *txn, const char *robot, int64_t seq,
 	return rc ? rc : rc2;
 }
 
+/* The run of robot held for this batch, or NULL. */
+static struct evrun *
+run_held(struct store *st, const char *robot)
+{
+	for (int i = 0; i < STORE_RUNS; i++)
+		if (st->runs[i].used && strcmp(st->runs[i].robot, robot) == 0)
+			return &st->runs[i];
+	return NULL;
+}
+
 /* The held run of robot, or a free slot (written out first if need be). */
 static int
 run_slot(struct store *st, DB_TXN *txn, const char *robot, struct evrun **rp)
 {
-	struct evrun *r, *victim = &st->runs[0];
+	struct evrun *victim = &st->runs[0];
 	int rc;
 
+	if ((*rp = run_held(st, robot)) != NULL)
+		return 0;
 	for (int i = 0; i < STORE_RUNS; i++) {
-		r = &st->runs[i];
-		if (r->used && strcmp(r->robot, robot) == 0) {
-			*rp = r;
-			return 0;
-		}
-		if (!r->used) {
-			victim = r;
+		if (!st->runs[i].used) {
+			victim = &st->runs[i];
 			break;
 		}
-		if (r->used < victim->used)
-			victim = r;	/* the least recently used */
+		if (st->runs[i].used < victim->used)
+			victim = &st->runs[i];	/* the least recently used */
 	}
 	if (victim->used && (rc = run_write(st, txn, victim)) != 0)
 		return rc;
@@ -193,17 +200,13 @@ int
 event_claim(struct store *st, DB_TXN *txn, const char *robot, int64_t seq)
 {
 	unsigned char kb[MS_ID_MAX + 16];
-	struct evrun *r = NULL;
+	struct evrun *r = run_held(st, robot);
 	int64_t ps, pe, next;
 	DBT k, d;
 	int rc;
 
-	for (int i = 0; i < STORE_RUNS && r == NULL; i++)
-		if (st->runs[i].used && st->runs[i].loaded &&
-		    strcmp(st->runs[i].robot, robot) == 0)
-			r = &st->runs[i];
 	/* event_seen() has just said seq is new and where it goes */
-	if (r == NULL || seq != r->end + 1 || seq >= r->next)
+	if (r == NULL || !r->loaded || seq != r->end + 1 || seq >= r->next)
 		return EINVAL;
 	r->end = seq;
 	r->dirty = 1;

@@ -895,7 +895,7 @@ audit_flush(struct store *st, DB_TXN *txn)
 	tb_str(&t, st->tk_ts);
 	tb_str(&t, "\",\"who\":");
 	tb_quote(&t, st->tk_who);
-	tb_str(&t, ",\"what\":\"take\",\"count\":");
+	tb_str(&t, "," AUDIT_TAKES_TAG);
 	tb_i64(&t, st->tk_count);
 	tb_str(&t, ",\"takes\":[");
 	if (t.over || (rec = malloc(t.n + st->tk_len + 2)) == NULL)

@@ -167,6 +167,8 @@ int	audit_add_raw(struct store *, DB_TXN *, const char *who,
  * is written before any other audit record and by store_counters_save().
  */
 int	audit_take(struct store *, const char *who, const char *fields);
+/* How such a record's head ends, before K: what tells it from others. */
+#define AUDIT_TAKES_TAG	"\"what\":\"take\",\"count\":"
 int	audit_flush(struct store *, DB_TXN *);
 
 /* Products read in this batch, by sku (cleared when a batch starts). */
