@@ -14,8 +14,6 @@
 
 #include "ms.h"
 
-#define SET_ERR(...) do { if (err) snprintf(err, errlen, __VA_ARGS__); } while (0)
-
 static const struct tech {
 	const char	*name;
 	size_t		 minbytes, maxbytes;

@@ -10,8 +10,6 @@
 #include "dbenv.h"
 #include "ms.h"
 
-#define SET_ERR(...) do { if (err) snprintf(err, errlen, __VA_ARGS__); } while (0)
-
 static const char db_config[] =
     "# written by ms: the db5.3_* utilities read this too\n"
     "set_lk_detect DB_LOCK_DEFAULT\n"

@@ -21,6 +21,12 @@ enum {
 	MS_EX_TEMPFAIL = 75
 };
 
+/*
+ * A reason into the caller's err buffer (of errlen bytes), if it gave
+ * one: for functions with "char *err, size_t errlen" parameters.
+ */
+#define SET_ERR(...) do { if (err) snprintf(err, errlen, __VA_ARGS__); } while (0)
+
 /* diag.c: "prog: message" on stderr. */
 extern const char *ms_prog;
 void	ms_setprog(const char *argv0);

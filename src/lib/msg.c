@@ -9,8 +9,6 @@
 
 #include "ms.h"
 
-#define SET_ERR(...) do { if (err) snprintf(err, errlen, __VA_ARGS__); } while (0)
-
 enum kind {
 	K_ID,		/* identifier: ms_id_valid */
 	K_ID_NULL,	/* identifier or null */

@@ -7,8 +7,6 @@
 
 #include "ms.h"
 
-#define SET_ERR(...) do { if (err) snprintf(err, errlen, __VA_ARGS__); } while (0)
-
 void
 ms_reader_init(struct ms_reader *r, int fd, const char *source)
 {

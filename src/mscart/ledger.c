@@ -19,8 +19,6 @@
 
 #include "ledger.h"
 
-#define SET_ERR(...) do { if (err) snprintf(err, errlen, __VA_ARGS__); } while (0)
-
 struct ctx {
 	struct store	*st;
 	DB_TXN		*txn;
@@ -1246,7 +1244,6 @@ run_txn(struct store *st, int (*fn)(struct store *, DB_TXN *, void *),
 		return rc;
 	}
 }
-
 
 /* ----- the loop ----- */
 

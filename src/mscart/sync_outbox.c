@@ -10,8 +10,6 @@
 
 #include "sync_outbox.h"
 
-#define SET_ERR(...) do { if (err) snprintf(err, errlen, __VA_ARGS__); } while (0)
-
 #define OUTBOX_FILE	"outbox.db"
 #define RETRIES		100
 #define REOPEN_MS	2000	/* a lock busy this long: reopen, maybe recover */

@@ -18,10 +18,10 @@
 #include <gpiod.h>
 
 #include "gpio.h"
+#include "ms.h"
 
 #ifdef GPIOD_LINE_BULK_MAX_LINES	/* only the v1 header has it */
 
-#define SET_ERR(...) do { if (err) snprintf(err, errlen, __VA_ARGS__); } while (0)
 #define READ_CHUNK 16		/* libgpiod 1.6 reads at most 16 at once */
 
 struct gpio {

@@ -12,8 +12,6 @@
 
 #include "msid.h"
 
-#define SET_ERR(...) do { if (err) snprintf(err, errlen, __VA_ARGS__); } while (0)
-
 int
 linesrc_open(struct linesrc *ls, const char *path, char *err, size_t errlen)
 {

@@ -14,8 +14,6 @@
 
 #include "msid.h"
 
-#define SET_ERR(...) do { if (err) snprintf(err, errlen, __VA_ARGS__); } while (0)
-
 int
 reader_init(struct reader *rd, const char *connstring, int techs)
 {

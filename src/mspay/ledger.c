@@ -22,8 +22,6 @@
 #include "ms.h"
 #include "mspay.h"
 
-#define SET_ERR(...) do { if (err) snprintf(err, errlen, __VA_ARGS__); } while (0)
-
 static const char header[] =
     "settlement,key,user,customer,amount,currency,description,ts\n";
 
