@@ -27,6 +27,18 @@ enum {
  */
 #define SET_ERR(...) do { if (err) snprintf(err, errlen, __VA_ARGS__); } while (0)
 
+/*
+ * buf.c: a string that grows as bytes are added (NUL-terminated).  Start
+ * from { 0 }; once an allocation fails, failed stays set and nothing more
+ * is added.  The caller frees p.
+ */
+struct ms_buf {
+	char	*p;
+	size_t	 len, cap;
+	int	 failed;
+};
+void	ms_buf_add(struct ms_buf *, const void *, size_t);
+
 /* diag.c: "prog: message" on stderr. */
 extern const char *ms_prog;
 void	ms_setprog(const char *argv0);

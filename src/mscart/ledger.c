@@ -197,42 +197,13 @@ state_is_open(char s)
 	return s == 'u' || s == 's' || s == 'c';
 }
 
-struct sbuf {
-	char	*p;
-	size_t	 n, cap;
-	int	 failed;
-};
-
-static void
-sb_add(struct sbuf *b, const char *s, size_t len)
-{
-	if (b->failed)
-		return;
-	if (b->n + len + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 1024;
-		char *np;
-
-		while (cap < b->n + len + 1)
-			cap *= 2;
-		if ((np = realloc(b->p, cap)) == NULL) {
-			b->failed = 1;
-			return;
-		}
-		b->p = np;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->n, s, len);
-	b->n += len;
-	b->p[b->n] = '\0';
-}
-
 /*
  * A cart message as text: the stored items are copied as they are, so a
  * query costs no JSON parsing of its lines.  reqid may be NULL.
  */
 static int
 cart_text(struct store *st, DB_TXN *txn, const char *user, json_t *urec,
-    const char *card, int all, const char *reqid, struct sbuf *out)
+    const char *card, int all, const char *reqid, struct ms_buf *out)
 {
 	json_t *u = NULL;
 	char owner[MS_CARD_MAX + 4], cur[4], curs[16][4];
@@ -241,7 +212,7 @@ cart_text(struct store *st, DB_TXN *txn, const char *user, json_t *urec,
 	int64_t *ids = NULL, sums[16] = { 0 }, total = 0;
 	size_t n, ncur = 0, first = 0, nitems = 0;
 	const char *status = "unknown", *limit = "ok";
-	struct sbuf items = { 0 };
+	struct ms_buf items = { 0 };
 	DBC *lc = NULL;
 	int rc;
 
@@ -283,8 +254,8 @@ cart_text(struct store *st, DB_TXN *txn, const char *user, json_t *urec,
 		}
 		if (all || state_is_open(h.state)) {
 			if (nitems++ > 0)
-				sb_add(&items, ",", 1);
-			sb_add(&items, item, len);
+				ms_buf_add(&items, ",", 1);
+			ms_buf_add(&items, item, len);
 		}
 	}
 	if (cur[0] == '\0' && ncur > 0)
@@ -334,9 +305,9 @@ cart_text(struct store *st, DB_TXN *txn, const char *user, json_t *urec,
 		rc = ENOMEM;
 		goto out;
 	}
-	sb_add(out, hbuf, t.n);
-	if (items.n > 0)
-		sb_add(out, items.p, items.n);
+	ms_buf_add(out, hbuf, t.n);
+	if (items.len > 0)
+		ms_buf_add(out, items.p, items.len);
 	tb_init(&t, hbuf, sizeof(hbuf));
 	tb_str(&t, "],\"total\":");
 	tb_i64(&t, total);
@@ -351,7 +322,7 @@ cart_text(struct store *st, DB_TXN *txn, const char *user, json_t *urec,
 		tb_mem(&t, "}", 1);
 	}
 	tb_str(&t, "]}");
-	sb_add(out, hbuf, t.n);
+	ms_buf_add(out, hbuf, t.n);
 	if (t.over || items.failed || out->failed)
 		rc = ENOMEM;
 out:
@@ -367,12 +338,12 @@ int
 cart_build(struct store *st, DB_TXN *txn, const char *user, const char *card,
     int all, json_t **cartp)
 {
-	struct sbuf b = { 0 };
+	struct ms_buf b = { 0 };
 	int rc;
 
 	*cartp = NULL;
 	if ((rc = cart_text(st, txn, user, NULL, card, all, NULL, &b)) == 0 &&
-	    (*cartp = json_loadb(b.p, b.n, 0, NULL)) == NULL)
+	    (*cartp = json_loadb(b.p, b.len, 0, NULL)) == NULL)
 		rc = ENOMEM;
 	free(b.p);
 	return rc;
@@ -704,7 +675,7 @@ static int
 apply_query(struct ctx *c)
 {
 	char user[MS_ID_MAX + 1];
-	struct sbuf b = { 0 };
+	struct ms_buf b = { 0 };
 	json_t *u = NULL;
 	int rc;
 
@@ -720,7 +691,7 @@ apply_query(struct ctx *c)
 		return rc;
 	}
 	c->raw = b.p;
-	c->rawlen = b.n;
+	c->rawlen = b.len;
 	return 0;
 }
 

@@ -10,58 +10,27 @@
 #include "ms.h"
 #include "mspay.h"
 
-/* A growing string for request bodies. */
-struct sbuf {
-	char	*s;
-	size_t	 len, cap;
-	int	 failed;
-};
-
-static void
-sb_add(struct sbuf *b, const char *s, size_t n)
-{
-	char *ns;
-	size_t want;
-
-	if (b->failed)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		want = b->cap ? b->cap : 256;
-		while (want < b->len + n + 1)
-			want *= 2;
-		if ((ns = realloc(b->s, want)) == NULL) {
-			b->failed = 1;
-			return;
-		}
-		b->s = ns;
-		b->cap = want;
-	}
-	memcpy(b->s + b->len, s, n);
-	b->len += n;
-	b->s[b->len] = '\0';
-}
-
 /* application/x-www-form-urlencoded: unreserved bytes as they are. */
 static void
-sb_form(struct sbuf *b, const char *name, const char *value)
+sb_form(struct ms_buf *b, const char *name, const char *value)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	char enc[3];
 
 	if (b->len > 0)
-		sb_add(b, "&", 1);
-	sb_add(b, name, strlen(name));
-	sb_add(b, "=", 1);
+		ms_buf_add(b, "&", 1);
+	ms_buf_add(b, name, strlen(name));
+	ms_buf_add(b, "=", 1);
 	for (const unsigned char *p = (const unsigned char *)value; *p; p++) {
 		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
 		    (*p >= '0' && *p <= '9') || *p == '-' || *p == '.' ||
 		    *p == '_' || *p == '~') {
-			sb_add(b, (const char *)p, 1);
+			ms_buf_add(b, (const char *)p, 1);
 		} else {
 			enc[0] = '%';
 			enc[1] = hex[*p >> 4];
 			enc[2] = hex[*p & 15];
-			sb_add(b, enc, 3);
+			ms_buf_add(b, enc, 3);
 		}
 	}
 }
@@ -75,7 +44,7 @@ sb_form(struct sbuf *b, const char *name, const char *value)
 char *
 stripe_body(const struct charge *c, enum stripe_api api)
 {
-	struct sbuf b = { 0 };
+	struct ms_buf b = { 0 };
 	char amount[32], cur[4];
 	size_t i;
 
@@ -99,10 +68,10 @@ stripe_body(const struct charge *c, enum stripe_api api)
 		sb_form(&b, "off_session", "true");
 	}
 	if (b.failed) {
-		free(b.s);
+		free(b.p);
 		return NULL;
 	}
-	return b.s;
+	return b.p;
 }
 
 /* The webhook gets the charge line itself. */
@@ -117,19 +86,19 @@ int
 webhook_signature(const char *secret, size_t secretlen, long long ts,
     const char *body, char *out, size_t outlen)
 {
-	struct sbuf b = { 0 };
+	struct ms_buf b = { 0 };
 	char ts_s[32], hex[65];
 	int rc;
 
 	snprintf(ts_s, sizeof(ts_s), "%lld.", ts);
-	sb_add(&b, ts_s, strlen(ts_s));
-	sb_add(&b, body, strlen(body));
+	ms_buf_add(&b, ts_s, strlen(ts_s));
+	ms_buf_add(&b, body, strlen(body));
 	if (b.failed) {
-		free(b.s);
+		free(b.p);
 		return -1;
 	}
-	rc = ms_hmac_sha256_hex(secret, secretlen, b.s, b.len, hex);
-	free(b.s);
+	rc = ms_hmac_sha256_hex(secret, secretlen, b.p, b.len, hex);
+	free(b.p);
 	if (rc == -1)
 		return -1;
 	for (char *p = hex; *p; p++)
