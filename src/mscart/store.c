@@ -119,8 +119,8 @@ store_close(struct store *st)
 	free(st->getbuf);
 	st->getbuf = NULL;
 	st->getbuflen = 0;
-	free(st->tk);
-	st->tk = NULL;
+	free(st->tk.p);
+	memset(&st->tk, 0, sizeof(st->tk));
 	free(st->bulk);
 	st->bulk = NULL;
 	close_dbs(st);
@@ -138,7 +138,7 @@ store_reopen(struct store *st)
 	memcpy(home, st->home, sizeof(home));
 	json_decref(st->products_seen);
 	free(st->getbuf);
-	free(st->tk);
+	free(st->tk.p);
 	free(st->bulk);
 	close_dbs(st);
 	if (st->env != NULL)
@@ -662,7 +662,7 @@ store_counters_forget(struct store *st)
 {
 	st->counters_loaded = 0;
 	st->tk_count = 0;
-	st->tk_len = 0;
+	st->tk.len = 0;
 	events_forget(st);
 }
 
@@ -843,34 +843,22 @@ audit_add_raw(struct store *st, DB_TXN *txn, const char *who,
 int
 audit_take(struct store *st, const char *who, const char *fields)
 {
-	size_t need = strlen(fields) + 3;
-	char *np;
-
 	if (!st->counters_loaded || strlen(who) >= sizeof(st->tk_who))
 		return EINVAL;
 	if (st->tk_count > 0 && strcmp(who, st->tk_who) != 0)
 		return EINVAL;	/* one loop, one role: cannot happen */
-	if (st->tk_len + need > st->tk_cap) {
-		size_t cap = st->tk_cap ? st->tk_cap : 65536;
-
-		while (cap < st->tk_len + need)
-			cap *= 2;
-		if ((np = realloc(st->tk, cap)) == NULL)
-			return ENOMEM;
-		st->tk = np;
-		st->tk_cap = cap;
-	}
 	if (st->tk_count == 0) {
 		st->tk_first = st->next_audit;
-		st->tk_len = 0;
+		st->tk.len = 0;
 		snprintf(st->tk_who, sizeof(st->tk_who), "%s", who);
 		memcpy(st->tk_ts, audit_now(st), MS_TIME_LEN);
 	} else
-		st->tk[st->tk_len++] = ',';
-	st->tk[st->tk_len++] = '{';
-	memcpy(st->tk + st->tk_len, fields, need - 3);
-	st->tk_len += need - 3;
-	st->tk[st->tk_len++] = '}';
+		ms_buf_add(&st->tk, ",", 1);
+	ms_buf_add(&st->tk, "{", 1);
+	ms_buf_add(&st->tk, fields, strlen(fields));
+	ms_buf_add(&st->tk, "}", 1);
+	if (st->tk.failed)
+		return ENOMEM;
 	st->tk_count++;
 	st->next_audit++;
 	return 0;
@@ -898,14 +886,14 @@ audit_flush(struct store *st, DB_TXN *txn)
 	tb_str(&t, "," AUDIT_TAKES_TAG);
 	tb_i64(&t, st->tk_count);
 	tb_str(&t, ",\"takes\":[");
-	if (t.over || (rec = malloc(t.n + st->tk_len + 2)) == NULL)
+	if (t.over || (rec = malloc(t.n + st->tk.len + 2)) == NULL)
 		return ENOMEM;
 	memcpy(rec, head, t.n);
-	memcpy(rec + t.n, st->tk, st->tk_len);
-	memcpy(rec + t.n + st->tk_len, "]}", 2);
+	memcpy(rec + t.n, st->tk.p, st->tk.len);
+	memcpy(rec + t.n + st->tk.len, "]}", 2);
 	ms_be64_put(b, st->tk_first);
 	dbt_key(&k, b, 8);
-	dbt_key(&d, rec, t.n + st->tk_len + 2);
+	dbt_key(&d, rec, t.n + st->tk.len + 2);
 	rc = st->audit->put(st->audit, txn, &k, &d, 0);
 	free(rec);
 	if (rc == 0)

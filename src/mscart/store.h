@@ -43,8 +43,7 @@ struct store {
 	json_t	*products_seen;	/* sku -> product, for this batch */
 	struct evrun runs[STORE_RUNS];
 	/* the batch's takes so far, for one audit record (audit_take()) */
-	char	*tk;
-	size_t	 tk_len, tk_cap;
+	struct ms_buf tk;	/* their entries, "{...},{...}" */
 	int64_t	 tk_first, tk_count;
 	char	 tk_who[MS_TEXT_MAX + 1], tk_ts[MS_TIME_LEN];
 	unsigned long runs_clock;

@@ -49,8 +49,8 @@ static struct {
 	char	**argv;		/* the command line with -R, to start again */
 	int	 fd;		/* the memory file, -1 when there is none */
 	int	 pending;	/* it holds a resume the new image has not used */
-	char	*img;		/* the batch's lines, each with '\n' */
-	size_t	 imglen, imgcap, nlines;
+	struct ms_buf img;	/* the batch's lines, each with '\n' */
+	size_t	 nlines;
 	const struct ms_reader *rd;
 	volatile int64_t first;
 } wd = { .fd = -1 };
@@ -91,11 +91,11 @@ on_stuck(int sig)
 		h.first = wd.first;
 		h.nlines = wd.nlines;
 		h.lineno = wd.rd != NULL ? wd.rd->lineno : 0;
-		h.imglen = wd.imglen;
+		h.imglen = wd.img.len;
 		h.restlen = wd.rd != NULL ? wd.rd->end - wd.rd->start : 0;
 		if (ftruncate(wd.fd, 0) == -1 || lseek(wd.fd, 0, SEEK_SET) == -1 ||
 		    write_all(wd.fd, &h, sizeof(h)) == -1 ||
-		    write_all(wd.fd, wd.img, h.imglen) == -1 ||
+		    write_all(wd.fd, wd.img.p, h.imglen) == -1 ||
 		    (h.restlen > 0 && write_all(wd.fd, wd.rd->buf + wd.rd->start,
 		    h.restlen) == -1))
 			_exit(MS_EX_TEMPFAIL);
@@ -109,22 +109,10 @@ on_stuck(int sig)
 static int
 img_add(const char *line, size_t len)
 {
-	if (wd.imglen + len + 1 > wd.imgcap) {
-		size_t cap = wd.imgcap ? wd.imgcap : 65536;
-		char *np;
-
-		while (cap < wd.imglen + len + 1)
-			cap *= 2;
-		if ((np = realloc(wd.img, cap)) == NULL)
-			return -1;
-		wd.img = np;
-		wd.imgcap = cap;
-	}
-	memcpy(wd.img + wd.imglen, line, len);
-	wd.img[wd.imglen + len] = '\n';
-	wd.imglen += len + 1;
+	ms_buf_add(&wd.img, line, len);
+	ms_buf_add(&wd.img, "\n", 1);
 	wd.nlines++;
-	return 0;
+	return wd.img.failed ? -1 : 0;
 }
 
 /*
@@ -473,7 +461,7 @@ cmd_record(int argc, char **argv)
 	}
 	while (!done) {
 		n = 0;
-		wd.imglen = wd.nlines = 0;
+		wd.img.len = wd.nlines = 0;
 		while (n < BATCH && !(resuming && n == force)) {
 			/* block for the first line only; then take what waits */
 			rc = ms_reader_next(&rd, n > 0 || ms_sig_stop, &j, err,
@@ -537,7 +525,7 @@ cmd_record(int argc, char **argv)
 	}
 	ms_reader_free(&rd);
 	outbox_close(&ob);
-	free(wd.img);
+	free(wd.img.p);
 	if (ms_close_stdout() != 0 && status == MS_EX_OK)
 		status = MS_EX_FAIL;
 	if (bad > 0 && status == MS_EX_OK)
