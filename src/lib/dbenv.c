@@ -10,6 +10,9 @@
 #include "dbenv.h"
 #include "ms.h"
 
+#define MS_STR_(x)	#x
+#define MS_STR(x)	MS_STR_(x)
+
 static const char db_config[] =
     "# written by ms: the db5.3_* utilities read this too\n"
     "set_lk_detect DB_LOCK_DEFAULT\n"
@@ -19,7 +22,7 @@ static const char db_config[] =
     "set_lk_max_objects 100000\n"
     "set_lk_max_lockers 10000\n"
     "set_tx_max 1000\n"
-    "set_lock_timeout 2000000\n"
+    "set_lock_timeout " MS_STR(MS_DBENV_LOCK_TIMEOUT_US) "\n"
     "log_set_config DB_LOG_AUTO_REMOVE on\n";
 
 static void

@@ -15,7 +15,6 @@
 
 struct ms_dbenv_opts {
 	int	nosync;		/* DB_TXN_WRITE_NOSYNC: survives a crash, not power loss */
-	int	readonly_ok;	/* reserved */
 	int	cachesize_mb;	/* 0: 32 MiB */
 };
 
