@@ -204,5 +204,12 @@ extern volatile sig_atomic_t ms_sig_reload;	/* SIGHUP */
 /* Install handlers without SA_RESTART (so blocking calls see EINTR),
  * and ignore SIGPIPE so a closed pipe is a write error. */
 void	ms_sig_install(int want_reload);
+/*
+ * poll(2) that a stop or reload signal always ends, even one that came
+ * just before the wait (the flags are checked with those signals blocked,
+ * and ppoll lets them in): -1 with EINTR then.  timeout in ms, -1 none.
+ */
+struct pollfd;
+int	ms_sig_poll(struct pollfd *, unsigned long nfds, int timeout_ms);
 
 #endif

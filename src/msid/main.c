@@ -374,7 +374,7 @@ main(int argc, char *argv[])
 			struct pollfd pfd = { .fd = lines_open ? ls.fd : -1,
 			    .events = POLLIN };
 
-			if (poll(&pfd, 1, (int)wait) == -1 && errno != EINTR)
+			if (ms_sig_poll(&pfd, 1, (int)wait) == -1 && errno != EINTR)
 				ms_err(MS_EX_FAIL, "poll");
 			if (!lines_open)
 				continue;
