@@ -100,6 +100,11 @@ int	ms_reader_fill(struct ms_reader *);
 /* Next line parsed as a JSON object (MS_READ_BAD with a reason otherwise). */
 int	ms_reader_next(struct ms_reader *, int nonblock, json_t **out,
 	    char *err, size_t errlen);
+/*
+ * s as a JSON string literal, quotes included, NUL-terminated in buf:
+ * its length, or -1 if it does not fit in len bytes.
+ */
+int	ms_json_quote(char *buf, size_t len, const char *s);
 /* Parse one line: valid UTF-8, no duplicate keys, an object, no NUL. */
 json_t	*ms_json_parse_line(const char *line, size_t len, char *err, size_t errlen);
 

@@ -285,3 +285,35 @@ ms_close_stdout(void)
 	}
 	return write_failed ? -1 : 0;
 }
+
+int
+ms_json_quote(char *buf, size_t len, const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t o = 0;
+
+	if (len < 3)
+		return -1;
+	buf[o++] = '"';
+	for (; *s != '\0'; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if (o + 8 > len)
+			return -1;
+		if (ch == '"' || ch == '\\') {
+			buf[o++] = '\\';
+			buf[o++] = (char)ch;
+		} else if (ch < 0x20 || ch == 0x7f) {
+			memcpy(buf + o, "\\u00", 4);
+			buf[o + 4] = hex[ch >> 4];
+			buf[o + 5] = hex[ch & 15];
+			o += 6;
+		} else
+			buf[o++] = (char)ch;
+	}
+	if (o + 2 > len)
+		return -1;
+	buf[o++] = '"';
+	buf[o] = '\0';
+	return (int)o;
+}

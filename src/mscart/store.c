@@ -351,39 +351,12 @@ tb_i64(struct tbuf *b, int64_t v)
 void
 tb_quote(struct tbuf *b, const char *s)
 {
-	static const char hex[] = "0123456789abcdef";
-	const char *run;
+	int n;
 
-	tb_mem(b, "\"", 1);
-	for (run = s; *s != '\0'; s++) {
-		unsigned char ch = (unsigned char)*s;
-		char esc[6] = { '\\', 'u', '0', '0' };
-
-		if (ch != '"' && ch != '\\' && ch >= 0x20 && ch != 0x7f)
-			continue;
-		tb_mem(b, run, (size_t)(s - run));
-		run = s + 1;
-		if (ch == '"' || ch == '\\') {
-			esc[1] = (char)ch;
-			tb_mem(b, esc, 2);
-		} else {
-			esc[4] = hex[ch >> 4];
-			esc[5] = hex[ch & 15];
-			tb_mem(b, esc, 6);
-		}
-	}
-	tb_mem(b, run, (size_t)(s - run));
-	tb_mem(b, "\"", 1);
-}
-
-int
-json_quote(char *buf, size_t len, const char *s)
-{
-	struct tbuf b;
-
-	tb_init(&b, buf, len);
-	tb_quote(&b, s);
-	return b.over ? -1 : 0;
+	if (b->over || (n = ms_json_quote(b->p + b->n, b->cap - b->n, s)) == -1)
+		b->over = 1;
+	else
+		b->n += (size_t)n;
 }
 
 #define HEAD_LEN	LINE_HEAD_LEN

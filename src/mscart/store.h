@@ -107,8 +107,6 @@ int	line_get_item(struct store *, DB_TXN *, DBC *cur, int64_t id,
 int	line_put_rec(struct store *, DB_TXN *, int64_t id,
 	    const struct line_head *, char *rec, size_t len);
 char	line_state_char(const char *state);
-/* JSON string literal of s (with quotes) into buf; -1 if it does not fit. */
-int	json_quote(char *buf, size_t len, const char *s);
 
 /*
  * Text built in a caller's fixed buffer, for the hot paths where

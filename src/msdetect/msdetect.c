@@ -146,28 +146,6 @@ emit(int64_t read_ns, const char *fmt, ...)
 	}
 }
 
-/* s as a JSON string, quotes included. */
-static void
-json_quote(const char *s, char *out, size_t len)
-{
-	size_t k = 0;
-
-	out[k++] = '"';
-	for (; *s != '\0' && k + 8 < len; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\') {
-			out[k++] = '\\';
-			out[k++] = (char)c;
-		} else if (c < 0x20 || c == 0x7f)
-			k += (size_t)snprintf(out + k, len - k, "\\u%04x", c);
-		else
-			out[k++] = (char)c;
-	}
-	out[k++] = '"';
-	out[k] = '\0';
-}
-
 static void
 session_end(const char *reason, int64_t ts_ns, int64_t read_ns)
 {
@@ -389,8 +367,9 @@ input_line(struct ms_reader *in, int64_t read_ns)
 				memset(&sess, 0, sizeof(sess));
 				sess.open = 1;
 				snprintf(sess.card, sizeof(sess.card), "%s", card);
-				json_quote(sess.card, sess.card_json,
-				    sizeof(sess.card_json));
+				/* card_json has room for any card (6 bytes a byte) */
+				ms_json_quote(sess.card_json,
+				    sizeof(sess.card_json), sess.card);
 			}
 			sess.last_ns = clock_now();
 		}

@@ -30,6 +30,19 @@ is_str(const char *got, const char *want, const char *desc)
 }
 
 static void
+test_quote(void)
+{
+	char buf[32];
+
+	ok(ms_json_quote(buf, sizeof(buf), "a\"b\\c\x01") == 15 &&
+	    strcmp(buf, "\"a\\\"b\\\\c\\u0001\"") == 0, "quote: escapes");
+	is_str(buf, "\"a\\\"b\\\\c\\u0001\"", "quote: the text");
+	ok(ms_json_quote(buf, 3, "") == 2 && strcmp(buf, "\"\"") == 0,
+	    "quote: empty string in 3 bytes");
+	ok(ms_json_quote(buf, 8, "abcdefgh") == -1, "quote: too long is -1");
+}
+
+static void
 test_time(void)
 {
 	char buf[MS_TIME_LEN];
@@ -258,6 +271,7 @@ main(void)
 	ms_setprog("libms_test");
 	ms_sig_install(0);
 	test_time();
+	test_quote();
 	test_money();
 	test_card();
 	test_secret();
