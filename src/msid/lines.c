@@ -16,10 +16,10 @@ int
 linesrc_open(struct linesrc *ls, const char *path, char *err, size_t errlen)
 {
 	struct stat st;
-	int flags = O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC;
+	int fd, flags = O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC;
 
 	memset(ls, 0, sizeof(*ls));
-	ls->path = path;
+	ls->rd.fd = -1;
 	if (stat(path, &st) == -1) {
 		SET_ERR("%s: %s", path, strerror(errno));
 		return -1;
@@ -31,12 +31,11 @@ linesrc_open(struct linesrc *ls, const char *path, char *err, size_t errlen)
 	 */
 	if (S_ISFIFO(st.st_mode))
 		flags = (flags & ~O_RDONLY) | O_RDWR;
-	if ((ls->fd = open(path, flags)) == -1) {
+	if ((fd = open(path, flags)) == -1) {
 		SET_ERR("%s: %s", path, strerror(errno));
 		return -1;
 	}
-	ls->regular = S_ISREG(st.st_mode);
-	ms_reader_init(&ls->rd, ls->fd, path);
+	ms_reader_init(&ls->rd, fd, path);
 	ls->rd.maxlen = LINE_TOKEN_MAX;
 	return 0;
 }
@@ -44,9 +43,9 @@ linesrc_open(struct linesrc *ls, const char *path, char *err, size_t errlen)
 void
 linesrc_close(struct linesrc *ls)
 {
-	if (ls->fd != -1)
-		close(ls->fd);
-	ls->fd = -1;
+	if (ls->rd.fd != -1)
+		close(ls->rd.fd);
+	ls->rd.fd = -1;
 	ms_reader_free(&ls->rd);
 }
 
@@ -76,20 +75,20 @@ linesrc_next(struct linesrc *ls, char *tok, size_t len, int *bad)
 		switch (r) {
 		case MS_READ_LINE:
 			if ((why = line_check(ls->rd.line, ls->rd.len)) != NULL) {
-				ms_warn_at(ls->path, ls->rd.lineno, "%s; skipped", why);
+				ms_warn_at(ls->rd.source, ls->rd.lineno, "%s; skipped", why);
 				*bad = 1;
 				continue;
 			}
 			snprintf(tok, len, "line:%s", ls->rd.line);
 			return 1;
 		case MS_READ_BAD:
-			ms_warn_at(ls->path, ls->rd.lineno, "%s; skipped", err);
+			ms_warn_at(ls->rd.source, ls->rd.lineno, "%s; skipped", err);
 			*bad = 1;
 			continue;
 		case MS_READ_AGAIN:
 			return 0;
 		case MS_READ_ERROR:
-			ms_warnx("%s: %s", ls->path, err);
+			ms_warnx("%s: %s", ls->rd.source, err);
 			*bad = 1;
 			return -1;
 		default:	/* MS_READ_EOF */

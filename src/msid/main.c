@@ -371,7 +371,7 @@ main(int argc, char *argv[])
 				wait = left < 0 ? 0 : left;
 		}
 		{
-			struct pollfd pfd = { .fd = lines_open ? ls.fd : -1,
+			struct pollfd pfd = { .fd = lines_open ? ls.rd.fd : -1,
 			    .events = POLLIN };
 
 			if (ms_sig_poll(&pfd, 1, (int)wait) == -1 && errno != EINTR)

@@ -47,10 +47,7 @@ int	 reader_token(const nfc_target *, char *buf, size_t len);
 #define LINE_TOKEN_MAX	128	/* characters of scanned text */
 
 struct linesrc {
-	const char	*path;
-	int		 fd;
-	int		 regular;	/* a plain file: its end is the end */
-	struct ms_reader rd;
+	struct ms_reader rd;	/* rd.fd, and rd.source the path; fd -1 closed */
 };
 
 int	 linesrc_open(struct linesrc *, const char *path, char *err, size_t);
