@@ -167,6 +167,7 @@ int	ms_event_id(const json_t *, char *buf, size_t len);
 #define MS_TIME_LEN 25	/* with the NUL */
 int64_t	ms_now_ms(void);		/* wall clock, ms since the epoch */
 int64_t	ms_mono_ms(void);		/* CLOCK_MONOTONIC, ms */
+int64_t	ms_mono_ns(void);		/* CLOCK_MONOTONIC, ns */
 void	ms_time_format(int64_t ms, char buf[MS_TIME_LEN]);
 int	ms_time_parse(const char *, int64_t *ms);
 

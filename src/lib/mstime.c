@@ -15,12 +15,18 @@ ms_now_ms(void)
 }
 
 int64_t
-ms_mono_ms(void)
+ms_mono_ns(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int64_t
+ms_mono_ms(void)
+{
+	return ms_mono_ns() / 1000000;
 }
 
 /* Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar. */

@@ -68,18 +68,9 @@ static unsigned long long n_edges, n_events;
 static uint32_t *lat_hist;
 
 static int64_t
-mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static int64_t
 clock_now(void)
 {
-	return clock_frozen ? clock_vnow : mono_ns() + clock_skew;
+	return clock_frozen ? clock_vnow : ms_mono_ns() + clock_skew;
 }
 
 static void
@@ -141,7 +132,7 @@ emit(int64_t read_ns, const char *fmt, ...)
 	ms_write_raw(stdout, buf, (size_t)n, 1);
 	n_events++;
 	if (lat_hist != NULL && read_ns > 0) {
-		lat = (mono_ns() - read_ns) / LAT_BUCKET_NS;
+		lat = (ms_mono_ns() - read_ns) / LAT_BUCKET_NS;
 		lat_hist[lat < 0 ? 0 : lat > LAT_BUCKETS ? LAT_BUCKETS : lat]++;
 	}
 }
@@ -468,7 +459,7 @@ replay_run(struct replay *rp)
 	int n = 0, k;
 
 	while (n < REPLAY_BATCH && replay_next(rp)) {
-		read_ns = mono_ns();
+		read_ns = ms_mono_ns();
 		if (rp->fast) {
 			if (rp->due_ns > clock_vnow)
 				clock_vnow = rp->due_ns;
@@ -510,7 +501,7 @@ gpio_run(void)
 			ms_warnx("%s: %s", pg.chip, err);
 			return -1;
 		}
-		read_ns = mono_ns();
+		read_ns = ms_mono_ns();
 		/* lines are read one after another: put their edges in time order */
 		qsort(ev, (size_t)n, sizeof(ev[0]), edge_ts_cmp);
 		for (i = 0; i < n; i++)
@@ -587,7 +578,7 @@ reload(void)
 				    pg.chip);
 			for (i = 0; i < pg.n; i++)
 				if (levels[i] != ls[i].level)
-					edge(i, levels[i], clock_now(), mono_ns());
+					edge(i, levels[i], clock_now(), ms_mono_ns());
 			ms_warnx("%s: not reloaded, keeping the planogram in use",
 			    pg_path);
 			return;
@@ -596,7 +587,7 @@ reload(void)
 	/* a line that goes away still reports what it was settling */
 	for (i = 0; i < pg.n; i++)
 		if (planogram_find(&np, pg.lines[i].offset) == -1 && pending(i))
-			commit(i, mono_ns());
+			commit(i, ms_mono_ns());
 	now = clock_now();
 	for (i = 0; i < np.n; i++) {
 		k = planogram_find(&pg, np.lines[i].offset);
@@ -620,7 +611,7 @@ reload(void)
 		if (ng != NULL && levels[i] != nls[i].level) {
 			nls[i].level = levels[i];
 			nls[i].changed_ns = now;
-			nls[i].read_ns = mono_ns();
+			nls[i].read_ns = ms_mono_ns();
 		}
 	}
 	if (ng != NULL)
@@ -741,7 +732,7 @@ main(int argc, char *argv[])
 		ms_reader_init(&rp.r, fd, replay_path);
 		rp.fast = fast;
 		clock_frozen = fast;
-		clock_vnow = mono_ns();
+		clock_vnow = ms_mono_ns();
 		replay_initial_levels();
 	} else {
 		if ((gpio = open_chip(&pg, levels)) == NULL)
@@ -772,7 +763,7 @@ main(int argc, char *argv[])
 	ms_reader_init(&in, STDIN_FILENO, "-");
 	last_input_ns = clock_now();
 	while (!ms_sig_stop && !ms_write_failed()) {
-		loop_ns = mono_ns();
+		loop_ns = ms_mono_ns();
 		if (ms_sig_reload) {
 			ms_sig_reload = 0;
 			reload();
@@ -783,7 +774,7 @@ main(int argc, char *argv[])
 			if (rc == MS_READ_AGAIN)
 				break;
 			if (rc == MS_READ_LINE) {
-				input_line(&in, mono_ns());
+				input_line(&in, ms_mono_ns());
 				continue;
 			}
 			if (rc == MS_READ_BAD) {
@@ -810,7 +801,7 @@ main(int argc, char *argv[])
 			if (rp.fast && !rp.have && rp.r.eof && clock_frozen) {
 				/* the file is over: real time goes on from here */
 				clock_frozen = 0;
-				clock_skew = clock_vnow - mono_ns();
+				clock_skew = clock_vnow - ms_mono_ns();
 			}
 		}
 		if (!rp.fast)
