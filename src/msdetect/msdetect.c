@@ -459,7 +459,7 @@ replay_run(struct replay *rp)
 	int n = 0, k;
 
 	while (n < REPLAY_BATCH && replay_next(rp)) {
-		read_ns = ms_mono_ns();
+		read_ns = lat_hist != NULL ? ms_mono_ns() : 0;	/* for -v only */
 		if (rp->fast) {
 			if (rp->due_ns > clock_vnow)
 				clock_vnow = rp->due_ns;
