@@ -181,6 +181,41 @@ indefinite(const struct reply *r, struct outcome *o, const char *code,
 	    "%s", msg);
 }
 
+/* A transient() reply: no answer ("network"), or an HTTP status. */
+static void
+no_outcome(const struct reply *r, struct outcome *o, const char *code,
+    const char *msg)
+{
+	char why[256];
+
+	if (r->status == 0)
+		snprintf(why, sizeof(why), "%s", r->body ? r->body : "no answer");
+	else
+		snprintf(why, sizeof(why), "HTTP %ld%s%.200s", r->status,
+		    msg ? ": " : "", msg ? msg : "");
+	indefinite(r, o, r->status == 0 ? "network" : code, why);
+}
+
+/* A definite error answer. */
+static void
+http_failed(const struct reply *r, struct outcome *o, const char *code,
+    const char *msg)
+{
+	outcome_set(o, V_FAILED, code, "HTTP %ld%s%.400s", r->status,
+	    msg ? ": " : "", msg ? msg : "");
+}
+
+/* The outcome cleared, and the reply's body as JSON (or NULL). */
+static json_t *
+reply_open(const struct reply *r, struct outcome *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->retry_after_ms = -1;
+	if (r->status > 0 && r->body != NULL && r->len > 0)
+		return json_loadb(r->body, r->len, 0, NULL);
+	return NULL;
+}
+
 static void
 stripe_object(const json_t *j, enum stripe_api api, const struct reply *r,
     struct outcome *o)
@@ -194,8 +229,7 @@ stripe_object(const json_t *j, enum stripe_api api, const struct reply *r,
 		return;
 	}
 	if (strcmp(status, "succeeded") == 0) {
-		outcome_set(o, V_SUCCEEDED, NULL, "%s", "");
-		o->code[0] = o->message[0] = '\0';
+		o->verdict = V_SUCCEEDED;
 		return;
 	}
 	if (api == API_CHARGES) {
@@ -231,14 +265,10 @@ stripe_object(const json_t *j, enum stripe_api api, const struct reply *r,
 void
 stripe_classify(const struct reply *r, enum stripe_api api, struct outcome *o)
 {
-	json_t *j = NULL;
+	json_t *j = reply_open(r, o);
 	const json_t *e;
 	const char *type, *code, *msg;
 
-	memset(o, 0, sizeof(*o));
-	o->retry_after_ms = -1;
-	if (r->status > 0 && r->body != NULL && r->len > 0)
-		j = json_loadb(r->body, r->len, 0, NULL);
 	if (r->status >= 200 && r->status < 300) {
 		if (!json_is_object(j))
 			indefinite(r, o, "bad-reply", "gateway reply is not JSON");
@@ -251,16 +281,8 @@ stripe_classify(const struct reply *r, enum stripe_api api, struct outcome *o)
 	type = jstr(e, "type");
 	code = jstr(e, "decline_code") ? jstr(e, "decline_code") : jstr(e, "code");
 	msg = jstr(e, "message");
-	if (r->status == 0 || transient(r)) {
-		char why[256];
-
-		if (r->status == 0)
-			snprintf(why, sizeof(why), "%s", r->body ? r->body : "no answer");
-		else
-			snprintf(why, sizeof(why), "HTTP %ld%s%.200s", r->status,
-			    msg ? ": " : "", msg ? msg : "");
-		indefinite(r, o, r->status == 0 ? "network" :
-		    code ? code : type ? type : "http", why);
+	if (transient(r)) {
+		no_outcome(r, o, code ? code : type ? type : "http", msg);
 		json_decref(j);
 		return;
 	}
@@ -274,10 +296,8 @@ stripe_classify(const struct reply *r, enum stripe_api api, struct outcome *o)
 		set_id(o, jstr(e, "charge"));
 		outcome_set(o, V_DECLINED, code ? code : type, "%s",
 		    msg ? msg : "card declined");
-	} else {
-		outcome_set(o, V_FAILED, code ? code : type ? type : "http",
-		    "HTTP %ld%s%.400s", r->status, msg ? ": " : "", msg ? msg : "");
-	}
+	} else
+		http_failed(r, o, code ? code : type ? type : "http", msg);
 	json_decref(j);
 }
 
@@ -288,13 +308,9 @@ stripe_classify(const struct reply *r, enum stripe_api api, struct outcome *o)
 void
 webhook_classify(const struct reply *r, struct outcome *o)
 {
-	json_t *j = NULL;
+	json_t *j = reply_open(r, o);
 	const char *status, *msg;
 
-	memset(o, 0, sizeof(*o));
-	o->retry_after_ms = -1;
-	if (r->status > 0 && r->body != NULL && r->len > 0)
-		j = json_loadb(r->body, r->len, 0, NULL);
 	msg = jstr(j, "message");
 	if (r->status >= 200 && r->status < 300) {
 		status = jstr(j, "status");
@@ -313,18 +329,9 @@ webhook_classify(const struct reply *r, struct outcome *o)
 		else
 			indefinite(r, o, "bad-reply", "endpoint reply has an "
 			    "unknown status");
-	} else if (r->status == 0 || transient(r)) {
-		char why[256];
-
-		if (r->status == 0)
-			snprintf(why, sizeof(why), "%s", r->body ? r->body : "no answer");
-		else
-			snprintf(why, sizeof(why), "HTTP %ld%s%.200s", r->status,
-			    msg ? ": " : "", msg ? msg : "");
-		indefinite(r, o, r->status == 0 ? "network" : "http", why);
-	} else {
-		outcome_set(o, V_FAILED, jstr(j, "code") ? jstr(j, "code") : "http",
-		    "HTTP %ld%s%.400s", r->status, msg ? ": " : "", msg ? msg : "");
-	}
+	} else if (transient(r))
+		no_outcome(r, o, "http", msg);
+	else
+		http_failed(r, o, jstr(j, "code") ? jstr(j, "code") : "http", msg);
 	json_decref(j);
 }
