@@ -264,6 +264,7 @@ take_line(struct ms_reader *r, int rc, const char *rerr, json_t **jp,
     struct charge *c)
 {
 	char err[512];
+	enum ms_msg_type t;
 	json_t *j;
 
 	st.read++;
@@ -275,9 +276,10 @@ take_line(struct ms_reader *r, int rc, const char *rerr, json_t **jp,
 		refuse(r->source, r->lineno, NULL, err);
 		return -1;
 	}
-	if (ms_msg_type(j) != MS_MSG_CHARGE) {
-		if (ms_msg_validate(j, err, sizeof(err)) == -1 &&
-		    ms_msg_type(j) == MS_MSG_UNKNOWN)
+	if ((t = ms_msg_type(j)) != MS_MSG_CHARGE) {
+		/* an unknown type: the validator says what is wrong with it */
+		if (t == MS_MSG_UNKNOWN &&
+		    ms_msg_validate(j, err, sizeof(err)) == -1)
 			refuse(r->source, r->lineno, j, err);
 		else
 			refuse(r->source, r->lineno, j, "expected a charge line");
