@@ -308,11 +308,9 @@ next_deadline(int64_t now)
 			if (best == -1 || d < best)
 				best = d;
 		}
-	if (sess.open && !any_pending()) {
-		d = sess.last_ns + session_ns - now;
-		if (best == -1 || d < best)
-			best = d;
-	}
+	/* the session's timeout counts only with nothing settling */
+	if (sess.open && best == -1)
+		best = sess.last_ns + session_ns - now;
 	return best == -1 ? -1 : best < 0 ? 0 : best;
 }
 
