@@ -185,3 +185,12 @@ ms_read_secret(const char *path, char **out, size_t *outlen, char *err,
 	*outlen = len;
 	return 0;
 }
+
+void
+ms_secret_free(char *secret, size_t len)
+{
+	if (secret == NULL)
+		return;
+	OPENSSL_cleanse(secret, len);
+	free(secret);
+}

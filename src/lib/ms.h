@@ -199,10 +199,13 @@ int	ms_hmac_sha256_hex(const void *key, size_t keylen, const void *data,
 	    size_t len, char hex[65]);
 /*
  * Read a secret (key) file.  Refused when group or others may read it.
- * Trailing newlines are stripped.  *out is malloc'd; caller wipes + frees.
+ * Trailing newlines are stripped.  *out is malloc'd; the caller gives it
+ * back with ms_secret_free().
  */
 int	ms_read_secret(const char *path, char **out, size_t *outlen,
 	    char *err, size_t errlen);
+/* Wipe a secret's len bytes and free it (NULL is fine). */
+void	ms_secret_free(char *secret, size_t len);
 
 /* sig.c */
 extern volatile sig_atomic_t ms_sig_stop;	/* SIGINT, SIGTERM */

@@ -84,10 +84,7 @@ load_key(void)
 		ms_warnx("%s", err);
 		return -1;
 	}
-	if (opt.key != NULL) {
-		explicit_bzero(opt.key, opt.keylen);
-		free(opt.key);
-	}
+	ms_secret_free(opt.key, opt.keylen);
 	opt.key = key;
 	opt.keylen = len;
 	return 0;
@@ -405,10 +402,7 @@ out:
 		reader_fini(&rd);
 	if (lines_open)
 		linesrc_close(&ls);
-	if (opt.key != NULL) {
-		explicit_bzero(opt.key, opt.keylen);
-		free(opt.key);
-	}
+	ms_secret_free(opt.key, opt.keylen);
 	if (bad)
 		status = MS_EX_FAIL;
 	if (ms_close_stdout() != 0)

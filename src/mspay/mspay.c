@@ -950,8 +950,7 @@ main(int argc, char *argv[])
 	ms_reader_free(&r);
 
 	if (opt.secret != NULL) {
-		OPENSSL_cleanse(opt.secret, opt.secretlen);
-		free(opt.secret);
+		ms_secret_free(opt.secret, opt.secretlen);
 		curl_global_cleanup();
 	}
 	if (ms_close_stdout() != 0)
