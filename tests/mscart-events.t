@@ -104,6 +104,8 @@ done
 run mscart log
 is "$(printf '%s\n' "$OUT" | grep -c '"what":"take"')" "$(lines)" \
     "mscart log shows one take entry per cart line"
+is "$(printf '%s\n' "$OUT" | grep -c '"takes":')" 0 \
+    "each as an entry of its own, a batch of one take too"
 printf '%s\n' "$OUT" | jget n >ns
 seq 1 "$(wc -l <ns)" >want
 is "$(cmp -s ns want && echo same)" same "entries are numbered 1, 2, 3... without a gap"

@@ -15,9 +15,9 @@
 
 /* ----- log ----- */
 
-/* How many entries an audit record stands for (a batch's takes share one). */
+/* The K of a record of takes (see AUDIT_TAKES_TAG), or -1 for another. */
 static long
-audit_entries(const DBT *d)
+takes_count(const DBT *d)
 {
 	static const char tag[] = AUDIT_TAKES_TAG;
 	const char *p = d->data;
@@ -27,7 +27,16 @@ audit_entries(const DBT *d)
 	for (size_t i = 0; i + tl < len; i++)
 		if (p[i] == '"' && memcmp(p + i, tag, tl) == 0)
 			return strtol(p + i + tl, NULL, 10);
-	return 1;
+	return -1;
+}
+
+/* How many entries an audit record stands for. */
+static long
+audit_entries(const DBT *d)
+{
+	long k = takes_count(d);
+
+	return k < 0 ? 1 : k;
 }
 
 /*
@@ -42,7 +51,7 @@ audit_print(const DBT *d, long skip)
 	size_t i;
 	char *s;
 
-	if (audit_entries(d) == 1 && skip == 0) {
+	if (takes_count(d) < 0) {
 		ms_write_raw(stdout, d->data, d->size, 0);
 		return;
 	}
