@@ -300,43 +300,41 @@ failed:
  * back in front of the input, followed by what it had read beyond them.
  */
 static int
-resume_read(int fd, struct ms_reader *rd, struct resume_head *h)
+read_all(int fd, void *p, size_t n)
 {
-	char *buf;
-	size_t len, got = 0;
+	char *c = p;
 	ssize_t r;
 
-	if (lseek(fd, 0, SEEK_SET) == -1)
-		return -1;
-	while (got < sizeof(*h)) {
-		if ((r = read(fd, (char *)h + got, sizeof(*h) - got)) <= 0) {
+	while (n > 0) {
+		if ((r = read(fd, c, n)) <= 0) {
 			if (r == -1 && errno == EINTR)
 				continue;
 			return -1;
 		}
-		got += (size_t)r;
+		c += r;
+		n -= (size_t)r;
 	}
-	if (h->imglen > SIZE_MAX / 2 || h->restlen > SIZE_MAX / 2)
+	return 0;
+}
+
+static int
+resume_read(int fd, struct ms_reader *rd, struct resume_head *h)
+{
+	char *buf;
+	size_t len;
+	int rc;
+
+	if (lseek(fd, 0, SEEK_SET) == -1 || read_all(fd, h, sizeof(*h)) == -1 ||
+	    h->imglen > SIZE_MAX / 2 || h->restlen > SIZE_MAX / 2)
 		return -1;
 	len = h->imglen + h->restlen;
 	if ((buf = malloc(len + 1)) == NULL)
 		return -1;
-	for (got = 0; got < len; got += (size_t)r)
-		if ((r = read(fd, buf + got, len - got)) <= 0) {
-			if (r == -1 && errno == EINTR) {
-				r = 0;
-				continue;
-			}
-			free(buf);
-			return -1;
-		}
-	if (ms_reader_prefill(rd, buf, len) == -1) {
-		free(buf);
-		return -1;
-	}
+	rc = read_all(fd, buf, len) == -1 ||
+	    ms_reader_prefill(rd, buf, len) == -1 ? -1 : 0;
 	free(buf);
 	rd->lineno = h->lineno >= h->nlines ? h->lineno - h->nlines : 0;
-	return 0;
+	return rc;
 }
 
 /*
