@@ -797,6 +797,7 @@ main(int argc, char *argv[])
 	struct ms_reader r;
 	char err[512];
 	long n;
+	const char *bad = NULL;	/* what is wrong with an option */
 	int ch, failed;
 
 	ms_setprog(argv[0]);
@@ -808,19 +809,13 @@ main(int argc, char *argv[])
 				opt.api = API_CHARGES;
 			else if (strcmp(optarg, "payment_intents") == 0)
 				opt.api = API_PAYMENT_INTENTS;
-			else {
-				ms_warnx("--api: want charges or payment_intents");
-				usage();
-				return MS_EX_USAGE;
-			}
+			else
+				bad = "--api: want charges or payment_intents";
 			break;
 		case 'B':
 			if (ms_parse_seconds(optarg, &opt.backoff_ms) == -1 ||
-			    opt.backoff_ms > 60000) {
-				ms_warnx("--backoff: want seconds up to 60");
-				usage();
-				return MS_EX_USAGE;
-			}
+			    opt.backoff_ms > 60000)
+				bad = "--backoff: want seconds up to 60";
 			break;
 		case 'C':
 			opt.cacert = optarg;
@@ -835,11 +830,8 @@ main(int argc, char *argv[])
 				opt.gw = GW_STRIPE;
 			else if (strcmp(optarg, "webhook") == 0)
 				opt.gw = GW_WEBHOOK;
-			else {
-				ms_warnx("-g: want ledger, stripe or webhook");
-				usage();
-				return MS_EX_USAGE;
-			}
+			else
+				bad = "-g: want ledger, stripe or webhook";
 			break;
 		case 'h':
 			usage();
@@ -848,47 +840,38 @@ main(int argc, char *argv[])
 			keyfile = optarg;
 			break;
 		case 'N':
-			if (ms_parse_long(optarg, 0, 100, &opt.retries) == -1) {
-				ms_warnx("--retries: want 0 to 100");
-				usage();
-				return MS_EX_USAGE;
-			}
+			if (ms_parse_long(optarg, 0, 100, &opt.retries) == -1)
+				bad = "--retries: want 0 to 100";
 			break;
 		case 'O':
 			if (ms_parse_seconds(optarg, &opt.connect_ms) == -1 ||
-			    opt.connect_ms < 1) {
-				ms_warnx("--connect-timeout: want seconds");
-				usage();
-				return MS_EX_USAGE;
-			}
+			    opt.connect_ms < 1)
+				bad = "--connect-timeout: want seconds";
 			break;
 		case 'P':
-			if (ms_parse_long(optarg, 1, 1024, &opt.parallel) == -1) {
-				ms_warnx("-P: want 1 to 1024");
-				usage();
-				return MS_EX_USAGE;
-			}
+			if (ms_parse_long(optarg, 1, 1024, &opt.parallel) == -1)
+				bad = "-P: want 1 to 1024";
 			break;
 		case 'R':
-			if (ms_parse_long(optarg, 1, 1000000, &n) == -1) {
-				ms_warnx("--rate: want 1 to 1000000 requests a second");
-				usage();
-				return MS_EX_USAGE;
-			}
-			opt.rate = (double)n;
+			if (ms_parse_long(optarg, 1, 1000000, &n) == -1)
+				bad = "--rate: want 1 to 1000000 requests a second";
+			else
+				opt.rate = (double)n;
 			break;
 		case 'T':
 			if (ms_parse_seconds(optarg, &opt.timeout_ms) == -1 ||
-			    opt.timeout_ms < 1) {
-				ms_warnx("-T: want seconds");
-				usage();
-				return MS_EX_USAGE;
-			}
+			    opt.timeout_ms < 1)
+				bad = "-T: want seconds";
 			break;
 		case 'u':
 			opt.url = optarg;
 			break;
 		default:
+			usage();
+			return MS_EX_USAGE;
+		}
+		if (bad != NULL) {
+			ms_warnx("%s", bad);
 			usage();
 			return MS_EX_USAGE;
 		}
