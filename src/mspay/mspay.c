@@ -591,9 +591,27 @@ backoff(int attempts, int64_t retry_after_ms)
 	return d;
 }
 
+/* The code of a curl error that asking again will not mend, or NULL. */
+static const char *
+setup_error(CURLcode rc)
+{
+	switch (rc) {
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_CERTPROBLEM:
+		return "tls";
+	case CURLE_UNSUPPORTED_PROTOCOL:
+	case CURLE_URL_MALFORMAT:
+		return "config";
+	default:
+		return NULL;
+	}
+}
+
 static int
 run_http(struct ms_reader *r)
 {
+	const char *fatal;
 	struct list parked = { 0 }, running = { 0 };
 	CURLM *multi;
 	CURLMsg *m;
@@ -737,16 +755,9 @@ run_http(struct ms_reader *r)
 				rep.len = strlen(rep.body);
 			}
 			/* TLS and set-up errors will not get better by asking again */
-			if (m->data.result == CURLE_PEER_FAILED_VERIFICATION ||
-			    m->data.result == CURLE_SSL_CACERT_BADFILE ||
-			    m->data.result == CURLE_SSL_CERTPROBLEM ||
-			    m->data.result == CURLE_UNSUPPORTED_PROTOCOL ||
-			    m->data.result == CURLE_URL_MALFORMAT) {
+			if ((fatal = setup_error(m->data.result)) != NULL) {
 				memset(&o, 0, sizeof(o));
-				outcome_set(&o, V_FAILED, "tls", "%s", rep.body);
-				if (m->data.result == CURLE_UNSUPPORTED_PROTOCOL ||
-				    m->data.result == CURLE_URL_MALFORMAT)
-					strcpy(o.code, "config");
+				outcome_set(&o, V_FAILED, fatal, "%s", rep.body);
 			} else if (opt.gw == GW_STRIPE)
 				stripe_classify(&rep, opt.api, &o);
 			else
