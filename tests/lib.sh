@@ -61,6 +61,14 @@ spawn() {
 
 plan() { _tap_planned=$1; echo "1..$1"; }
 skip_all() { echo "1..0 # SKIP $*"; _tap_planned=0; exit 0; }
+# need_preload LIB: skip the test unless LIB (an LD_PRELOAD helper that
+# make check builds) is there, and let it come before the sanitizer's
+# runtime in the link order.
+need_preload() {
+	[ -f "$1" ] || skip_all "$1 not built (make check builds it)"
+	ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
+	export ASAN_OPTIONS
+}
 diag() { printf '%s\n' "$@" | sed 's/^/# /' >&2; }
 
 ok() {	# ok STATUS DESCRIPTION  (STATUS 0 = pass)

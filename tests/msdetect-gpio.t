@@ -7,10 +7,7 @@
 . "$(dirname "$0")/lib.sh"
 
 FAKE=$MS_BUILD/fakegpiod.so
-[ -f "$FAKE" ] || skip_all "$FAKE not built (make check builds it)"
-# the preloaded fake comes before the sanitizer runtime in the link order
-ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
-export ASAN_OPTIONS
+need_preload "$FAKE"
 
 . "$MS_TOP/tests/msdetect.sh"
 fake() { env LD_PRELOAD="$FAKE" FAKEGPIOD_LOG="$T/gpio.log" "$@"; }

@@ -7,9 +7,7 @@
 . "$(dirname "$0")/lib.sh"
 
 SHIM=$MS_BUILD/tests/diewrite.so
-[ -f "$SHIM" ] || skip_all "no $SHIM"
-ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
-export ASAN_OPTIONS
+need_preload "$SHIM"
 OB=$T/ob
 
 ev() {
