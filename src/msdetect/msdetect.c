@@ -839,8 +839,6 @@ main(int argc, char *argv[])
 			if (t == -1 || d < t)
 				t = d;
 		} else if (!rp.r.eof) {
-			if (rp.fast && ms_reader_ready(&rp.r))
-				t = 0;
 			pfd[npfd].fd = rp.r.fd;
 			pfd[npfd++].events = POLLIN;
 		}
