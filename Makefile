@@ -20,20 +20,26 @@ BINOUT := bin
 SANFLAGS :=
 endif
 
+.DEFAULT_GOAL := all
+
 # Forced on whatever CFLAGS says.
 MS_CFLAGS := -std=c11 -D_XOPEN_SOURCE=700 -D_DEFAULT_SOURCE -Wall -Wextra -Isrc/lib $(SANFLAGS)
 MS_LDFLAGS := $(SANFLAGS)
 
-pc = $(shell $(PKG_CONFIG) --silence-errors $(1) $(2))
-JANSSON_LIBS := $(call pc,--libs,jansson)
-CRYPTO_LIBS := $(call pc,--libs,libcrypto)
-NFC_CFLAGS := $(call pc,--cflags,libnfc)
-NFC_LIBS := $(call pc,--libs,libnfc)
-CURL_CFLAGS := $(call pc,--cflags,libcurl)
-CURL_LIBS := $(call pc,--libs,libcurl)
-GPIOD_CFLAGS := $(call pc,--cflags,libgpiod)
-GPIOD_LIBS := $(call pc,--libs,libgpiod)
-GPIOD_VERSION := $(call pc,--modversion,libgpiod)
+# The libraries' flags come from pkg-config, asked only after make deps
+# has installed it and them: $(BUILD)/config.mk is made by mk/config.sh
+# in a rule that runs make deps first, and make reads it on a restart.
+# Goals that build nothing do not need it.
+NOCONFIG_GOALS := clean deps lint uninstall
+ifneq ($(filter-out $(NOCONFIG_GOALS),$(or $(MAKECMDGOALS),all)),)
+include $(BUILD)/config.mk
+endif
+
+$(BUILD)/config.mk: mk/config.sh mk/deps.sh mk/gpiod-other.sh
+	@sh mk/deps.sh -q
+	@mkdir -p $(@D)
+	@PKG_CONFIG=$(PKG_CONFIG) sh mk/config.sh >$@.tmp && mv $@.tmp $@
+
 DB_LIBS := -ldb-5.3
 
 TOOLS := msid msdetect mscart mspay
@@ -44,8 +50,15 @@ LIB_SRCS := $(wildcard src/lib/*.c)
 LIB_OBJS := $(LIB_SRCS:src/%.c=$(BUILD)/obj/%.o)
 LIBMS := $(BUILD)/libms.a
 
+# msdetect has one GPIO backend per libgpiod API; the one for the API
+# this machine's libgpiod has goes into bin/msdetect, and mk/msdetect.mk
+# builds the other against the libgpiod that make deps unpacked.
+GPIOD_API := $(if $(filter 1.%,$(GPIOD_VERSION)),1,2)
+GPIOD_OTHER_API := $(if $(filter 1,$(GPIOD_API)),2,1)
+skip_msdetect := src/msdetect/gpio_v$(GPIOD_OTHER_API).c
+
 # Per-tool objects and libraries.
-objs_of = $(patsubst src/%.c,$(BUILD)/obj/%.o,$(wildcard src/$(1)/*.c))
+objs_of = $(patsubst src/%.c,$(BUILD)/obj/%.o,$(filter-out $(skip_$(1)),$(wildcard src/$(1)/*.c)))
 msid_LIBS := $(NFC_LIBS) $(JANSSON_LIBS) $(CRYPTO_LIBS)
 msdetect_LIBS := $(GPIOD_LIBS) $(JANSSON_LIBS) $(CRYPTO_LIBS)
 mscart_LIBS := $(DB_LIBS) $(JANSSON_LIBS) $(CRYPTO_LIBS) -pthread
@@ -121,4 +134,4 @@ uninstall:
 	done
 
 clean:
-	rm -rf build build-san bin
+	rm -rf build build-san build-fuzz bin

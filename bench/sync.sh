@@ -17,7 +17,7 @@ say() { echo "bench sync: $*" >&2; }
 # tests/lib.sh gives the temp dir ($T, the cwd), bg and wait_line that
 # tests/sshd.sh needs; it prints nothing by itself.
 . "$top/tests/lib.sh"
-skip_all() { say "skipped: $*"; exit 0; }
+missing() { say "cannot run, missing: $*"; exit 1; }
 . "$top/tests/sshd.sh"
 
 N=100000

@@ -4,7 +4,7 @@
 # It gives each test its own temp dir ($T, also the cwd), puts the built
 # bin/ first in PATH, stops what the test started in the background, and
 # offers: plan, ok, is, like, unlike, run, check, bg, spawn, wait_line,
-# free_port, skip_all, diag, done_testing.
+# free_port, missing, diag, done_testing.
 
 set -u
 
@@ -60,12 +60,21 @@ spawn() {
 }
 
 plan() { _tap_planned=$1; echo "1..$1"; }
-skip_all() { echo "1..0 # SKIP $*"; _tap_planned=0; exit 0; }
-# need_preload LIB: skip the test unless LIB (an LD_PRELOAD helper that
+# missing WHAT: the test cannot run because WHAT (a tool, a service, a
+# built helper; say how to get it) is not there.  That fails the test,
+# never skips it: a suite that passes has run every test.
+missing() {
+	echo "1..1"
+	echo "not ok 1 - missing: $*"
+	echo "$0: missing: $*" >&2
+	_tap_planned=0
+	exit 1
+}
+# need_preload LIB: fail the test unless LIB (an LD_PRELOAD helper that
 # make check builds) is there, and let it come before the sanitizer's
 # runtime in the link order.
 need_preload() {
-	[ -f "$1" ] || skip_all "$1 not built (make check builds it)"
+	[ -f "$1" ] || missing "$1 (make check builds it)"
 	ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
 	export ASAN_OPTIONS
 }

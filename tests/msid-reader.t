@@ -4,7 +4,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$MS_TOP/tests/pn532emu/emu.sh"
 
-[ -x "$MS_BUILD/tests/pn532emu" ] || skip_all "pn532emu not built"
+[ -x "$MS_BUILD/tests/pn532emu" ] || missing "$MS_BUILD/tests/pn532emu (make check builds it)"
 emu_start || { echo "Bail out! pn532emu did not start"; exit 1; }
 
 # No reader yet: msid waits for it.

@@ -5,7 +5,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$MS_TOP/tests/stripe-mock.sh"
 
-command -v npm >/dev/null 2>&1 || skip_all "npm not found (make deps installs it)"
+command -v npm >/dev/null 2>&1 || missing "npm (make deps installs it)"
 stripe_mock_start || { echo "Bail out! stripe-stateful-mock did not start"; exit 1; }
 
 # the key from a private file, never argv

@@ -5,7 +5,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$MS_TOP/tests/gwdouble.sh"
 
-command -v openssl >/dev/null || skip_all "no openssl command"
+command -v openssl >/dev/null || missing "the openssl command (make deps installs it)"
 export MSPAY_KEY=sk_test_tls_0123456789
 
 openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 \
@@ -91,7 +91,7 @@ JS
 	is "$(jget sessions <h2.stats)" 2 "HTTP/2: all of them over one connection"
 	is "$(( $(jget maxOpen <h2.stats) > 1 ))" 1 "HTTP/2: several streams at once"
 else
-	pass "# SKIP no node for an HTTP/2 server"
+	ok 1 "missing: node, for the HTTP/2 server (make deps installs it)"
 fi
 
 done_testing

@@ -1,6 +1,6 @@
 # tests/sshd.sh: a throwaway OpenSSH server for tests, on 127.0.0.1.
 # Source it after tests/lib.sh (it uses $T, bg, wait_line, free_port,
-# skip_all).  Everything lives in $T/sshd; sshd is stopped with the test.
+# missing).  Everything lives in $T/sshd; sshd is stopped with the test.
 #
 #   sshd_start
 #	Makes a host key and a config (StrictModes no, UsePAM no, keys only,
@@ -8,7 +8,7 @@
 #	"/usr/sbin/sshd -D -e" on a free port and waits for its
 #	"Server listening" line.  Sets SSHD_PORT, SSHD_PID, SSHD_LOG.
 #	After sshd_stop, sshd_start brings it back on the same port.
-#	Skips the whole test (skip_all) when sshd or ssh is missing.
+#	Skips the whole test (missing) when sshd or ssh is missing.
 #   sshd_key NAME 'FORCED COMMAND'
 #	Makes a client key $T/sshd/NAME (no passphrase) and authorizes it
 #	with command="FORCED COMMAND",restrict.  May be called before or
@@ -40,8 +40,8 @@ SSHD_LOG=$SSHD_DIR/sshd.log
 SSHD_USER=$(id -un)
 
 sshd_start() {
-	[ -x /usr/sbin/sshd ] || skip_all "no /usr/sbin/sshd (make deps)"
-	command -v ssh >/dev/null 2>&1 || skip_all "no ssh client"
+	[ -x /usr/sbin/sshd ] || missing "/usr/sbin/sshd (make deps installs openssh-server)"
+	command -v ssh >/dev/null 2>&1 || missing "the ssh client (make deps installs openssh-client)"
 	mkdir -p "$SSHD_DIR" || return 1
 	[ -d /run/sshd ] || mkdir -p -m 0755 /run/sshd 2>/dev/null
 	[ -f "$SSHD_DIR/host_ed25519" ] ||

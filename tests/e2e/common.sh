@@ -11,8 +11,8 @@ SERVER=$T/server
 # shop_open: sshd, the mock, products and users.  Sets ALICE/BOB/CAROL
 # to their Stripe customer ids.
 shop_open() {
-	[ "$(id -u)" = 0 ] || skip_all "needs root for sshd"
-	stripe_mock_start || skip_all "stripe-stateful-mock unavailable (npm)"
+	[ "$(id -u)" = 0 ] || missing "root, which the tests need for sshd (run make check as root)"
+	stripe_mock_start || missing "stripe-stateful-mock (make deps installs it from npm)"
 	sshd_start || return 1
 	ALICE=$(stripe_mock_customer tok_visa)
 	BOB=$(stripe_mock_customer tok_visa)
