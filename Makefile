@@ -36,7 +36,7 @@ include $(BUILD)/config.mk
 endif
 
 $(BUILD)/config.mk: mk/config.sh mk/deps.sh mk/gpiod-other.sh
-	@sh mk/deps.sh -q
+	@$(DEPS_QUIET)
 	@mkdir -p $(@D)
 	@PKG_CONFIG=$(PKG_CONFIG) sh mk/config.sh >$@.tmp && mv $@.tmp $@
 
@@ -74,12 +74,14 @@ TEST_PROGS :=
 
 all: deps-quiet $(PROGS)
 
-# Install missing Debian packages (a no-op when everything is there).
+# Install what is missing (a no-op when everything is there).  A package
+# build, whose build dependencies are already there, says MS_DEPS=no.
+DEPS_QUIET := $(if $(filter no,$(MS_DEPS)),:,sh mk/deps.sh -q)
 deps:
 	@sh mk/deps.sh
 
 deps-quiet:
-	@sh mk/deps.sh -q
+	@$(DEPS_QUIET)
 
 $(BUILD)/obj/%.o: src/%.c src/lib/ms.h
 	@mkdir -p $(@D)

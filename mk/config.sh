@@ -24,7 +24,9 @@ GPIOD_CFLAGS := $(pc --cflags libgpiod)
 GPIOD_LIBS := $(pc --libs libgpiod)
 GPIOD_VERSION := $(pc --modversion libgpiod)
 MK
-# The other libgpiod API, which make deps unpacked beside the build.
+# The other libgpiod API, which make deps unpacked beside the build (a
+# package build does without it: it only builds msdetect's other backend
+# for the tests).
 other=build/gpiod-other
 if [ -s "$other/version" ]; then
 	lib=$(dirname "$(find "$other/usr/lib" -name 'libgpiod.so' | head -1)")
@@ -33,8 +35,5 @@ GPIOD_OTHER_VERSION := $(cat "$other/version")
 GPIOD_OTHER_CFLAGS := -I\$(CURDIR)/$other/usr/include
 GPIOD_OTHER_LIBS := -L\$(CURDIR)/$lib -Wl,-rpath,\$(CURDIR)/$lib -lgpiod
 MK
-else
-	echo "config: $other is missing (run: make deps)" >&2
-	fail=1
 fi
 exit $fail
