@@ -47,9 +47,13 @@ tmp=$(mktemp -d) || exit 1
 trap 'rm -rf "$tmp"' EXIT INT TERM
 mkdir -p "$tmp/lists/partial" "$tmp/archives/partial" "$tmp/parts" "$tmp/deb"
 echo "deb $mirror $suite main" >"$tmp/sources.list"
+# An empty dpkg status, so that what this machine has installed (its own
+# libgpiod-dev) is not taken for the version to download.
+: >"$tmp/status"
 apt="-o Dir::Etc::SourceList=$tmp/sources.list -o Dir::Etc::SourceParts=$tmp/parts
  -o Dir::State::Lists=$tmp/lists -o Dir::Cache::Archives=$tmp/archives
- -o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache= -o APT::Sandbox::User=root"
+ -o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache= -o Dir::State::status=$tmp/status
+ -o APT::Sandbox::User=root"
 
 echo "gpiod-other: fetching $pkgs from Debian $suite ($mirror) into $dir" >&2
 # shellcheck disable=SC2086
