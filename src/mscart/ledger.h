@@ -61,7 +61,7 @@ int	run_txn(struct store *, int (*fn)(struct store *, DB_TXN *, void *),
 	    void *arg);
 
 
-/* Settlements (ledger.c). */
+/* Settlements (settlement.c). */
 int	settlement_open(struct store *, DB_TXN *, const char *who,
 	    const char *user, const char *currency, json_t **sett);
 json_t	*settlement_message(const json_t *stored);

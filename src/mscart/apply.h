@@ -1,0 +1,66 @@
+/*
+ * apply.h: what the message handlers share (dispatch.c, apply_*.c,
+ * settlement.c, cart.c, lookup.c, loop.c).  The messages of a batch share
+ * one transaction (group commit).  So that nothing from a refused line is
+ * applied, every handler makes all its checks before its first write: a
+ * refusal (refuse()) never follows a put or a delete (the one exception,
+ * an event's id, is taken back on refusal).  (Child transactions would
+ * give the same guarantee at twice the cost.)
+ */
+#ifndef MSCART_APPLY_H
+#define MSCART_APPLY_H
+
+#include "ledger.h"
+
+struct ctx {
+	struct store	*st;
+	DB_TXN		*txn;
+	const struct role *role;
+	const char	*source;
+	unsigned long	 line;
+	json_t		*msg;
+	json_t		*reply;
+	char		*raw;		/* or the reply already encoded */
+	size_t		 rawlen;
+	int		 refused;
+	int		 forbidden;
+	char		 event[MS_ID_MAX + 24];	/* "robot:seq" or "" */
+};
+
+/* dispatch.c */
+int	 dispatch(struct ctx *, enum ms_msg_type);
+json_t	*error_reply(const json_t *msg, const char *code, const char *source,
+	    unsigned long line, const char *event, const char *text);
+/* Refuse the line: its reply becomes an error; returns 0. */
+int	 refuse(struct ctx *, const char *code, const char *fmt, ...)
+	    __attribute__((format(printf, 3, 4)));
+
+/* The handlers. */
+int	 apply_event(struct ctx *, enum ms_msg_type);	/* apply_event.c */
+int	 apply_query(struct ctx *);			/* apply_query.c */
+int	 apply_pay(struct ctx *);			/* settlement.c */
+int	 apply_charged(struct ctx *);			/* settlement.c */
+int	 apply_product(struct ctx *);			/* apply_admin.c */
+int	 apply_user(struct ctx *);			/* apply_admin.c */
+
+/* apply_query.c: the user a query or pay names, with the role check. */
+int	 resolve_user(struct ctx *, const char *what, char *user, size_t len,
+	    json_t **urec);
+
+/* lookup.c */
+int	 card_user(struct store *, DB_TXN *, const char *card, char *user,
+	    size_t len);
+void	 catalog_currency(struct store *, DB_TXN *, char cur[4]);
+int	 currency_of(struct store *, DB_TXN *, const json_t *urec,
+	    const char *user, char cur[4]);
+int	 state_is_open(char state);
+
+/* cart.c */
+int	 cart_text(struct store *, DB_TXN *, const char *user, json_t *urec,
+	    const char *card, int all, const char *reqid, struct ms_buf *out);
+
+/* watchdog.c */
+void	 watchdog_arm(void);
+void	 watchdog_disarm(void);
+
+#endif

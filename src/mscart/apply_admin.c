@@ -1,0 +1,142 @@
+/*
+ * apply_admin.c: the admin's records: products and users (with their
+ * cards), and the takes of a card that becomes a user's.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "apply.h"
+
+int
+apply_product(struct ctx *c)
+{
+	const char *sku = str(c->msg, "sku");
+	json_t *p = NULL, *rec;
+	int rc;
+
+	rc = db_get_json(c->st->products, c->txn, sku, &p, 1);
+	if (rc != 0 && rc != DB_NOTFOUND)
+		return rc;
+	json_object_del(product_cache(c->st), sku);
+	rec = json_deep_copy(c->msg);
+	json_object_del(rec, "type");
+	if (json_object_get(rec, "active") == NULL)
+		json_object_set_new(rec, "active", p && json_is_false(
+		    json_object_get(p, "active")) ? json_false() : json_true());
+	if ((rc = db_put_json(c->st->products, c->txn, sku, rec)) == 0)
+		rc = audit_add(c->st, c->txn, c->role->who, p ? "product-update" :
+		    "product-add", json_pack("{s:O}", "record", rec));
+	json_decref(rec);
+	json_decref(p);
+	if (rc == 0)
+		c->reply = json_pack("{s:s,s:s,s:s}", "type", "ack", "status",
+		    "applied", "of", "product");
+	return rc;
+}
+
+/* Move the takes an unknown card made onto the user it now belongs to. */
+static int
+claim_card_lines(struct ctx *c, const char *card, const char *user)
+{
+	char from[MS_CARD_MAX + 4], to[MS_ID_MAX + 4];
+	int64_t *ids;
+	size_t n;
+	json_t *l;
+	int rc;
+
+	snprintf(from, sizeof(from), OWNER_CARD "%s", card);
+	snprintf(to, sizeof(to), OWNER_USER "%s", user);
+	if ((rc = owner_lines(c->st, c->txn, from, &ids, &n)) != 0)
+		return rc;
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		if ((rc = line_get(c->st, c->txn, ids[i], &l, 1)) != 0)
+			break;
+		json_object_set_new(l, "owner", json_string(to));
+		if ((rc = line_put(c->st, c->txn, ids[i], l)) == 0 &&
+		    (rc = owner_del(c->st, c->txn, from, ids[i])) == 0)
+			rc = owner_add(c->st, c->txn, to, ids[i]);
+		json_decref(l);
+	}
+	if (rc == 0 && n > 0)
+		rc = audit_add(c->st, c->txn, c->role->who, "card-claim",
+		    json_pack("{s:s,s:s,s:I}", "card", card, "user", user,
+		    "lines", (json_int_t)n));
+	free(ids);
+	return rc;
+}
+
+int
+apply_user(struct ctx *c)
+{
+	const char *user = str(c->msg, "user");
+	json_t *old = NULL, *rec, *cards, *v;
+	char owner[MS_ID_MAX + 1];
+	size_t i;
+	int rc;
+
+	rc = db_get_json(c->st->users, c->txn, user, &old, 1);
+	if (rc != 0 && rc != DB_NOTFOUND)
+		return rc;
+	/* upsert: fields given replace, the others are kept */
+	rec = old ? json_deep_copy(old) : json_object();
+	json_object_update(rec, c->msg);
+	json_object_del(rec, "type");
+	if (json_object_get(rec, "status") == NULL)
+		json_object_set_new(rec, "status", json_string("active"));
+	if (json_object_get(rec, "cards") == NULL)
+		json_object_set_new(rec, "cards", json_array());
+	cards = json_object_get(rec, "cards");
+	/* a card belongs to one user */
+	json_array_foreach(cards, i, v) {
+		rc = card_user(c->st, c->txn, json_string_value(v), owner,
+		    sizeof(owner));
+		if (rc == 0 && strcmp(owner, user) != 0) {
+			rc = refuse(c, "conflict", "user: card %s already "
+			    "belongs to user %s", json_string_value(v), owner);
+			goto out;
+		}
+		if (rc != 0 && rc != DB_NOTFOUND)
+			goto out;
+		for (size_t j = 0; j < i; j++)
+			if (json_equal(json_array_get(cards, j), v)) {
+				rc = refuse(c, "conflict", "user: card %s is "
+				    "listed twice", json_string_value(v));
+				goto out;
+			}
+	}
+	rc = 0;
+	if (old != NULL)
+		json_array_foreach(json_object_get(old, "cards"), i, v) {
+			size_t j;
+			json_t *w;
+
+			json_array_foreach(cards, j, w)
+				if (json_equal(v, w))
+					break;
+			if (j == json_array_size(cards) && (rc = db_del_str(
+			    c->st->cards, c->txn, json_string_value(v))) != 0 &&
+			    rc != DB_NOTFOUND)
+				goto out;
+			rc = 0;
+		}
+	json_array_foreach(cards, i, v) {
+		if ((rc = db_put_str(c->st->cards, c->txn, json_string_value(v),
+		    user)) != 0 || (rc = claim_card_lines(c, json_string_value(v),
+		    user)) != 0)
+			goto out;
+	}
+	if ((rc = db_put_json(c->st->users, c->txn, user, rec)) == 0)
+		rc = audit_add(c->st, c->txn, c->role->who, old ? "user-update" :
+		    "user-add", json_pack("{s:O}", "record", rec));
+	if (rc == 0)
+		c->reply = json_pack("{s:s,s:s,s:s}", "type", "ack", "status",
+		    "applied", "of", "user");
+out:
+	json_decref(rec);
+	json_decref(old);
+	return rc;
+}

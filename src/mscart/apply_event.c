@@ -1,0 +1,292 @@
+/*
+ * apply_event.c: what a robot's events (identify, take, return, door,
+ * alarm, session-end) do to the ledger: cart lines, credits, review.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "apply.h"
+
+/* Owner of a card's takes: u:USER when enrolled, else c:CARD. */
+static int
+card_owner(struct store *st, DB_TXN *txn, const char *card, char *owner,
+    size_t len, char *user, size_t ulen)
+{
+	int rc;
+
+	user[0] = '\0';
+	if (card == NULL) {
+		snprintf(owner, len, OWNER_REVIEW);
+		return 0;
+	}
+	rc = card_user(st, txn, card, user, ulen);
+	if (rc == DB_NOTFOUND) {
+		user[0] = '\0';
+		snprintf(owner, len, OWNER_CARD "%s", card);
+		return 0;
+	}
+	if (rc == 0)
+		snprintf(owner, len, OWNER_USER "%s", user);
+	return rc;
+}
+
+static int
+apply_take(struct ctx *c)
+{
+	struct store *st = c->st;
+	json_t *p = NULL;
+	char owner[MS_CARD_MAX + 4], user[MS_ID_MAX + 1], id[32];
+	char rec[16384], f[6 * MS_CARD_MAX + 256];
+	const char *card = str(c->msg, "card"), *sku = str(c->msg, "sku");
+	const char *cur;
+	struct line_head h;
+	struct tbuf t, a;
+	int64_t lid, price;
+	int rc;
+
+	/* a batch of takes reads the same few products again and again */
+	if ((p = json_object_get(product_cache(st), sku)) != NULL)
+		json_incref(p);
+	else {
+		rc = db_get_json(st->products, c->txn, sku, &p, 0);
+		if (rc == DB_NOTFOUND)
+			return refuse(c, "unknown-sku", "take: unknown sku \"%s\"",
+			    sku);
+		if (rc != 0)
+			return rc;
+		json_object_set(product_cache(st), sku, p);
+	}
+	if ((rc = card_owner(st, c->txn, card, owner, sizeof(owner), user,
+	    sizeof(user))) != 0)
+		goto out;
+	price = num(p, "price");
+	cur = str(p, "currency");
+	lid = st->next_line++;
+	line_id_format(lid, id, sizeof(id));
+	/*
+	 * The record as line_put_rec() wants it, built by hand: this is the
+	 * hot path.  sku, ts, robot, slot and event are plain identifiers or
+	 * times; name, owner and card are quoted.
+	 */
+	tb_init(&t, rec, sizeof(rec));
+	tb_mem(&t, rec, LINE_HEAD_LEN);		/* room for the head */
+	tb_str(&t, "{\"id\":\"");
+	tb_str(&t, id);
+	tb_str(&t, "\",\"sku\":\"");
+	tb_str(&t, sku);
+	tb_str(&t, "\",\"name\":");
+	tb_quote(&t, str(p, "name"));
+	tb_str(&t, ",\"price\":");
+	tb_i64(&t, price);
+	tb_str(&t, ",\"currency\":\"");
+	tb_str(&t, cur);
+	tb_str(&t, "\",\"ts\":\"");
+	tb_str(&t, str(c->msg, "ts"));
+	tb_str(&t, "\",\"robot\":\"");
+	tb_str(&t, str(c->msg, "robot"));
+	tb_str(&t, "\",\"slot\":\"");
+	tb_str(&t, str(c->msg, "slot"));
+	tb_str(&t, "\",\"event\":\"");
+	tb_str(&t, c->event);
+	tb_str(&t, "\",\"state\":\"unpaid\",\"settlement\":null}\n"
+	    "{\"owner\":");
+	tb_quote(&t, owner);
+	if (card != NULL) {
+		tb_str(&t, ",\"card\":");
+		tb_quote(&t, card);
+	}
+	tb_mem(&t, "}", 1);
+	/* the audit record's fields */
+	tb_init(&a, f, sizeof(f));
+	tb_str(&a, "\"event\":\"");
+	tb_str(&a, c->event);
+	tb_str(&a, "\",\"line\":\"");
+	tb_str(&a, id);
+	tb_str(&a, "\",\"owner\":");
+	tb_quote(&a, owner);
+	tb_str(&a, ",\"price\":");
+	tb_i64(&a, price);
+	tb_str(&a, ",\"currency\":\"");
+	tb_str(&a, cur);
+	tb_mem(&a, "\"", 1);
+	if (t.over || a.over) {
+		rc = EINVAL;
+		goto out;
+	}
+	h.state = 'u';
+	snprintf(h.currency, sizeof(h.currency), "%s", cur);
+	h.price = price;
+	if ((rc = line_put_rec(st, c->txn, lid, &h, rec, t.n)) == 0 &&
+	    (rc = owner_add(st, c->txn, owner, lid)) == 0)
+		rc = audit_take(st, c->role->who, f);
+out:
+	json_decref(p);
+	return rc;
+}
+
+static int
+apply_return(struct ctx *c)
+{
+	struct store *st = c->st;
+	char owner[MS_CARD_MAX + 4], user[MS_ID_MAX + 1], id[32];
+	const char *card = str(c->msg, "card"), *sku = str(c->msg, "sku");
+	int64_t *ids = NULL, cid;
+	json_t *l = NULL, *paid = NULL, *cl;
+	int64_t paid_id = 0;
+	size_t n, i;
+	int rc;
+
+	if ((rc = card_owner(st, c->txn, card, owner, sizeof(owner), user,
+	    sizeof(user))) != 0)
+		return rc;
+	if ((rc = owner_lines(st, c->txn, owner, &ids, &n)) != 0)
+		return rc;
+	/* newest first: an unpaid take is voided, else a paid one credited */
+	for (i = n; i-- > 0; ) {
+		if ((rc = line_get(st, c->txn, ids[i], &l, 0)) != 0)
+			goto out;
+		if (strcmp(str(l, "sku"), sku) == 0 && num(l, "price") >= 0) {
+			const char *s = str(l, "state");
+
+			if (strcmp(s, "unpaid") == 0)
+				break;
+			if (paid == NULL && (strcmp(s, "paid") == 0 ||
+			    strcmp(s, "settling") == 0) &&
+			    !json_is_true(json_object_get(l, "credited"))) {
+				paid = l;
+				paid_id = ids[i];
+				l = NULL;
+				continue;
+			}
+		}
+		json_decref(l);
+		l = NULL;
+	}
+	if (l != NULL) {
+		json_object_set_new(l, "state", json_string("void"));
+		json_object_set_new(l, "voided_by", json_string(c->event));
+		if ((rc = line_put(st, c->txn, ids[i], l)) == 0)
+			rc = audit_add(st, c->txn, c->role->who, "return-void",
+			    json_pack("{s:s,s:O}", "event", c->event, "line",
+			    json_object_get(l, "id")));
+	} else if (paid != NULL) {
+		json_object_set_new(paid, "credited", json_true());
+		if ((rc = line_put(st, c->txn, paid_id, paid)) != 0)
+			goto out;
+		cid = st->next_line++;
+		line_id_format(cid, id, sizeof(id));
+		cl = json_deep_copy(paid);
+		json_object_del(cl, "credited");
+		json_object_set_new(cl, "id", json_string(id));
+		json_object_set_new(cl, "price",
+		    json_integer(-num(paid, "price")));
+		json_object_set_new(cl, "state", json_string("credit"));
+		json_object_set_new(cl, "settlement", json_null());
+		json_object_set(cl, "ts", json_object_get(c->msg, "ts"));
+		json_object_set_new(cl, "event", json_string(c->event));
+		json_object_set(cl, "robot", json_object_get(c->msg, "robot"));
+		json_object_set(cl, "slot", json_object_get(c->msg, "slot"));
+		json_object_set_new(cl, "credit_for", json_object_get(paid, "id") ?
+		    json_copy(json_object_get(paid, "id")) : json_null());
+		if ((rc = line_put(st, c->txn, cid, cl)) == 0 &&
+		    (rc = owner_add(st, c->txn, owner, cid)) == 0)
+			rc = audit_add(st, c->txn, c->role->who, "return-credit",
+			    json_pack("{s:s,s:s,s:O}", "event", c->event, "line",
+			    id, "credit_for", json_object_get(paid, "id")));
+		json_decref(cl);
+	} else
+		rc = audit_add(st, c->txn, c->role->who, "return-unmatched",
+		    json_pack("{s:s,s:s,s:s}", "event", c->event, "owner",
+		    owner, "sku", sku));
+out:
+	json_decref(l);
+	json_decref(paid);
+	free(ids);
+	return rc;
+}
+
+int
+apply_event(struct ctx *c, enum ms_msg_type type)
+{
+	struct store *st = c->st;
+	const char *tname = ms_msg_type_name(type), *robot;
+	char user[MS_ID_MAX + 1];
+	int64_t seq;
+	int rc, dup = 0;
+	json_t *ack;
+
+	robot = str(c->msg, "robot");
+	if (robot == NULL || ms_event_id(c->msg, c->event, sizeof(c->event)) == -1)
+		return refuse(c, "invalid", "%s: mscart needs \"robot\" and "
+		    "\"seq\" on every event (exactly once)", tname);
+	if (c->role->kind == ROLE_TERMINAL || (c->role->kind == ROLE_ROBOT &&
+	    strcmp(c->role->id, robot) != 0))
+		return refuse(c, "forbidden", "%s: role %s may not send events "
+		    "of robot %s", tname, c->role->who, robot);
+	/* a refused event is not claimed, so it leaves nothing behind */
+	seq = (int64_t)json_integer_value(json_object_get(c->msg, "seq"));
+	if ((rc = event_seen(st, c->txn, robot, seq, &dup)) != 0)
+		return rc;
+	if (!dup) {
+		switch (type) {
+		case MS_MSG_TAKE:
+			rc = apply_take(c);
+			break;
+		case MS_MSG_RETURN:
+			rc = apply_return(c);
+			break;
+		default:
+			rc = audit_add(st, c->txn, c->role->who, tname,
+			    json_pack("{s:s,s:O}", "event", c->event,
+			    "message", c->msg));
+			break;
+		}
+		if (rc != 0 || c->refused)
+			return rc;
+		if ((rc = event_claim(st, c->txn, robot, seq)) != 0)
+			return rc;
+	}
+	if (type != MS_MSG_IDENTIFY) {
+		/* the common case, encoded directly: ids need no escaping */
+		char buf[MS_ID_MAX + 128];
+		struct tbuf t;
+
+		tb_init(&t, buf, sizeof(buf));
+		tb_str(&t, "{\"type\":\"ack\",\"status\":\"");
+		tb_str(&t, dup ? "duplicate" : "applied");
+		tb_str(&t, "\",\"of\":\"");
+		tb_str(&t, tname);
+		tb_str(&t, "\",\"event\":\"");
+		tb_str(&t, c->event);
+		tb_str(&t, "\"}");
+		if (t.over || (c->raw = strdup(buf)) == NULL)
+			return ENOMEM;
+		c->rawlen = t.n;
+		return 0;
+	}
+	ack = json_pack("{s:s,s:s,s:s,s:s}", "type", "ack", "status",
+	    dup ? "duplicate" : "applied", "of", tname, "event", c->event);
+	{
+		const char *card = str(c->msg, "card");
+		json_t *cart;
+
+		rc = card_user(st, c->txn, card, user, sizeof(user));
+		if (rc != 0 && rc != DB_NOTFOUND) {
+			json_decref(ack);
+			return rc;
+		}
+		if ((rc = cart_build(st, c->txn, rc == 0 ? user : NULL,
+		    rc == 0 ? NULL : card, 0, &cart)) != 0) {
+			json_decref(ack);
+			return rc;
+		}
+		json_object_set(ack, "user", json_object_get(cart, "user"));
+		json_object_set_new(ack, "cart", cart);
+	}
+	c->reply = ack;
+	return 0;
+}

@@ -1,0 +1,164 @@
+/*
+ * cart.c: a user's or card's cart as the cart message query and identify
+ * acks carry, rendered as text straight from the stored lines.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "apply.h"
+
+/*
+ * A cart message as text: the stored items are copied as they are, so a
+ * query costs no JSON parsing of its lines.  reqid may be NULL.
+ */
+int
+cart_text(struct store *st, DB_TXN *txn, const char *user, json_t *urec,
+    const char *card, int all, const char *reqid, struct ms_buf *out)
+{
+	json_t *u = NULL;
+	char owner[MS_CARD_MAX + 4], cur[4], curs[16][4];
+	char hbuf[8 * MS_TEXT_MAX + 1024];
+	struct tbuf t;
+	int64_t *ids = NULL, sums[16] = { 0 }, total = 0;
+	size_t n, ncur = 0, first = 0, nitems = 0;
+	const char *status = "unknown", *limit = "ok";
+	struct ms_buf items = { 0 };
+	DBC *lc = NULL;
+	int rc;
+
+	if (user != NULL) {
+		if (urec != NULL)
+			u = json_incref(urec);
+		else if ((rc = db_get_json(st->users, txn, user, &u, 0)) != 0)
+			return rc;
+		status = str(u, "status") ? str(u, "status") : "active";
+		snprintf(owner, sizeof(owner), OWNER_USER "%s", user);
+		if ((rc = currency_of(st, txn, u, user, cur)) != 0)
+			goto out;
+	} else {
+		snprintf(owner, sizeof(owner), OWNER_CARD "%s", card);
+		cur[0] = '\0';
+	}
+	if ((rc = owner_lines(st, txn, owner, &ids, &n)) != 0)
+		goto out;
+	/* the newest MS_ITEMS_MAX lines at most */
+	if (n > MS_ITEMS_MAX)
+		first = n - MS_ITEMS_MAX;
+	if (n > first && (rc = st->lines->cursor(st->lines, txn, &lc, 0)) != 0)
+		goto out;
+	for (size_t i = first; i < n; i++) {
+		struct line_head h;
+		const char *item;
+		size_t len, k;
+
+		if ((rc = line_get_item(st, txn, lc, ids[i], &h, &item,
+		    &len)) != 0)
+			goto out;
+		if (state_is_open(h.state)) {
+			for (k = 0; k < ncur && strcmp(curs[k], h.currency) != 0; k++)
+				;
+			if (k == ncur && ncur < 16)
+				memcpy(curs[ncur++], h.currency, 4);
+			if (k < 16)
+				ms_money_add(sums[k], h.price, &sums[k]);
+		}
+		if (all || state_is_open(h.state)) {
+			if (nitems++ > 0)
+				ms_buf_add(&items, ",", 1);
+			ms_buf_add(&items, item, len);
+		}
+	}
+	if (cur[0] == '\0' && ncur > 0)
+		snprintf(cur, sizeof(cur), "%s", curs[0]);
+	else if (cur[0] == '\0')
+		catalog_currency(st, txn, cur);
+	for (size_t k = 0; k < ncur; k++)
+		if (strcmp(curs[k], cur) == 0)
+			total = sums[k];
+	if (u != NULL && strcmp(status, "blocked") == 0)
+		limit = "blocked";
+	else if (u != NULL && json_is_integer(json_object_get(u, "limit")) &&
+	    str(u, "currency") && strcmp(str(u, "currency"), cur) == 0 &&
+	    total > num(u, "limit"))
+		limit = "over";
+	/* built by hand: a query is the hot path of a terminal */
+	tb_init(&t, hbuf, sizeof(hbuf));
+	tb_str(&t, "{\"type\":\"cart\"");
+	if (reqid != NULL) {
+		tb_str(&t, ",\"id\":");
+		tb_quote(&t, reqid);
+	}
+	tb_str(&t, ",\"user\":");
+	if (user != NULL)
+		tb_quote(&t, user);
+	else
+		tb_str(&t, "null");
+	if (card != NULL) {
+		tb_str(&t, ",\"card\":");
+		tb_quote(&t, card);
+	}
+	if (u != NULL && str(u, "name") != NULL) {
+		tb_str(&t, ",\"name\":");
+		tb_quote(&t, str(u, "name"));
+	}
+	tb_str(&t, ",\"status\":");
+	tb_quote(&t, status);
+	tb_str(&t, ",\"limit\":\"");
+	tb_str(&t, limit);
+	tb_str(&t, "\"");
+	if (u != NULL && json_is_integer(json_object_get(u, "limit"))) {
+		tb_str(&t, ",\"credit_limit\":");
+		tb_i64(&t, num(u, "limit"));
+	}
+	tb_str(&t, ",\"items\":[");
+	if (t.over) {
+		rc = ENOMEM;
+		goto out;
+	}
+	ms_buf_add(out, hbuf, t.n);
+	if (items.len > 0)
+		ms_buf_add(out, items.p, items.len);
+	tb_init(&t, hbuf, sizeof(hbuf));
+	tb_str(&t, "],\"total\":");
+	tb_i64(&t, total);
+	tb_str(&t, ",\"currency\":\"");
+	tb_str(&t, cur);
+	tb_str(&t, "\",\"totals\":[");
+	for (size_t k = 0; k < ncur; k++) {
+		tb_str(&t, k > 0 ? ",{\"currency\":\"" : "{\"currency\":\"");
+		tb_str(&t, curs[k]);
+		tb_str(&t, "\",\"amount\":");
+		tb_i64(&t, sums[k]);
+		tb_mem(&t, "}", 1);
+	}
+	tb_str(&t, "]}");
+	ms_buf_add(out, hbuf, t.n);
+	if (t.over || items.failed || out->failed)
+		rc = ENOMEM;
+out:
+	if (lc != NULL)
+		lc->close(lc);
+	free(items.p);
+	free(ids);
+	json_decref(u);
+	return rc;
+}
+
+int
+cart_build(struct store *st, DB_TXN *txn, const char *user, const char *card,
+    int all, json_t **cartp)
+{
+	struct ms_buf b = { 0 };
+	int rc;
+
+	*cartp = NULL;
+	if ((rc = cart_text(st, txn, user, NULL, card, all, NULL, &b)) == 0 &&
+	    (*cartp = json_loadb(b.p, b.len, 0, NULL)) == NULL)
+		rc = ENOMEM;
+	free(b.p);
+	return rc;
+}

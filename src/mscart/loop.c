@@ -1,0 +1,532 @@
+/*
+ * loop.c: the message loop of apply, serve, settle and import: a feeder
+ * thread reads and parses lines, the main thread applies them in
+ * group-committed batches and writes the replies after the commit.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include "apply.h"
+
+int
+run_txn(struct store *st, int (*fn)(struct store *, DB_TXN *, void *),
+    void *arg)
+{
+	DB_TXN *txn;
+	int rc;
+
+	for (int tries = 0;; tries++) {
+		if ((rc = store_begin(st, NULL, &txn, 0)) == 0) {
+			rc = fn(st, txn, arg);
+			if (rc == 0)
+				rc = store_counters_save(st, txn);
+			if (rc == 0)
+				rc = txn->commit(txn, 0);
+			else
+				txn->abort(txn);
+		}
+		store_counters_forget(st);
+		if (rc == 0)
+			return 0;
+		if (ms_dbenv_stuck(rc, tries) && tries < 1000) {
+			if (store_reopen(st) != 0)
+				return rc;
+			continue;
+		}
+		if (store_retryable(rc) && tries < 1000) {
+			if (tries > 10)
+				usleep(1000 * (tries % 50));
+			continue;
+		}
+		if (ms_dbenv_needs_reopen(rc) && tries < 1000) {
+			if (store_reopen(st) != 0)
+				return rc;
+			continue;
+		}
+		return rc;
+	}
+}
+
+/* ----- the loop ----- */
+
+struct item {
+	json_t		*msg;		/* NULL for a line refused on reading */
+	json_t		*reply;
+	char		*raw;		/* or the reply already encoded */
+	size_t		 rawlen;
+	enum ms_msg_type type;
+	unsigned long	 line;
+	int		 refused;
+};
+
+struct batch {
+	struct item	*items;
+	size_t		 n;
+	const struct loop_opts *o;
+	const char	*source;
+};
+
+/* Everything but an admin's or robot's query may write (a refusal of a
+ * terminal's query is audited). */
+static int
+needs_counters(enum ms_msg_type t, const struct role *role)
+{
+	return t != MS_MSG_QUERY || role->kind == ROLE_TERMINAL;
+}
+
+static int
+batch_run(struct store *st, DB_TXN *txn, void *arg)
+{
+	struct batch *b = arg;
+	int rc, writes = 0;
+
+	for (size_t i = 0; i < b->n; i++)
+		if (b->items[i].msg != NULL && needs_counters(b->items[i].type, b->o->role))
+			writes = 1;
+	if (writes && (rc = store_counters_load(st, txn)) != 0)
+		return rc;
+	json_object_clear(product_cache(st));
+	for (size_t i = 0; i < b->n; i++) {
+		struct item *it = &b->items[i];
+		struct ctx c;
+
+		if (it->msg == NULL)
+			continue;
+		json_decref(it->reply);
+		it->reply = NULL;
+		free(it->raw);
+		it->raw = NULL;
+		memset(&c, 0, sizeof(c));
+		c.st = st;
+		c.role = b->o->role;
+		c.source = b->source;
+		c.line = it->line;
+		c.msg = it->msg;
+		c.txn = txn;
+		if ((rc = dispatch(&c, it->type)) == 0 && c.forbidden)
+			/* logged; nothing else changed */
+			rc = audit_add(st, txn, b->o->role->who, "forbidden",
+			    json_pack("{s:O,s:O}", "message", it->msg, "reason",
+			    json_object_get(c.reply, "message")));
+		if (rc != 0) {
+			json_decref(c.reply);
+			free(c.raw);
+			return rc;
+		}
+		it->raw = c.raw;
+		it->rawlen = c.rawlen;
+		it->reply = c.reply;
+		it->refused = c.refused;
+	}
+	return 0;
+}
+
+static void
+item_bad(struct item *it, const struct ms_reader *r, int code_too_long,
+    const char *why)
+{
+	it->msg = NULL;
+	it->line = r->lineno;
+	it->reply = error_reply(NULL, code_too_long ? "too-long" : "invalid",
+	    r->source, r->lineno, NULL, why);
+	it->refused = 1;
+}
+
+/* Parse and validate one line into an item. */
+static void
+item_parse(struct item *it, const struct ms_reader *r, const struct loop_opts *o)
+{
+	char err[512];
+	json_t *m;
+	enum ms_msg_type t;
+
+	memset(it, 0, sizeof(*it));
+	it->line = r->lineno;
+	if ((m = ms_json_parse_line(r->line, r->len, err, sizeof(err))) == NULL) {
+		item_bad(it, r, 0, err);
+		return;
+	}
+	t = ms_msg_type(m);
+	if (ms_msg_validate(m, err, sizeof(err)) == -1) {
+		it->reply = error_reply(m, t == MS_MSG_UNKNOWN ? "unknown-type" :
+		    "invalid", r->source, r->lineno, NULL, err);
+		it->refused = 1;
+		json_decref(m);
+		return;
+	}
+	if (!(o->allowed & TYPE_BIT(t))) {
+		snprintf(err, sizeof(err), "%s messages are not accepted here",
+		    ms_msg_type_name(t));
+		it->reply = error_reply(m, "invalid", r->source, r->lineno, NULL,
+		    err);
+		it->refused = 1;
+		json_decref(m);
+		return;
+	}
+	it->msg = m;
+	it->type = t;
+}
+
+/*
+ * The feeder: a thread that reads and parses lines while the main thread
+ * applies the batch before, so that JSON parsing and validation (a
+ * quarter of the work of a take) run on a second core.  It hands over
+ * parsed items through a bounded ring.  The main thread commits a batch
+ * when the ring is empty and the feeder is idle (no whole line waiting
+ * on the input), exactly as it would reading the lines itself: the lines
+ * already waiting go in one batch, and a lone line is never delayed.
+ * Signals go to the main thread only; it waits in poll() on a pipe the
+ * feeder writes to, so SIGTERM interrupts the wait.
+ */
+struct feed {
+	pthread_mutex_t	 mu;
+	pthread_cond_t	 space;		/* the feeder waits for room */
+	struct item	*ring;
+	size_t		 cap, head, count;
+	int		 idle;		/* no whole line waiting on input */
+	int		 done;		/* end of input, or a read error */
+	int		 error;		/* ... a read error, err says which */
+	int		 stop;		/* the main thread wants no more */
+	int		 main_waits;	/* the main thread sleeps on wake[0] */
+	int		 wake[2];	/* feeder -> main thread */
+	int		 halt[2];	/* main thread -> feeder in poll() */
+	/* messages applied, for the feeder to free: its core has time */
+	json_t		**trash;
+	size_t		 ntrash, trashcap;
+	char		 err[512];
+	struct ms_reader r;
+	const struct loop_opts *o;
+};
+
+/* With f->mu held. */
+static void
+feed_wake(struct feed *f)
+{
+	if (f->main_waits) {
+		f->main_waits = 0;
+		while (write(f->wake[1], "", 1) == -1 && errno == EINTR)
+			;
+	}
+}
+
+static void
+feed_set_idle(struct feed *f, int idle)
+{
+	pthread_mutex_lock(&f->mu);
+	f->idle = idle;
+	if (idle)
+		feed_wake(f);
+	pthread_mutex_unlock(&f->mu);
+}
+
+/* Block until input or a halt; -1 on a halt. */
+static int
+feed_wait_input(struct feed *f)
+{
+	struct pollfd p[2] = {
+		{ .fd = f->r.fd, .events = POLLIN },
+		{ .fd = f->halt[0], .events = POLLIN },
+	};
+
+	for (;;) {
+		if (poll(p, 2, -1) == -1) {
+			if (errno == EINTR)
+				continue;
+			return 0;	/* let read() say what is wrong */
+		}
+		if (p[1].revents)
+			return -1;
+		return 0;
+	}
+}
+
+static void *
+feeder(void *arg)
+{
+	struct feed *f = arg;
+	struct item it;
+	char err[512];
+	int rc;
+
+	for (;;) {
+		json_t **trash;
+		size_t ntrash;
+
+		pthread_mutex_lock(&f->mu);
+		while (f->count == f->cap && !f->stop && f->ntrash == 0)
+			pthread_cond_wait(&f->space, &f->mu);
+		rc = f->stop;
+		trash = f->trash;
+		ntrash = f->ntrash;
+		f->trash = NULL;
+		f->ntrash = f->trashcap = 0;
+		pthread_mutex_unlock(&f->mu);
+		for (size_t i = 0; i < ntrash; i++)
+			json_decref(trash[i]);
+		free(trash);
+		if (rc)
+			break;
+		if (ntrash > 0)
+			continue;	/* look at the room again */
+		rc = ms_reader_line(&f->r, 1, err, sizeof(err));
+		if (rc == MS_READ_AGAIN) {
+			/* nothing whole is waiting: the batch may commit */
+			feed_set_idle(f, 1);
+			if (feed_wait_input(f) == -1)
+				break;
+			feed_set_idle(f, 0);
+			continue;
+		}
+		if (rc == MS_READ_LINE)
+			item_parse(&it, &f->r, f->o);
+		else if (rc == MS_READ_BAD)
+			item_bad(&it, &f->r, strstr(err, "longer") != NULL, err);
+		pthread_mutex_lock(&f->mu);
+		if (rc == MS_READ_LINE || rc == MS_READ_BAD) {
+			f->ring[(f->head + f->count) % f->cap] = it;
+			f->count++;
+		} else {
+			f->done = 1;
+			if (rc != MS_READ_EOF) {
+				f->error = 1;
+				snprintf(f->err, sizeof(f->err), "%s", err);
+			}
+		}
+		feed_wake(f);
+		pthread_mutex_unlock(&f->mu);
+		if (rc != MS_READ_LINE && rc != MS_READ_BAD)
+			break;
+	}
+	return NULL;
+}
+
+static void
+item_free(struct item *it)
+{
+	free(it->raw);
+	json_decref(it->reply);
+	json_decref(it->msg);
+	memset(it, 0, sizeof(*it));
+}
+
+static int
+feed_start(struct feed *f, pthread_t *tid, int fd, const char *source,
+    const struct loop_opts *o, size_t cap)
+{
+	sigset_t all, old;
+	int rc;
+
+	memset(f, 0, sizeof(*f));
+	f->wake[0] = f->wake[1] = f->halt[0] = f->halt[1] = -1;
+	f->o = o;
+	f->cap = cap;
+	ms_reader_init(&f->r, fd, source);
+	if ((f->ring = calloc(cap, sizeof(*f->ring))) == NULL ||
+	    pipe(f->wake) == -1 || pipe(f->halt) == -1) {
+		ms_warn("feeder");
+		return -1;
+	}
+	pthread_mutex_init(&f->mu, NULL);
+	pthread_cond_init(&f->space, NULL);
+	/* the feeder takes no signals: they interrupt the main thread */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = pthread_create(tid, NULL, feeder, f);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0) {
+		ms_warnx("pthread_create: %s", strerror(rc));
+		return -1;
+	}
+	return 0;
+}
+
+static void
+feed_stop(struct feed *f, pthread_t tid, int started)
+{
+	if (started) {
+		pthread_mutex_lock(&f->mu);
+		f->stop = 1;
+		pthread_cond_signal(&f->space);
+		pthread_mutex_unlock(&f->mu);
+		while (write(f->halt[1], "", 1) == -1 && errno == EINTR)
+			;
+		pthread_join(tid, NULL);
+		pthread_cond_destroy(&f->space);
+		pthread_mutex_destroy(&f->mu);
+	}
+	for (; f->ring != NULL && f->count > 0; f->count--) {
+		item_free(&f->ring[f->head]);
+		f->head = (f->head + 1) % f->cap;
+	}
+	free(f->ring);
+	for (size_t i = 0; i < f->ntrash; i++)
+		json_decref(f->trash[i]);
+	free(f->trash);
+	for (int i = 0; i < 2; i++) {
+		if (f->wake[i] != -1)
+			close(f->wake[i]);
+		if (f->halt[i] != -1)
+			close(f->halt[i]);
+	}
+	ms_reader_free(&f->r);
+}
+
+/*
+ * Give the batch's messages to the feeder to free (or free them here if
+ * there is no room for the list).
+ */
+static void
+feed_trash(struct feed *f, struct batch *b)
+{
+	size_t need;
+	json_t **nt;
+
+	pthread_mutex_lock(&f->mu);
+	need = f->ntrash + b->n;
+	if (need > f->trashcap) {
+		size_t cap = f->trashcap ? f->trashcap : 1024;
+
+		while (cap < need)
+			cap *= 2;
+		if ((nt = realloc(f->trash, cap * sizeof(*nt))) != NULL) {
+			f->trash = nt;
+			f->trashcap = cap;
+		}
+	}
+	for (size_t i = 0; i < b->n; i++) {
+		if (b->items[i].msg == NULL)
+			continue;
+		if (f->ntrash < f->trashcap)
+			f->trash[f->ntrash++] = b->items[i].msg;
+		else
+			json_decref(b->items[i].msg);
+		b->items[i].msg = NULL;
+	}
+	pthread_cond_signal(&f->space);
+	pthread_mutex_unlock(&f->mu);
+}
+
+/*
+ * The next batch: the first line blocks; the rest are what is already
+ * waiting.  Returns 0, or -1 when no more lines will come.
+ */
+static int
+feed_batch(struct feed *f, struct batch *b, size_t max)
+{
+	char c[64];
+	int more;
+
+	b->n = 0;
+	pthread_mutex_lock(&f->mu);
+	for (;;) {
+		if (f->count > 0) {
+			if (f->count == f->cap)
+				pthread_cond_signal(&f->space);
+			while (f->count > 0 && b->n < max) {
+				b->items[b->n++] = f->ring[f->head];
+				f->head = (f->head + 1) % f->cap;
+				f->count--;
+			}
+		}
+		if (b->n == max || f->done || ms_sig_stop ||
+		    (b->n > 0 && f->idle))
+			break;
+		f->main_waits = 1;
+		pthread_mutex_unlock(&f->mu);
+		poll(&(struct pollfd){ .fd = f->wake[0], .events = POLLIN }, 1, -1);
+		pthread_mutex_lock(&f->mu);
+		if (!f->main_waits)	/* woken: take the byte */
+			while (read(f->wake[0], c, 1) == -1 && errno == EINTR)
+				;
+		f->main_waits = 0;
+	}
+	more = !(f->done && f->count == 0);
+	pthread_mutex_unlock(&f->mu);
+	return more ? 0 : -1;
+}
+
+long
+ledger_loop(struct store *st, int fd, const char *source,
+    const struct loop_opts *o)
+{
+	struct feed f;
+	struct batch b;
+	pthread_t tid;
+	size_t max = o->batch_max > 0 ? (size_t)o->batch_max : 1000;
+	long refused = 0;
+	int rc, eof = 0, fatal = 0, started;
+
+	memset(&b, 0, sizeof(b));
+	b.o = o;
+	b.source = source;
+	started = feed_start(&f, &tid, fd, source, o, 2 * max) == 0;
+	if (!started || (b.items = calloc(max, sizeof(*b.items))) == NULL) {
+		if (started)
+			ms_warn("calloc");
+		feed_stop(&f, tid, started);
+		return -1;
+	}
+	while (!eof && !fatal && !ms_sig_stop && !ms_write_failed()) {
+		eof = feed_batch(&f, &b, max) == -1;
+		if (b.n == 0)
+			continue;
+		watchdog_arm();
+		rc = run_txn(st, batch_run, &b);
+		watchdog_disarm();
+		if (rc != 0) {
+			ms_warnx("%s: lines %lu-%lu not applied: %s", source,
+			    b.items[0].line, b.items[b.n - 1].line,
+			    db_strerror(rc));
+			for (size_t i = 0; i < b.n; i++) {
+				if (b.items[i].msg == NULL)
+					continue;
+				json_decref(b.items[i].reply);
+				free(b.items[i].raw);
+				b.items[i].raw = NULL;
+				b.items[i].reply = error_reply(b.items[i].msg,
+				    "internal", source, b.items[i].line, NULL,
+				    db_strerror(rc));
+				b.items[i].refused = 1;
+			}
+			fatal = 1;
+		}
+		/* keep the log bounded: a checkpoint once 8 MiB of log or a
+		 * minute has passed (a no-op otherwise), so old logs can go */
+		watchdog_arm();
+		st->env->txn_checkpoint(st->env, 8192, 1, 0);
+		watchdog_disarm();
+		for (size_t i = 0; i < b.n; i++) {
+			struct item *it = &b.items[i];
+
+			if (it->refused)
+				refused++;
+			if ((o->quiet || o->warn) && it->refused)
+				ms_warn_at(source, it->line, "%s",
+				    str(it->reply, "message"));
+			if (!o->quiet && it->raw != NULL)
+				ms_write_raw(stdout, it->raw, it->rawlen, i + 1 == b.n);
+			else if (!o->quiet)
+				ms_write_json(stdout, it->reply, i + 1 == b.n);
+			free(it->raw);
+			it->raw = NULL;
+			json_decref(it->reply);
+			it->reply = NULL;
+		}
+		feed_trash(&f, &b);
+	}
+	if (eof && f.error) {
+		ms_warnx("%s: %s", source, f.err);
+		fatal = 1;
+	}
+	feed_stop(&f, tid, 1);
+	free(b.items);
+	return fatal ? -1 : refused;
+}
