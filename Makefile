@@ -58,7 +58,7 @@ GPIOD_OTHER_API := $(if $(filter 1,$(GPIOD_API)),2,1)
 skip_msdetect := src/msdetect/gpio_v$(GPIOD_OTHER_API).c
 
 # Per-tool objects and libraries.
-objs_of = $(patsubst src/%.c,$(BUILD)/obj/%.o,$(filter-out $(skip_$(1)),$(wildcard src/$(1)/*.c)))
+objs_of = $(patsubst src/%.c,$(BUILD)/obj/%.o,$(filter-out $(skip_$(1)),$(wildcard src/$(1)/*.c src/$(1)/*/*.c)))
 msid_LIBS := $(NFC_LIBS) $(JANSSON_LIBS) $(CRYPTO_LIBS)
 msdetect_LIBS := $(GPIOD_LIBS) $(JANSSON_LIBS) $(CRYPTO_LIBS)
 mscart_LIBS := $(DB_LIBS) $(JANSSON_LIBS) $(CRYPTO_LIBS) -pthread

@@ -15,8 +15,8 @@ int	cmd_report(int, char **);
 int	cmd_log(int, char **);
 int	cmd_backup(int, char **);
 int	cmd_verify(int, char **);
-int	cmd_record(int, char **);	/* sync_record.c */
-int	cmd_push(int, char **);		/* sync_push.c */
+int	cmd_record(int, char **);	/* sync/record.c */
+int	cmd_push(int, char **);		/* sync/push.c */
 
 /* "usage: mscart SYNOPSIS" on stderr; returns MS_EX_USAGE. */
 int	cmd_usage(const char *synopsis);

@@ -1,5 +1,5 @@
 /*
- * sync_push.c: "mscart push", the robot's forwarder.
+ * sync/push.c: "mscart push", the robot's forwarder.
  *
  * push runs a bidirectional command (by default ssh to the server's
  * "mscart serve") and keeps a window of messages in flight on it: the
@@ -37,9 +37,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "mscart.h"
-#include "store.h"
-#include "sync_outbox.h"
+#include "../mscart.h"
+#include "../store.h"
+#include "outbox.h"
 
 #define WINDOW		2048	/* messages in flight on the link */
 #define READ_CHUNK	256	/* events read from the outbox at once */

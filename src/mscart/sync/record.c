@@ -1,5 +1,5 @@
 /*
- * sync_record.c: "mscart record", the robot's first stop for every event.
+ * sync/record.c: "mscart record", the robot's first stop for every event.
  *
  * Each event from msid | msdetect is validated, stamped with the robot
  * id and the next seq, and committed to the outbox with a synchronous
@@ -19,9 +19,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "mscart.h"
-#include "store.h"
-#include "sync_outbox.h"
+#include "../mscart.h"
+#include "../store.h"
+#include "outbox.h"
 
 #define BATCH	1000
 #define WATCHDOG_SECS	10

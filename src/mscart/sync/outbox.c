@@ -1,4 +1,4 @@
-/* sync_outbox.c: the robot's durable outbox (see sync_outbox.h). */
+/* sync/outbox.c: the robot's durable outbox (see outbox.h). */
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sync_outbox.h"
+#include "outbox.h"
 
 #define OUTBOX_FILE	"outbox.db"
 #define RETRIES		100

@@ -1,5 +1,5 @@
 /*
- * sync_outbox.h: the robot's outbox, shared by "mscart record" and
+ * sync/outbox.h: the robot's outbox, shared by "mscart record" and
  * "mscart push".  One file, outbox.db, in the robot's environment, with
  * two databases:
  *
