@@ -21,15 +21,38 @@ attempts:
   malformed the charge is committed and answered with broken JSON
   trickle   the answer is sent a few bytes at a time, slowly
 
-Customers named cus_decline* are declined (402 card_error); cus_nocard*
-have no payment method (404 card_error "missing"); cus_noretry* get 500
-with Stripe-Should-Retry: false; cus_retry400* get 400 with
-Stripe-Should-Retry: true on their first attempt.
+Customers named cus_decline* are declined (402 card_error, and a failed
+charge object is kept, as Stripe does); cus_nocard* have no payment method
+(404 card_error "missing"); cus_noretry* get 500 with Stripe-Should-Retry:
+false; cus_retry400* get 400 with Stripe-Should-Retry: true on their first
+attempt; cus_err500* get a 500 that is saved under the key and replayed,
+as Stripe saves the result of a request that failed on its side;
+cus_mismatch* are answered "succeeded" for 999.00 USD whatever was asked.
+A customer that does not start with cus_ does not exist (400
+resource_missing).  As strict as Stripe about amounts: ISK must be a
+multiple of 100, the three-decimal currencies (BHD, JOD, KWD, OMR, TND) a
+multiple of 10.
+
+Idempotency keys are kept for --key-retention seconds (Stripe: 24 hours)
+and then forgotten: a request under a forgotten key is a new request.
+The double has its own clock, which a test moves forward with
+POST /_admin/clock?advance=SECONDS (keys expire, searches catch up);
+POST /_admin/forget?older_than=SECONDS forgets keys older than that.
+
+The search API: GET /v1/charges/search and /v1/payment_intents/search with
+query=metadata['KEY']:'VALUE' answer Stripe's search_result object.  An
+object shows in search only --search-lag seconds after it was written
+(Stripe: up to about a minute).
+
+With --process-time S a request holds its key for S seconds while it is
+processed; another request under the same key meanwhile gets 409.
 
 GET /_stats answers JSON: per settlement the charges committed (their
-ids), the attempts per key, faults injected, idempotency mismatches,
-requests without a key, Retry-After violations, connections accepted and
-the arrival time of every request.
+ids: money taken), the attempts per key, faults injected, idempotency
+mismatches, keys expired, searches, requests without a key, Retry-After
+violations, connections accepted and the arrival time of every request.
+--log FILE writes one JSON line per request (method, path, query, key,
+whether the Bearer key was right, Stripe-Version, body).
 
 It prints "gwdouble: listening on 127.0.0.1:PORT" when ready (port 0 picks
 a free one), and stops on SIGTERM.
@@ -40,6 +63,7 @@ import asyncio
 import hashlib
 import hmac
 import json
+import re
 import signal
 import ssl
 import sys
@@ -52,7 +76,11 @@ FAULTS = ["drop", "late", "500", "429", "409", "malformed", "trickle"]
 class Gateway:
     def __init__(self, args):
         self.args = args
-        self.saved = {}          # idempotency key -> (params, status, body)
+        self.saved = {}          # idempotency key -> (params, status, body, time)
+        self.objects = []        # charges and payment intents, as Stripe keeps them
+        self.offset = 0.0        # the double's clock = wall clock + offset
+        self.expired = 0
+        self.searches = 0
         self.inflight = set()    # keys being processed now
         self.attempts = {}       # key -> attempts seen
         self.last_seen = {}      # key -> monotonic time of the last attempt
@@ -81,6 +109,41 @@ class Gateway:
         kinds = self.args.only.split(",") if self.args.only else FAULTS
         return kinds[h[4] % len(kinds)], 1 + h[5] % 3
 
+    def now(self):
+        return time.time() + self.offset
+
+    def saved_get(self, key):
+        """The saved answer under key, or None; a key kept past the
+        retention is forgotten first."""
+        e = self.saved.get(key)
+        if e and self.now() - e[3] >= self.args.key_retention:
+            del self.saved[key]
+            self.expired += 1
+            return None
+        return e
+
+    def forget(self, older_than):
+        t = self.now()
+        for k in [k for k, e in self.saved.items() if t - e[3] >= older_than]:
+            del self.saved[k]
+            self.expired += 1
+
+    def keep(self, obj):
+        obj["created"] = int(self.now())
+        obj["_written"] = self.now()
+        self.objects.append(obj)
+        return obj
+
+    def search(self, kind, query):
+        m = re.fullmatch(r"\s*metadata\[(['\"])(\w+)\1\]:(['\"])(.*)\3\s*", query)
+        if not m:
+            return None
+        field, value = m.group(2), m.group(4).replace("\\'", "'")
+        visible = self.now() - self.args.search_lag
+        return [public(o) for o in self.objects
+                if o["object"] == kind and o["_written"] <= visible
+                and o.get("metadata", {}).get(field) == value]
+
     def new_id(self, prefix):
         self.seq += 1
         return "%s_%08d" % (prefix, self.seq)
@@ -93,6 +156,9 @@ class Gateway:
     def stats(self):
         return {
             "charges": self.charges,
+            "objects": [public(o) for o in self.objects],
+            "expired": self.expired,
+            "searches": self.searches,
             "attempts": self.attempts,
             "faults": self.faults,
             "mismatch": self.mismatch,
@@ -102,6 +168,10 @@ class Gateway:
             "connections": self.connections,
             "arrivals": self.arrivals,
         }
+
+
+def public(o):
+    return {k: v for k, v in o.items() if not k.startswith("_")}
 
 
 def jbody(obj):
@@ -167,31 +237,55 @@ async def handle(gw, reader, writer):
             pass
 
 
-async def serve(gw, method, target, headers, body, writer):
-    args = gw.args
-    path = target.split("?", 1)[0]
+async def admin(gw, method, path, qs, writer):
     if method == "GET" and path == "/_stats":
         await respond(writer, 200, jbody(gw.stats()))
         return True
+    if method == "POST" and path == "/_admin/clock":
+        gw.offset += float(qs.get("advance", "0"))
+        await respond(writer, 200, jbody({"now": gw.now()}))
+        return True
+    if method == "POST" and path == "/_admin/forget":
+        gw.forget(float(qs.get("older_than", "0")))
+        await respond(writer, 200, jbody({"keys": len(gw.saved)}))
+        return True
+    return None
+
+
+API_VERSION = re.compile(r"\d{4}-\d{2}-\d{2}(\.\w+)?")
+
+
+async def serve(gw, method, target, headers, body, writer):
+    args = gw.args
+    path, _, query = target.partition("?")
+    qs = dict(urllib.parse.parse_qsl(query, keep_blank_values=True))
+    done = await admin(gw, method, path, qs, writer)
+    if done is not None:
+        return done
     gw.requests += 1
     gw.arrivals.append(time.monotonic())
     if args.latency > 0:
         await asyncio.sleep(args.latency)
     key = headers.get("idempotency-key", "")
+    version = headers.get("stripe-version", "")
     if gw.log:
         auth = headers.get("authorization", "")
         gw.log.write(json.dumps({
-            "method": method, "path": path, "key": key,
+            "method": method, "path": path, "query": qs, "key": key,
             "auth": "Bearer ok" if args.key and auth == "Bearer " + args.key
             else ("other" if auth else "none"),
+            "stripe_version": version,
             "content_type": headers.get("content-type", ""),
             "signature": headers.get("ms-signature", ""),
             "body": body.decode("utf-8", "replace")}) + "\n")
         gw.log.flush()
-    if method != "POST" or path not in ("/v1/charges", "/v1/payment_intents",
-                                        "/webhook"):
-        await respond(writer, 404, jbody({"error": {"type": "invalid_request_error",
-                                                    "message": "no such route"}}))
+    searching = method == "GET" and path in ("/v1/charges/search",
+                                             "/v1/payment_intents/search")
+    if not searching and (method != "POST" or path not in (
+            "/v1/charges", "/v1/payment_intents", "/webhook")):
+        await respond(writer, *stripe_error(404, "invalid_request_error",
+                                            "Unrecognized request URL (%s: %s)."
+                                            % (method, path)))
         return True
     webhook = path == "/webhook"
     if webhook:
@@ -203,9 +297,30 @@ async def serve(gw, method, target, headers, body, writer):
             await respond(writer, 401, jbody({"status": "failed", "code": "signature",
                                               "message": "bad signature"}))
             return True
-    elif args.key and headers.get("authorization") != "Bearer " + args.key:
-        await respond(writer, 401, *stripe_error(401, "invalid_request_error",
-                                                 "Invalid API Key provided")[1:])
+    else:
+        if args.key and headers.get("authorization") != "Bearer " + args.key:
+            await respond(writer, *stripe_error(401, "invalid_request_error",
+                                                "Invalid API Key provided"))
+            return True
+        if version and not API_VERSION.fullmatch(version):
+            await respond(writer, *stripe_error(
+                400, "invalid_request_error",
+                "Invalid Stripe API version: %s" % version))
+            return True
+
+    if searching:
+        gw.searches += 1
+        kind = "charge" if path.startswith("/v1/charges") else "payment_intent"
+        found = gw.search(kind, qs.get("query", ""))
+        if found is None:
+            await respond(writer, *stripe_error(
+                400, "invalid_request_error",
+                "The query is not valid: %s" % qs.get("query", ""),
+                "parameter_invalid_string", param="query"))
+            return True
+        await respond(writer, 200, jbody({
+            "object": "search_result", "url": path, "has_more": False,
+            "next_page": None, "data": found}))
         return True
 
     if not key:
@@ -216,9 +331,13 @@ async def serve(gw, method, target, headers, body, writer):
         gw.retry_after_violations += 1
     gw.last_seen[key] = now
 
-    if key in gw.inflight:
-        await respond(writer, 409, *stripe_error(
-            409, "idempotency_error", "request in progress", "lock_timeout")[1:])
+    if key and key in gw.inflight:
+        await respond(writer, *stripe_error(
+            409, "idempotency_error",
+            "There is currently another in-progress request using this "
+            "Idempotent Key (that probably means you submitted twice, and "
+            "the other request is still going through): %s." % key,
+            "lock_timeout"))
         return True
 
     fault = gw.fault_for(key)
@@ -266,25 +385,33 @@ async def serve(gw, method, target, headers, body, writer):
         return True
 
     replayed = False
-    if key and key in gw.saved:
-        saved = gw.saved[key]
+    saved = gw.saved_get(key) if key else None
+    if saved:
         if saved[0] != fingerprint:
             gw.mismatch += 1
-            await respond(writer, 400, *stripe_error(
-                400, "idempotency_error",
-                "Keys for idempotent requests can only be used with the same "
-                "parameters they were first used with.")[1:])
+            msg = ("Keys for idempotent requests can only be used with the "
+                   "same parameters they were first used with. Try using a "
+                   "key other than '%s' if you meant to execute a different "
+                   "request." % key)
+            if webhook:
+                await respond(writer, 400, jbody({
+                    "status": "failed", "code": "idempotency_error",
+                    "message": msg}))
+            else:
+                await respond(writer, *stripe_error(400, "idempotency_error", msg))
             return True
         status, rbody = saved[1], saved[2]
         replayed = True
     else:
         gw.inflight.add(key)
         try:
+            if args.process_time > 0:
+                await asyncio.sleep(args.process_time)
             status, rbody = process(gw, path, params)
         finally:
             gw.inflight.discard(key)
         if key:
-            gw.saved[key] = (fingerprint, status, rbody)
+            gw.saved[key] = (fingerprint, status, rbody, gw.now())
 
     hdrs = {"Idempotent-Replayed": "true"} if replayed else {}
     if kind and n == 1 and kind in ("drop", "late", "malformed", "trickle"):
@@ -303,6 +430,9 @@ async def serve(gw, method, target, headers, body, writer):
     return True
 
 
+THREE_DECIMAL = ("bhd", "jod", "kwd", "omr", "tnd")
+
+
 def process(gw, path, p):
     if path == "/webhook":
         settlement = p.get("settlement", "")
@@ -312,37 +442,79 @@ def process(gw, path, p):
                                "message": "not enough salary left"})
         cid = gw.commit(settlement, "wh")
         return 200, jbody({"status": "succeeded", "id": cid})
+    pi = path == "/v1/payment_intents"
     settlement = p.get("metadata[settlement]", "")
     for need in ("amount", "currency"):
         if need not in p:
             return stripe_error(400, "invalid_request_error",
                                 "Missing required param: %s." % need,
                                 "parameter_missing", param=need)
+    if "payment_method" in p and not pi:
+        return stripe_error(400, "invalid_request_error",
+                            "Received unknown parameter: payment_method",
+                            "parameter_unknown", param="payment_method")
+    try:
+        amount = int(p["amount"])
+    except ValueError:
+        return stripe_error(400, "invalid_request_error", "Invalid integer: %s"
+                            % p["amount"], "parameter_invalid_integer",
+                            param="amount")
+    cur = p["currency"]
+    if cur == "isk" and amount % 100:
+        return stripe_error(400, "invalid_request_error",
+                            "Invalid amount. Currency ISK has become effectively "
+                            "zero-decimal and charged amounts must be evenly "
+                            "divisible by 100.",
+                            "invalid_charge_amount_no_decimal_compatible",
+                            param="amount")
+    if cur in THREE_DECIMAL and amount % 10:
+        return stripe_error(400, "invalid_request_error",
+                            "Invalid amount: the last digit of a %s amount must "
+                            "be 0." % cur.upper(), "invalid_charge_amount",
+                            param="amount")
     cust = p.get("customer", "")
-    pi = path == "/v1/payment_intents"
+    source = p.get("source", "")
     if pi and (p.get("confirm") != "true" or p.get("off_session") != "true"):
         return stripe_error(400, "invalid_request_error", "want confirm and off_session")
+    if not source and not cust.startswith("cus_"):
+        return stripe_error(400, "invalid_request_error",
+                            "No such customer: '%s'" % cust, "resource_missing",
+                            param="customer")
     if cust.startswith("cus_nocard"):
         return stripe_error(404, "card_error",
                             "Cannot charge a customer that has no active card",
                             "missing")
+    if cust.startswith("cus_err500"):
+        return stripe_error(500, "api_error", "An unknown error occurred")
+    meta = {k[9:-1]: v for k, v in p.items() if k.startswith("metadata[")}
+    base = {"amount": amount, "currency": cur, "customer": cust or None,
+            "metadata": meta, "description": p.get("description")}
+    if pi:
+        base["payment_method"] = p.get("payment_method")
     if cust.startswith("cus_decline"):
         cid = gw.new_id("pi" if pi else "ch")
         if pi:
-            return 200, jbody({"id": cid, "object": "payment_intent",
-                               "status": "requires_payment_method",
-                               "last_payment_error": {
-                                   "code": "card_declined",
-                                   "decline_code": "insufficient_funds",
-                                   "message": "Your card has insufficient funds."}})
+            o = gw.keep(dict(base, id=cid, object="payment_intent",
+                             status="requires_payment_method",
+                             last_payment_error={
+                                 "code": "card_declined",
+                                 "decline_code": "insufficient_funds",
+                                 "message": "Your card has insufficient funds."}))
+            return 200, jbody(public(o))
+        gw.keep(dict(base, id=cid, object="charge", status="failed",
+                     paid=False, failure_code="card_declined",
+                     failure_message="Your card has insufficient funds."))
         return stripe_error(402, "card_error", "Your card has insufficient funds.",
                             "card_declined", decline_code="insufficient_funds",
                             charge=cid)
+    if cust.startswith("cus_mismatch"):
+        base["amount"], base["currency"] = 99900, "usd"
     cid = gw.commit(settlement, "pi" if pi else "ch")
-    return 200, jbody({"id": cid, "object": "payment_intent" if pi else "charge",
-                       "amount": int(p["amount"]), "currency": p["currency"],
-                       "customer": cust or None, "status": "succeeded",
-                       "metadata": {"settlement": settlement}})
+    o = gw.keep(dict(base, id=cid, object="payment_intent" if pi else "charge",
+                     status="succeeded"))
+    if not pi:
+        o["paid"] = True
+    return 200, jbody(public(o))
 
 
 async def main():
@@ -359,6 +531,12 @@ async def main():
     ap.add_argument("--webhook-secret", default="")
     ap.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"))
     ap.add_argument("--log", default="")
+    ap.add_argument("--key-retention", type=float, default=86400.0,
+                    help="seconds an idempotency key is kept (Stripe: 24 h)")
+    ap.add_argument("--search-lag", type=float, default=0.0,
+                    help="seconds before a new object shows in search")
+    ap.add_argument("--process-time", type=float, default=0.0,
+                    help="seconds a request holds its key")
     args = ap.parse_args()
     if args.key_file:
         with open(args.key_file) as f:

@@ -7,6 +7,13 @@
 #                              with --tls), GW_PORT, GW_PID.  Stopped at exit.
 #   gwdouble_stats             print its /_stats JSON (set GW_CACERT
 #                              when it runs with --tls).
+#   gwdouble_advance SECONDS   move the double's clock forward: keys older
+#                              than --key-retention are forgotten, objects
+#                              older than --search-lag show in search.
+#   gwdouble_forget SECONDS    forget idempotency keys older than SECONDS.
+#   gwdouble_charges SETTLEMENT
+#                              how many charges (money taken) the double
+#                              holds for SETTLEMENT: counted at the gateway.
 gwdouble_start() {
 	_gwout=$T/gwdouble.$$.$#.out
 	: >"$_gwout"
@@ -25,4 +32,19 @@ gwdouble_start() {
 
 gwdouble_stats() {
 	curl -s ${GW_CACERT:+--cacert "$GW_CACERT"} "$GW_URL/_stats"
+}
+
+gwdouble_advance() {
+	curl -s -X POST ${GW_CACERT:+--cacert "$GW_CACERT"} \
+	    "$GW_URL/_admin/clock?advance=$1" >/dev/null
+}
+
+gwdouble_forget() {
+	curl -s -X POST ${GW_CACERT:+--cacert "$GW_CACERT"} \
+	    "$GW_URL/_admin/forget?older_than=$1" >/dev/null
+}
+
+gwdouble_charges() {
+	gwdouble_stats | python3 -c 'import json, sys
+print(len(json.load(sys.stdin)["charges"].get(sys.argv[1], [])))' "$1"
 }
