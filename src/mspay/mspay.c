@@ -50,7 +50,8 @@ struct list {
 static struct {
 	enum gateway	 gw;
 	enum stripe_api	 api;
-	const char	*url;
+	char		*url;		/* as curl parsed it */
+	int		 plain;		/* plain http, to this host */
 	const char	*ledger_path;
 	const char	*cacert;
 	long		 parallel;
@@ -471,20 +472,64 @@ on_header(char *h, size_t size, size_t nmemb, void *arg)
 	return n;
 }
 
-static int
-secure_url(const char *url)
+/*
+ * The key goes only over https, or over plain http to this host itself.
+ * The URL is judged as libcurl will use it: parsed with its URL API, the
+ * host compared whole (a prefix check let "http://localhost:x@host/"
+ * through), credentials in the URL refused.  On success opt.url holds the
+ * URL as curl normalised it and opt.plain says it is plain http.
+ */
+static const char *
+url_refusal(const char *given)
 {
-	static const char *const local[] = {
-		"http://127.0.0.1:", "http://127.0.0.1/", "http://localhost:",
-		"http://localhost/", "http://[::1]:", "http://[::1]/", NULL
+	static const char *const loopback[] = {
+		"127.0.0.1", "[::1]", "localhost", NULL
 	};
+	static char why[128];
+	CURLU *u;
+	char *scheme = NULL, *host = NULL, *user = NULL, *pass = NULL;
+	char *url = NULL;
+	const char *refusal = NULL;
 
-	if (strncasecmp(url, "https://", 8) == 0)
-		return 1;
-	for (const char *const *p = local; *p; p++)
-		if (strncasecmp(url, *p, strlen(*p)) == 0)
-			return 1;
-	return 0;
+	if ((u = curl_url()) == NULL)
+		return "out of memory";
+	if (curl_url_set(u, CURLUPART_URL, given, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_URL, &url, 0) != CURLUE_OK) {
+		refusal = "not a URL with a scheme and a host";
+		goto out;
+	}
+	if (curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_PASSWORD, &pass, 0) == CURLUE_OK) {
+		refusal = "no user name or password in the URL: "
+		    "the key comes from -K or MSPAY_KEY";
+		goto out;
+	}
+	if (strcasecmp(scheme, "https") == 0)
+		opt.plain = 0;
+	else if (strcasecmp(scheme, "http") == 0) {
+		opt.plain = 1;
+		refusal = "the key goes only over https, or plain http to "
+		    "127.0.0.1, ::1 or localhost";
+		for (const char *const *p = loopback; *p; p++)
+			if (strcasecmp(host, *p) == 0)
+				refusal = NULL;
+	} else {
+		snprintf(why, sizeof(why), "scheme %.20s: want https (or http "
+		    "to this host)", scheme);
+		refusal = why;
+	}
+	if (refusal == NULL && (opt.url = strdup(url)) == NULL)
+		refusal = "out of memory";
+out:
+	curl_free(scheme);
+	curl_free(host);
+	curl_free(user);
+	curl_free(pass);
+	curl_free(url);
+	curl_url_cleanup(u);
+	return refusal;
 }
 
 /* Prepare a transfer for the job's next attempt. */
@@ -522,6 +567,13 @@ start(CURLM *multi, struct job *j, const char *url)
 	j->hdrs = h;
 	curl_easy_setopt(j->easy, CURLOPT_URL, url);
 	curl_easy_setopt(j->easy, CURLOPT_PROTOCOLS_STR, "http,https");
+	/*
+	 * Plain http goes to this host only, and never through a proxy from
+	 * the environment, which would see the key in clear.  (Over https a
+	 * proxy gets a CONNECT tunnel and sees nothing.)
+	 */
+	if (opt.plain)
+		curl_easy_setopt(j->easy, CURLOPT_PROXY, "");
 	curl_easy_setopt(j->easy, CURLOPT_POST, 1L);
 	curl_easy_setopt(j->easy, CURLOPT_POSTFIELDS, j->body);
 	curl_easy_setopt(j->easy, CURLOPT_POSTFIELDSIZE, (long)strlen(j->body));
@@ -804,7 +856,7 @@ main(int argc, char *argv[])
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	const char *keyfile = NULL, *env;
+	const char *keyfile = NULL, *env, *url = NULL, *why;
 	struct ms_reader r;
 	char err[512];
 	long n;
@@ -875,7 +927,7 @@ main(int argc, char *argv[])
 				bad = "-T: want seconds";
 			break;
 		case 'u':
-			opt.url = optarg;
+			url = optarg;
 			break;
 		default:
 			usage();
@@ -894,19 +946,20 @@ main(int argc, char *argv[])
 		return MS_EX_USAGE;
 	}
 
-	if (opt.gw == GW_STRIPE && opt.url == NULL)
-		opt.url = "https://api.stripe.com";
-	if (opt.gw == GW_WEBHOOK && opt.url == NULL) {
+	if (opt.gw == GW_STRIPE && url == NULL)
+		url = "https://api.stripe.com";
+	if (opt.gw == GW_WEBHOOK && url == NULL) {
 		ms_warnx("-g webhook needs -u url");
 		usage();
 		return MS_EX_USAGE;
 	}
 	if (opt.gw != GW_LEDGER) {
-		if (*opt.url == '\0' || !secure_url(opt.url))
-			ms_errx(MS_EX_USAGE, "-u: the key goes only over https "
-			    "(or plain http to this host)");
-		if (strlen(opt.url) > 1900)
+		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+			ms_errx(MS_EX_FAIL, "curl_global_init failed");
+		if (strlen(url) > 1900)
 			ms_errx(MS_EX_USAGE, "-u: URL too long");
+		if ((why = url_refusal(url)) != NULL)
+			ms_errx(MS_EX_USAGE, "-u: %s", why);
 		if (opt.cacert != NULL && access(opt.cacert, R_OK) == -1)
 			ms_err(MS_EX_FAIL, "--cacert: %s", opt.cacert);
 		/* the key: a private file, or the environment; never argv */
@@ -928,8 +981,6 @@ main(int argc, char *argv[])
 			    "or spans lines");
 		/* no child of ours needs it */
 		unsetenv("MSPAY_KEY");
-		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-			ms_errx(MS_EX_FAIL, "curl_global_init failed");
 	}
 
 	ms_sig_install(0);
@@ -945,6 +996,7 @@ main(int argc, char *argv[])
 
 	if (opt.secret != NULL) {
 		ms_secret_free(opt.secret, opt.secretlen);
+		free(opt.url);
 		curl_global_cleanup();
 	}
 	if (ms_close_stdout() != 0)
