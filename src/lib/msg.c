@@ -196,7 +196,10 @@ static const struct field f_charge[] = {
 	{ "currency", K_CURRENCY, 1, NULL },
 	{ "key", K_KEY, 1, NULL },
 	{ "description", K_TEXT, 0, NULL },
+	{ "payment_method", K_KEY, 0, NULL },
 	{ "attempt", K_SEQ, 0, NULL },
+	{ "first_attempt", K_TIME, 0, NULL },
+	{ "last_attempt", K_TIME, 0, NULL },
 	{ NULL, 0, 0, NULL }
 };
 static const struct field f_charged[] = {
