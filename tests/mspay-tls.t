@@ -65,11 +65,14 @@ srv.on("stream", (st, h) => {
 		return;
 	}
 	open++; maxOpen = Math.max(maxOpen, open);
-	st.on("data", () => {});
+	let body = "";
+	st.on("data", (d) => { body += d; });
 	st.on("end", () => setTimeout(() => {
+		const p = new URLSearchParams(body);
 		streams++; open--;
 		st.respond({ ":status": 200, "content-type": "application/json" });
 		st.end(JSON.stringify({ id: "ch_h2_" + streams, object: "charge",
+		    amount: +p.get("amount"), currency: p.get("currency"),
 		    status: "succeeded" }));
 	}, 20));
 });

@@ -37,9 +37,12 @@ sb_form(struct ms_buf *b, const char *name, const char *value)
 
 /*
  * The Stripe form.  Stripe takes currencies in lower case and amounts in
- * the currency's smallest unit, which is what the charge line carries
- * (so 300 JPY goes out as amount=300).  A "customer" that is a one-time
- * token (tok_..., src_...) is sent as the source instead.
+ * its own minor unit (gw_amount, from amount.c: 300 JPY goes out as 300,
+ * 500 ISK as 50000).  A "customer" that is a one-time token (tok_...,
+ * src_...) is sent as the source instead.  A PaymentIntent names the
+ * stored payment method when the line has one.  Nothing here may change
+ * from one attempt to the next: every field comes from the charge line,
+ * which mscart froze when the settlement opened.
  */
 char *
 stripe_body(const struct charge *c, enum stripe_api api)
@@ -48,7 +51,7 @@ stripe_body(const struct charge *c, enum stripe_api api)
 	char amount[32], cur[4];
 	size_t i;
 
-	snprintf(amount, sizeof(amount), "%lld", (long long)c->amount);
+	snprintf(amount, sizeof(amount), "%lld", (long long)c->gw_amount);
 	for (i = 0; i < 3 && c->currency[i]; i++)
 		cur[i] = (char)(c->currency[i] | 0x20);
 	cur[i] = '\0';
@@ -64,6 +67,8 @@ stripe_body(const struct charge *c, enum stripe_api api)
 	sb_form(&b, "metadata[settlement]", c->settlement);
 	sb_form(&b, "metadata[user]", c->user);
 	if (api == API_PAYMENT_INTENTS) {
+		if (c->payment_method != NULL)
+			sb_form(&b, "payment_method", c->payment_method);
 		sb_form(&b, "confirm", "true");
 		sb_form(&b, "off_session", "true");
 	}
@@ -211,6 +216,7 @@ reply_open(const struct reply *r, struct outcome *o)
 {
 	memset(o, 0, sizeof(*o));
 	o->retry_after_ms = -1;
+	o->reply_amount = -1;
 	if (r->status > 0 && r->body != NULL && r->len > 0)
 		return json_loadb(r->body, r->len, 0, NULL);
 	return NULL;
@@ -224,6 +230,12 @@ stripe_object(const json_t *j, enum stripe_api api, const struct reply *r,
 	const json_t *lpe;
 
 	set_id(o, jstr(j, "id"));
+	/* what the object says it charged: mspay.c holds it to what was asked */
+	if (json_is_integer(json_object_get(j, "amount")))
+		o->reply_amount = json_integer_value(json_object_get(j, "amount"));
+	if (jstr(j, "currency") != NULL)
+		text_clean(o->reply_currency, sizeof(o->reply_currency),
+		    jstr(j, "currency"));
 	if (status == NULL) {
 		indefinite(r, o, "bad-reply", "gateway reply has no status");
 		return;

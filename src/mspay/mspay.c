@@ -301,7 +301,10 @@ take_line(struct ms_reader *r, int rc, const char *rerr, json_t **jp,
 	c->key = json_string_value(json_object_get(j, "key"));
 	c->currency = json_string_value(json_object_get(j, "currency"));
 	c->description = json_string_value(json_object_get(j, "description"));
+	c->payment_method = json_string_value(json_object_get(j,
+	    "payment_method"));
 	c->amount = json_integer_value(json_object_get(j, "amount"));
+	c->gw_amount = c->amount;
 	*jp = j;
 	return 0;
 }
@@ -551,6 +554,8 @@ start(CURLM *multi, struct job *j, const char *url)
 	if (opt.gw == GW_STRIPE) {
 		h = curl_slist_append(h,
 		    "Content-Type: application/x-www-form-urlencoded");
+		/* replies in the shape gateway.c was written for */
+		h = curl_slist_append(h, "Stripe-Version: " STRIPE_VERSION);
 	} else {
 		h = curl_slist_append(h, "Content-Type: application/json");
 		if (webhook_signature(opt.secret, opt.secretlen,
@@ -708,6 +713,16 @@ run_http(struct ms_reader *r)
 			}
 			if (take_line(r, rc, err, &msg, &c) == -1)
 				continue;
+			/* an amount Stripe cannot take exactly is never sent */
+			if (opt.gw == GW_STRIPE && stripe_amount(c.currency,
+			    c.amount, &c.gw_amount, err, sizeof(err)) == -1) {
+				memset(&o, 0, sizeof(o));
+				outcome_set(&o, V_FAILED, "amount_precision",
+				    "%s", err);
+				emit(&c, &o);
+				json_decref(c.msg);
+				continue;
+			}
 			if ((j = calloc(1, sizeof(*j))) == NULL)
 				ms_errx(MS_EX_FAIL, "out of memory");
 			j->c = c;
@@ -810,9 +825,15 @@ run_http(struct ms_reader *r)
 			if ((fatal = setup_error(m->data.result)) != NULL) {
 				memset(&o, 0, sizeof(o));
 				outcome_set(&o, V_FAILED, fatal, "%s", rep.body);
-			} else if (opt.gw == GW_STRIPE)
+			} else if (opt.gw == GW_STRIPE) {
 				stripe_classify(&rep, opt.api, &o);
-			else
+				/* paid is recorded only for what was asked */
+				if (o.verdict == V_SUCCEEDED &&
+				    stripe_amount_check(&j->c, &o, err,
+				    sizeof(err)) == -1)
+					outcome_set(&o, V_FAILED,
+					    "gateway_mismatch", "%s", err);
+			} else
 				webhook_classify(&rep, &o);
 			finish_transfer(multi, j);
 			list_del(&running, j);

@@ -1,8 +1,8 @@
 /*
  * mspay: post settlements to a payment gateway, each charged exactly once.
  * mspay.c reads charge lines and runs the transfers; gateway.c knows how
- * to ask each gateway and what its answers mean; ledger.c is the
- * payroll-deduction file.
+ * to ask each gateway and what its answers mean; amount.c is Stripe's
+ * minor units; ledger.c is the payroll-deduction file.
  */
 #ifndef MSPAY_H
 #define MSPAY_H
@@ -37,6 +37,8 @@ struct outcome {
 	char		 gateway_id[128];
 	char		 code[64];
 	char		 message[512];
+	int64_t		 reply_amount;		/* the object's amount, or -1 */
+	char		 reply_currency[8];	/* its currency, or "" */
 };
 
 /* The parts of a charge line mspay uses; pointers into the JSON. */
@@ -49,7 +51,9 @@ struct charge {
 	const char	*key;
 	const char	*currency;
 	const char	*description;
-	int64_t		 amount;
+	const char	*payment_method;	/* or NULL */
+	int64_t		 amount;		/* ISO 4217 minor units */
+	int64_t		 gw_amount;		/* what the gateway is sent */
 };
 
 /* An HTTP reply as gateway.c sees it. */
@@ -60,6 +64,15 @@ struct reply {
 	int		 should_retry;	/* Stripe-Should-Retry: -1 absent, 0, 1 */
 	int64_t		 retry_after_ms;/* Retry-After, -1 absent */
 };
+
+/* The Stripe API version the parser was written for. */
+#define STRIPE_VERSION	"2024-06-20"
+
+/* amount.c */
+int	 stripe_amount(const char *currency, int64_t iso, int64_t *out,
+	    char *err, size_t errlen);
+int	 stripe_amount_check(const struct charge *, const struct outcome *,
+	    char *err, size_t errlen);
 
 /* gateway.c */
 char	*stripe_body(const struct charge *, enum stripe_api);
