@@ -1,14 +1,37 @@
-# msdetect's test helper: a fake libgpiod v1 (tests/fakegpiod.c), used
-# with LD_PRELOAD over the real libgpiod.
-FAKEGPIOD := $(BUILD)/fakegpiod.so
+# msdetect for both libgpiod APIs, and its test helpers.
+#
+# bin/msdetect is built by the Makefile against this machine's libgpiod
+# (API $(GPIOD_API)).  Here: the same msdetect for the other API,
+# $(BUILD)/gpiod-v$(GPIOD_OTHER_API)/msdetect, from the other backend
+# (src/msdetect/gpio_v$(GPIOD_OTHER_API).c) and the libgpiod make deps
+# unpacked ($(GPIOD_OTHER_CFLAGS), $(GPIOD_OTHER_LIBS)); and a fake
+# libgpiod for each API, used with LD_PRELOAD over the real one:
+# $(BUILD)/fakegpiod-v1.so (tests/fakegpiod.c) and fakegpiod-v2.so
+# (tests/fakegpiod2.c), over one kernel (tests/fakegpiod_core.c).
+# $(BUILD)/fakegpiod.so is the one for this machine's API, for bin/msdetect
+# (demo/run, tests/e2e, bench).  A build without the other libgpiod (a
+# package build, GPIOD_OTHER_VERSION empty) leaves out the other API's
+# helpers; the tests that need them then fail saying so.
 
-# It reads its scripts with msdetect's own parser (replay.c, which needs
-# ms_parse_long from diag.c); only the EXPORTed libgpiod names are visible.
-FAKEGPIOD_SRCS := tests/fakegpiod.c src/msdetect/replay.c src/lib/diag.c
+fakegpiod_src_1 := tests/fakegpiod.c
+fakegpiod_src_2 := tests/fakegpiod2.c
+# The fakes read their scripts with msdetect's own parser (replay.c, which
+# needs ms_parse_long from diag.c); only the EXPORTed names are visible.
+FAKEGPIOD_COMMON := tests/fakegpiod_core.c src/msdetect/replay.c src/lib/diag.c
+FAKEGPIOD_DEPS := $(FAKEGPIOD_COMMON) tests/fakegpiod_core.h \
+	src/msdetect/msdetect.h src/msdetect/gpio.h src/lib/ms.h
 
-$(FAKEGPIOD): $(FAKEGPIOD_SRCS) src/msdetect/msdetect.h
-	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(MS_CFLAGS) $(GPIOD_CFLAGS) -Isrc/msdetect -fPIC -shared \
-	    -fvisibility=hidden -pthread -o $@ $(FAKEGPIOD_SRCS) $(MS_LDFLAGS)
+# fakegpiod_rule API CFLAGS: $(BUILD)/fakegpiod-vAPI.so
+define fakegpiod_rule
+$(BUILD)/fakegpiod-v$(1).so: $(fakegpiod_src_$(1)) $(FAKEGPIOD_DEPS)
+	@mkdir -p $$(@D)
+	$$(CC) $$(CFLAGS) $$(MS_CFLAGS) $(2) -Isrc/msdetect -Itests -fPIC -shared \
+	    -fvisibility=hidden -pthread -o $$@ $(fakegpiod_src_$(1)) \
+	    $$(FAKEGPIOD_COMMON) $$(MS_LDFLAGS)
+endef
+$(eval $(call fakegpiod_rule,$(GPIOD_API),$$(GPIOD_CFLAGS)))
 
-TEST_PROGS += $(FAKEGPIOD)
+$(BUILD)/fakegpiod.so: $(BUILD)/fakegpiod-v$(GPIOD_API).so
+	cp $< $@
+
+TEST_PROGS += $(BUILD)/fakegpiod.so $(BUILD)/fakegpiod-v$(GPIOD_API).so

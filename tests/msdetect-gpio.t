@@ -6,7 +6,7 @@
 # SIGTERM and -T.
 . "$(dirname "$0")/lib.sh"
 
-FAKE=$MS_BUILD/fakegpiod.so
+FAKE=$MS_BUILD/fakegpiod-v1.so
 need_preload "$FAKE"
 
 . "$MS_TOP/tests/msdetect.sh"
@@ -30,7 +30,7 @@ X
 # --- without the fake there is no chip on this machine
 run msdetect -c plan
 is "$RC" 1 "no GPIO chip: exit 1"
-like "$ERR" '^msdetect: gpiochip0: ' "no GPIO chip: the chip is named"
+like "$ERR" '^msdetect: plan:1: gpiochip0: ' "no GPIO chip: the chip is named"
 
 # --- a timed script: flags, kinds, a bounce storm, simultaneous edges
 python3 - >script <<'X'
@@ -48,8 +48,8 @@ echo "$ALICE" >in
 fake FAKEGPIOD_SCRIPT=script msdetect -T 1 -c plan <in >out 2>err
 is "$?" 0 "-T: exits 0 once stdin is over and the lines are idle"
 is "$(cat err)" "" "nothing on stderr"
-is "$(grep '^request' gpio.log | sort)" "request 3,4,5,7 flags=active-low,pull-up consumer=msdetect
-request 8 flags=pull-down consumer=msdetect" "lines requested with the planogram's bias and active-low"
+is "$(grep '^request' gpio.log | sort)" "request 3,4,5,7 flags=active-low,pull-up consumer=msdetect chip=gpiochip0
+request 8 flags=pull-down consumer=msdetect chip=gpiochip0" "lines requested with the planogram's bias and active-low"
 is "$(grep -c '^release' gpio.log)" 1 "lines released at exit"
 is "$(summ <out)" "identify card=$A
 door state=open
@@ -81,7 +81,7 @@ bg sh -c 'exec env LD_PRELOAD="$1" FAKEGPIOD_LOG="$T/gpio.log" \
     <sin >live.out 2>live.err' sh "$FAKE"
 pid=$BG_PID
 exec 3>sin
-wait_line live.err 'ready: 5 lines, libgpiod 1.6.3-fakegpiod'
+wait_line live.err 'ready: 5 lines, libgpiod 1.6.3-fakegpiod \(v1 API\), 0 debounced by the kernel'
 ok $? "readiness line on stderr (-v)"
 echo "$ALICE" >&3
 wait_line live.out '"identify"'

@@ -2,14 +2,19 @@
  * gpio_v1.c: the gpio.h interface on libgpiod 1.x (the v1 API that
  * Debian 12 ships).  All of msdetect's libgpiod calls live here.
  *
- * The lines are requested in one bulk for both-edge events with the
- * planogram's bias and active-low flags, so the kernel reports logical
- * levels.  The caller polls the lines' event descriptors together with
- * stdin; gpio_read() then asks libgpiod which lines have events
+ * The lines are requested for both-edge events with the planogram's bias
+ * and active-low flags, so the kernel reports logical levels.  v1 has no
+ * debounce in the kernel: msdetect debounces every line itself.  The
+ * event timestamps are the kernel's CLOCK_MONOTONIC ones (Linux 5.7 and
+ * later; older kernels stamped v1 events with CLOCK_REALTIME).
+ *
+ * The caller polls the lines' event descriptors together with stdin;
+ * gpio_read() then asks libgpiod which lines have events
  * (gpiod_line_event_wait_bulk with a zero timeout) and reads them in
  * bulk, at most 16 per call.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,8 +24,6 @@
 
 #include "gpio.h"
 #include "ms.h"
-
-#ifdef GPIOD_LINE_BULK_MAX_LINES	/* only the v1 header has it */
 
 #define READ_CHUNK 16		/* libgpiod 1.6 reads at most 16 at once */
 
@@ -54,41 +57,115 @@ request_flags(const struct gpio_line_cfg *c)
 }
 
 /*
+ * The chip the planogram names: a number N is /dev/gpiochipN, a path is
+ * that device, a name is /dev/NAME, and anything else (or a name with no
+ * device) is a label, like "pinctrl-rp1".  The same order as gpio_v2.c.
+ */
+static struct gpiod_chip *
+chip_lookup(const char *want)
+{
+	struct gpiod_chip *c;
+	long num;
+	int saved;
+
+	if (ms_parse_long(want, 0, INT_MAX, &num) == 0)
+		return gpiod_chip_open_by_number((unsigned int)num);
+	if (want[0] == '/')
+		return gpiod_chip_open(want);
+	saved = ENOENT;
+	if (strchr(want, '/') == NULL) {
+		if ((c = gpiod_chip_open_by_name(want)) != NULL)
+			return c;
+		saved = errno;
+	}
+	if ((c = gpiod_chip_open_by_label(want)) == NULL && errno == ENOENT)
+		errno = saved;	/* say why the name failed, if it did */
+	return c;
+}
+
+/* Every chip there is, for the message when none matched. */
+static void
+chips_list(struct ms_buf *chips)
+{
+	struct gpiod_chip_iter *it;
+	struct gpiod_chip *c;
+
+	if ((it = gpiod_chip_iter_new()) == NULL)
+		return;
+	gpiod_foreach_chip(it, c)
+		gpio_chips_add(chips, gpiod_chip_name(c), gpiod_chip_label(c));
+	gpiod_chip_iter_free(it);
+}
+
+/* A group's request failed: name its line another holder has, if any. */
+static void
+request_failed(struct gpiod_chip *chip, struct gpiod_line_bulk *bulk,
+    const struct gpio_line_cfg *cfg, const size_t *idx, size_t n, int errnum,
+    char *err, size_t errlen)
+{
+	struct gpiod_line *line;
+	size_t i;
+
+	for (i = 0; errnum == EBUSY && i < n; i++) {
+		line = gpiod_line_bulk_get_line(bulk, (unsigned int)idx[i]);
+		if (gpiod_line_update(line) == 0 && gpiod_line_is_used(line)) {
+			gpio_err_busy(err, errlen, gpiod_chip_name(chip),
+			    &cfg[idx[i]]);
+			return;
+		}
+	}
+	if (errnum == EBUSY)
+		gpio_err_busy(err, errlen, gpiod_chip_name(chip), &cfg[idx[0]]);
+	else
+		gpio_err_line(err, errlen, gpiod_chip_name(chip), &cfg[idx[0]],
+		    "request", errnum);
+}
+
+/*
  * A v1 bulk request takes one set of flags for all its lines, so lines
  * are grouped by flags, one request per group; they share one bulk for
- * waiting and reading.
+ * waiting and reading.  v1 has no debounce in the kernel.
  */
 struct gpio *
-gpio_open(const char *chipname, const char *consumer,
-    const struct gpio_line_cfg *cfg, size_t n, int *levels, char *err,
-    size_t errlen)
+gpio_open(const char *chipname, struct gpio_src chip_src,
+    const char *consumer, const struct gpio_line_cfg *cfg, size_t n,
+    struct gpio_line_status *st, char *err, size_t errlen)
 {
 	struct gpio *g;
 	struct gpiod_line_bulk group;
+	struct ms_buf chips = { 0 };
 	unsigned int offsets[GPIO_LINES_MAX];
 	int done[GPIO_LINES_MAX] = { 0 };
 	int vals[GPIO_LINES_MAX];
+	size_t idx[GPIO_LINES_MAX];
 	size_t i, j, k;
 
 	if (n == 0 || n > GPIO_LINES_MAX) {
-		SET_ERR("%s: %zu lines (1 to %d can be watched)", chipname, n,
-		    GPIO_LINES_MAX);
+		SET_ERR("%s:%lu: %s: %zu lines (1 to %d can be watched)",
+		    chip_src.file, chip_src.line, chipname, n, GPIO_LINES_MAX);
 		return NULL;
 	}
 	if ((g = calloc(1, sizeof(*g))) == NULL) {
 		SET_ERR("%s", strerror(errno));
 		return NULL;
 	}
-	if ((g->chip = gpiod_chip_open_lookup(chipname)) == NULL) {
-		SET_ERR("%s: %s", chipname, strerror(errno));
+	if ((g->chip = chip_lookup(chipname)) == NULL) {
+		int e = errno;
+
+		chips_list(&chips);
+		gpio_err_nochip(err, errlen, chipname, chip_src, e, &chips);
 		free(g);
 		return NULL;
 	}
+	if (gpio_check_offsets(err, errlen, gpiod_chip_name(g->chip),
+	    gpiod_chip_num_lines(g->chip), cfg, n) == -1)
+		goto fail;
 	for (i = 0; i < n; i++)
 		offsets[i] = cfg[i].offset;
 	if (gpiod_chip_get_lines(g->chip, offsets, (unsigned int)n,
 	    &g->bulk) == -1) {
-		SET_ERR("%s: lines: %s", chipname, strerror(errno));
+		SET_ERR("%s:%lu: %s: lines: %s", chip_src.file, chip_src.line,
+		    gpiod_chip_name(g->chip), strerror(errno));
 		goto fail;
 	}
 	g->n = n;
@@ -96,39 +173,32 @@ gpio_open(const char *chipname, const char *consumer,
 		if (done[i])
 			continue;
 		gpiod_line_bulk_init(&group);
-		for (j = i; j < n; j++) {
+		for (j = i, k = 0; j < n; j++) {
 			if (done[j] ||
 			    request_flags(&cfg[j]) != request_flags(&cfg[i]))
 				continue;
 			gpiod_line_bulk_add(&group,
 			    gpiod_line_bulk_get_line(&g->bulk, (unsigned int)j));
+			idx[k++] = j;
 			done[j] = 1;
 		}
 		if (gpiod_line_request_bulk_both_edges_events_flags(&group,
 		    consumer, request_flags(&cfg[i])) == -1) {
-			SET_ERR("%s: line %u: request: %s", chipname,
-			    cfg[i].offset, strerror(errno));
-			/* release what was requested before this group */
-			for (k = 0; k < i; k++)
-				if (done[k]) {
-					struct gpiod_line_bulk one;
-
-					gpiod_line_bulk_init(&one);
-					gpiod_line_bulk_add(&one,
-					    gpiod_line_bulk_get_line(&g->bulk,
-					    (unsigned int)k));
-					gpiod_line_release_bulk(&one);
-				}
+			/* closing the chip releases the groups before */
+			request_failed(g->chip, &g->bulk, cfg, idx, k, errno,
+			    err, errlen);
 			goto fail;
 		}
 	}
 	if (gpiod_line_get_value_bulk(&g->bulk, vals) == -1) {
-		SET_ERR("%s: values: %s", chipname, strerror(errno));
-		gpiod_line_release_bulk(&g->bulk);
+		SET_ERR("%s:%lu: %s: values: %s", chip_src.file, chip_src.line,
+		    gpiod_chip_name(g->chip), strerror(errno));
 		goto fail;
 	}
-	for (i = 0; i < n; i++)
-		levels[i] = vals[i] != 0;
+	for (i = 0; i < n; i++) {
+		st[i].level = vals[i] != 0;
+		st[i].kernel_debounce = 0;
+	}
 	return g;
 fail:
 	gpiod_chip_close(g->chip);
@@ -217,5 +287,3 @@ gpio_backend(void)
 	snprintf(buf, sizeof(buf), "libgpiod %s (v1 API)", gpiod_version_string());
 	return buf;
 }
-
-#endif /* GPIOD_LINE_BULK_MAX_LINES */

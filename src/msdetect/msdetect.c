@@ -31,6 +31,7 @@ struct line_state {
 	int		 level;		/* the latest level seen */
 	int64_t		 changed_ns;	/* when level last changed */
 	int64_t		 read_ns;	/* when that edge was read */
+	int64_t		 debounce_ns;	/* ours: 0 if the kernel debounces */
 };
 
 struct session {
@@ -232,7 +233,7 @@ settle(int64_t now, int64_t read_ns)
 		for (i = 0; i < pg.n; i++) {
 			if (!pending(i))
 				continue;
-			due = ls[i].changed_ns + pg.lines[i].debounce_ns;
+			due = ls[i].changed_ns + ls[i].debounce_ns;
 			if (now >= due && (best == -1 ||
 			    ls[i].changed_ns < ls[best].changed_ns))
 				best = (int)i;
@@ -255,13 +256,13 @@ edge(size_t i, int level, int64_t ts_ns, int64_t read_ns)
 	if (level == s->level)
 		return;		/* a repeated report, nothing changed */
 	/* the previous change held long enough before this one */
-	if (pending(i) && ts_ns - s->changed_ns >= pg.lines[i].debounce_ns)
+	if (pending(i) && ts_ns - s->changed_ns >= s->debounce_ns)
 		commit(i, read_ns);
 	s->level = level;
 	s->changed_ns = ts_ns;
 	s->read_ns = read_ns;
-	if (pending(i) && ts_ns + pg.lines[i].debounce_ns < next_due)
-		next_due = ts_ns + pg.lines[i].debounce_ns;
+	if (pending(i) && ts_ns + s->debounce_ns < next_due)
+		next_due = ts_ns + s->debounce_ns;
 }
 
 /* The planogram's index for each line offset, -1 for none. */
@@ -304,7 +305,7 @@ next_deadline(int64_t now)
 
 	for (i = 0; i < pg.n; i++)
 		if (pending(i)) {
-			d = ls[i].changed_ns + pg.lines[i].debounce_ns - now;
+			d = ls[i].changed_ns + ls[i].debounce_ns - now;
 			if (best == -1 || d < best)
 				best = d;
 		}
@@ -391,6 +392,7 @@ replay_initial_levels(void)
 		high = pg.lines[i].bias == GPIO_BIAS_PULL_UP;
 		ls[i].stable = ls[i].level = high ^ pg.lines[i].active_low;
 		ls[i].changed_ns = clock_now();
+		ls[i].debounce_ns = pg.lines[i].debounce_ns;
 	}
 }
 
@@ -509,11 +511,16 @@ gpio_run(void)
 	return 0;
 }
 
+/*
+ * Request the planogram's lines.  The kernel debounces a line if it can
+ * (libgpiod 2); where it does not, msdetect does, with the same time.
+ */
 static struct gpio *
-open_chip(const struct planogram *p, int *levels)
+open_chip(const struct planogram *p, struct gpio_line_status *st)
 {
 	struct gpio_line_cfg cfg[GPIO_LINES_MAX];
-	char err[512];
+	struct gpio_src chip_src = { p->source, p->chip_lineno };
+	char err[1024];
 	struct gpio *g;
 	size_t i;
 
@@ -521,11 +528,22 @@ open_chip(const struct planogram *p, int *levels)
 		cfg[i].offset = p->lines[i].offset;
 		cfg[i].active_low = p->lines[i].active_low;
 		cfg[i].bias = p->lines[i].bias;
+		cfg[i].debounce_us = (uint32_t)(p->lines[i].debounce_ns / 1000);
+		cfg[i].src.file = p->source;
+		cfg[i].src.line = p->lines[i].lineno;
 	}
-	if ((g = gpio_open(p->chip, "msdetect", cfg, p->n, levels, err,
+	if ((g = gpio_open(p->chip, chip_src, "msdetect", cfg, p->n, st, err,
 	    sizeof(err))) == NULL)
 		ms_warnx("%s", err);
 	return g;
+}
+
+/* Our own debounce for line i of p: none where the kernel does it. */
+static int64_t
+own_debounce(const struct planogram *p, size_t i,
+    const struct gpio_line_status *st)
+{
+	return st != NULL && st[i].kernel_debounce ? 0 : p->lines[i].debounce_ns;
 }
 
 static int
@@ -538,7 +556,8 @@ same_request(const struct planogram *a, const struct planogram *b)
 	for (i = 0; i < a->n; i++)
 		if (a->lines[i].offset != b->lines[i].offset ||
 		    a->lines[i].active_low != b->lines[i].active_low ||
-		    a->lines[i].bias != b->lines[i].bias)
+		    a->lines[i].bias != b->lines[i].bias ||
+		    a->lines[i].debounce_ns != b->lines[i].debounce_ns)
 			return 0;
 	return 1;
 }
@@ -553,7 +572,7 @@ reload(void)
 {
 	struct planogram np;
 	struct line_state nls[GPIO_LINES_MAX];
-	int levels[GPIO_LINES_MAX];
+	struct gpio_line_status st[GPIO_LINES_MAX];
 	struct gpio *ng = NULL;
 	int64_t now;
 	size_t i;
@@ -569,14 +588,17 @@ reload(void)
 		    pg.chip);
 	if (gpio != NULL && !same_request(&pg, &np)) {
 		gpio_close(gpio);
-		if ((ng = open_chip(&np, levels)) == NULL) {
+		if ((ng = open_chip(&np, st)) == NULL) {
 			/* put the old request back, or give up */
-			if ((gpio = open_chip(&pg, levels)) == NULL)
+			if ((gpio = open_chip(&pg, st)) == NULL)
 				ms_errx(MS_EX_FAIL, "%s: lost the GPIO lines",
 				    pg.chip);
-			for (i = 0; i < pg.n; i++)
-				if (levels[i] != ls[i].level)
-					edge(i, levels[i], clock_now(), ms_mono_ns());
+			for (i = 0; i < pg.n; i++) {
+				ls[i].debounce_ns = own_debounce(&pg, i, st);
+				if (st[i].level != ls[i].level)
+					edge(i, st[i].level, clock_now(),
+					    ms_mono_ns());
+			}
 			ms_warnx("%s: not reloaded, keeping the planogram in use",
 			    pg_path);
 			return;
@@ -592,6 +614,10 @@ reload(void)
 		if (k != -1) {
 			/* the same sensor: keep what it was doing */
 			nls[i] = ls[k];
+			/* a request kept as it was keeps its debounce */
+			if (gpio == NULL || ng != NULL)
+				nls[i].debounce_ns = own_debounce(&np, i,
+				    ng != NULL ? st : NULL);
 			if (np.lines[i].active_low != pg.lines[k].active_low) {
 				nls[i].stable = !nls[i].stable;
 				nls[i].level = !nls[i].level;
@@ -599,15 +625,17 @@ reload(void)
 		} else {
 			int high = np.lines[i].bias == GPIO_BIAS_PULL_UP;
 
-			nls[i].stable = nls[i].level = ng != NULL ? levels[i] :
+			nls[i].stable = nls[i].level = ng != NULL ? st[i].level :
 			    high ^ np.lines[i].active_low;
+			nls[i].debounce_ns = own_debounce(&np, i,
+			    ng != NULL ? st : NULL);
 			nls[i].changed_ns = now;
 			nls[i].read_ns = 0;
 			continue;
 		}
 		/* what changed while the lines were being requested again */
-		if (ng != NULL && levels[i] != nls[i].level) {
-			nls[i].level = levels[i];
+		if (ng != NULL && st[i].level != nls[i].level) {
+			nls[i].level = st[i].level;
 			nls[i].changed_ns = now;
 			nls[i].read_ns = ms_mono_ns();
 		}
@@ -649,12 +677,13 @@ main(int argc, char *argv[])
 	struct ms_reader in;
 	struct replay rp;
 	struct pollfd pfd[2 + GPIO_LINES_MAX];
-	int gpiofds[GPIO_LINES_MAX], levels[GPIO_LINES_MAX];
+	int gpiofds[GPIO_LINES_MAX];
+	struct gpio_line_status st[GPIO_LINES_MAX];
 	const char *replay_path = NULL;
 	int64_t now, t, last_input_ns;
 	unsigned long long edges_before;
 	int64_t loop_ns;
-	size_t i, ngpiofd = 0, npfd;
+	size_t i, ngpiofd = 0, npfd, n_kernel_debounce = 0;
 	int ch, fast = 0, rc;
 	struct timespec wait_ts;
 	sigset_t sigs, waitmask;
@@ -733,17 +762,21 @@ main(int argc, char *argv[])
 		clock_vnow = ms_mono_ns();
 		replay_initial_levels();
 	} else {
-		if ((gpio = open_chip(&pg, levels)) == NULL)
+		if ((gpio = open_chip(&pg, st)) == NULL)
 			return MS_EX_FAIL;
 		for (i = 0; i < pg.n; i++) {
-			ls[i].stable = ls[i].level = levels[i];
+			ls[i].stable = ls[i].level = st[i].level;
 			ls[i].changed_ns = clock_now();
+			ls[i].debounce_ns = own_debounce(&pg, i, st);
+			n_kernel_debounce += st[i].kernel_debounce;
 		}
 	}
 	clock_sync_wall();
-	if (verbose)
-		ms_warnx("ready: %zu lines, %s", pg.n, replay_path ?
-		    replay_path : gpio_backend());
+	if (verbose && replay_path != NULL)
+		ms_warnx("ready: %zu lines, %s", pg.n, replay_path);
+	else if (verbose)
+		ms_warnx("ready: %zu lines, %s, %zu debounced by the kernel",
+		    pg.n, gpio_backend(), n_kernel_debounce);
 
 	/*
 	 * Signals are let in only while waiting in ppoll(), so one that

@@ -29,12 +29,17 @@ struct pg_line {
 };
 
 struct planogram {
+	const char	*source;		/* the path it was loaded from */
 	char		 chip[CHIP_NAME_MAX];
+	unsigned long	 chip_lineno;
 	struct pg_line	 lines[GPIO_LINES_MAX];
 	size_t		 n;
 };
 
-/* planogram.c: 0, or -1 after "msdetect: FILE:LINE: reason" messages. */
+/*
+ * planogram.c: 0, or -1 after "msdetect: FILE:LINE: reason" messages.
+ * The planogram keeps path (for later messages): it must outlive it.
+ */
 int	planogram_load(const char *path, struct planogram *);
 /* Index of the line with that offset, or -1. */
 int	planogram_find(const struct planogram *, unsigned int offset);

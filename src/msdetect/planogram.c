@@ -127,6 +127,7 @@ parse_line(struct planogram *pg, struct defaults *def, char **w, size_t n,
 			return -1;
 		}
 		strcpy(pg->chip, w[1]);
+		pg->chip_lineno = lineno;
 		return 0;
 	}
 	if (strcmp(w[0], "default") == 0) {
@@ -230,6 +231,7 @@ planogram_load(const char *path, struct planogram *pg)
 	int bad = 0;
 
 	memset(pg, 0, sizeof(*pg));
+	pg->source = path;
 	if ((fp = fopen(path, "r")) == NULL) {
 		ms_warn("%s", path);
 		return -1;
