@@ -35,3 +35,25 @@ $(BUILD)/fakegpiod.so: $(BUILD)/fakegpiod-v$(GPIOD_API).so
 	cp $< $@
 
 TEST_PROGS += $(BUILD)/fakegpiod.so $(BUILD)/fakegpiod-v$(GPIOD_API).so
+
+ifneq ($(GPIOD_OTHER_VERSION),)
+$(eval $(call fakegpiod_rule,$(GPIOD_OTHER_API),$$(GPIOD_OTHER_CFLAGS)))
+
+MSDETECT_OTHER := $(BUILD)/gpiod-v$(GPIOD_OTHER_API)/msdetect
+msdetect_other_backend := $(BUILD)/gpiod-v$(GPIOD_OTHER_API)/gpio_v$(GPIOD_OTHER_API).o
+# bin/msdetect's objects but its backend
+msdetect_other_objs := $(filter-out %/gpio_v$(GPIOD_API).o,$(call objs_of,msdetect)) \
+	$(msdetect_other_backend)
+
+$(msdetect_other_backend): src/msdetect/gpio_v$(GPIOD_OTHER_API).c \
+    src/msdetect/gpio.h src/lib/ms.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(MS_CFLAGS) $(GPIOD_OTHER_CFLAGS) -c -o $@ $<
+
+$(MSDETECT_OTHER): $(msdetect_other_objs) $(LIBMS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(MS_LDFLAGS) $(LDFLAGS) -o $@ $(msdetect_other_objs) \
+	    $(LIBMS) $(GPIOD_OTHER_LIBS) $(JANSSON_LIBS) $(CRYPTO_LIBS)
+
+TEST_PROGS += $(BUILD)/fakegpiod-v$(GPIOD_OTHER_API).so $(MSDETECT_OTHER)
+endif

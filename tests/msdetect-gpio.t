@@ -1,22 +1,23 @@
 #!/bin/sh
-# msdetect on its real libgpiod v1 code path, against the fake libgpiod
-# (tests/fakegpiod.c, LD_PRELOADed): request flags, presence, pulse and
-# door lines, a bounce storm, simultaneous edges, sessions (identify,
-# second card, door, timeout), SIGHUP reload (good and bad), stdin EOF,
-# SIGTERM and -T.
+# msdetect on its real libgpiod code path, once for each libgpiod API (v1:
+# src/msdetect/gpio_v1.c, v2: gpio_v2.c), against the fake libgpiod for
+# that API (tests/fakegpiod.c, tests/fakegpiod2.c, LD_PRELOADed): request
+# flags, presence, pulse and door lines, a bounce storm, simultaneous
+# edges, sessions (identify, second card, door, timeout), SIGHUP reload
+# (good and bad), stdin EOF, SIGTERM and -T.  Chips, errors, debounce
+# and timestamps are msdetect-chips.t.
 . "$(dirname "$0")/lib.sh"
 
-FAKE=$MS_BUILD/fakegpiod-v1.so
-need_preload "$FAKE"
-
 . "$MS_TOP/tests/msdetect.sh"
-fake() { env LD_PRELOAD="$FAKE" FAKEGPIOD_LOG="$T/gpio.log" "$@"; }
+msdetect_need_apis
+fake() { env LD_PRELOAD="$FAKE" FAKEGPIOD_LOG="$PWD/gpio.log" "$@"; }
 
 ALICE='{"type":"identify","ts":"2026-11-28T11:00:00.000Z","card":"felica:0102030405060708"}'
 BOB='{"type":"identify","ts":"2026-11-28T11:00:09.000Z","card":"iso14443a:04A1B2C3D4E5F6"}'
 A=felica:0102030405060708
 B=iso14443a:04A1B2C3D4E5F6
 
+gpio_suite() {
 cat >plan <<'X'
 chip gpiochip0
 default pull-up active-low
@@ -76,13 +77,18 @@ alarm slot=A2 sku=water reason=take-without-identify" \
 mkfifo sin gin
 printf 'level 3 low\nlevel 4 low\nlevel 8 high\n' >levels
 # the child opens the FIFO itself (a redirection on bg would block here)
-bg sh -c 'exec env LD_PRELOAD="$1" FAKEGPIOD_LOG="$T/gpio.log" \
-    FAKEGPIOD_FIFO="$T/gin" FAKEGPIOD_SCRIPT=levels msdetect -v -c plan \
+bg sh -c 'exec env LD_PRELOAD="$1" FAKEGPIOD_LOG="$PWD/gpio.log" \
+    FAKEGPIOD_FIFO="$PWD/gin" FAKEGPIOD_SCRIPT=levels msdetect -v -c plan \
     <sin >live.out 2>live.err' sh "$FAKE"
 pid=$BG_PID
 exec 3>sin
-wait_line live.err 'ready: 5 lines, libgpiod 1.6.3-fakegpiod \(v1 API\), 0 debounced by the kernel'
-ok $? "readiness line on stderr (-v)"
+if [ "$API" = 1 ]; then
+	ready='ready: 5 lines, libgpiod 1\.6\.3-fakegpiod \(v1 API\), 0 debounced by the kernel$'
+else
+	ready='ready: 5 lines, libgpiod 2\.2\.1-fakegpiod \(v2 API\), 5 debounced by the kernel$'
+fi
+wait_line live.err "$ready"
+ok $? "readiness line on stderr (-v) names the API and the kernel's debounce"
 echo "$ALICE" >&3
 wait_line live.out '"identify"'
 ok $? "identify passed through at once"
@@ -152,4 +158,10 @@ door state=open
 door state=closed
 session-end card=$B reason=door takes=2 returns=2
 return slot=A1 sku=cola" "the whole live session, each event once, in order"
+}
+
+for api in $GPIOD_APIS; do
+	msdetect_api "$api"
+	gpio_suite
+done
 done_testing

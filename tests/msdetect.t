@@ -1,10 +1,14 @@
 #!/bin/sh
 # msdetect: planogram errors, the -r replay source (paced and -f), stdin
-# passed through, debounce, sessions.  The GPIO path is msdetect-gpio.t.
+# passed through, debounce, sessions, a planogram with CRLF line ends;
+# once with msdetect built for each libgpiod API.  The GPIO path is
+# msdetect-gpio.t and msdetect-chips.t.
 . "$(dirname "$0")/lib.sh"
 
 . "$MS_TOP/tests/msdetect.sh"
+msdetect_need_apis
 
+replay_suite() {
 cat >plan <<'X'
 # a test robot
 chip gpiochip0
@@ -232,4 +236,10 @@ is "$?" 0 "replay: both inputs at their end, exit 0"
 printf 'level 3 low\n0 3 rising\n' >e7
 msdetect -f -c plan -r e7 </dev/null 2>err7 >&-
 is "$?" 1 "a failed write exits 1"
+}
+
+for api in $GPIOD_APIS; do
+	msdetect_api "$api"
+	replay_suite
+done
 done_testing
