@@ -50,6 +50,13 @@ for p in /var/lib/ms /etc/ms; do
 done
 ! getent passwd ms >/dev/null || { echo "deb-install: user ms exists; run it in a throwaway root" >&2; exit 2; }
 
+# A root unpacked from a tarball of a mktemp -d directory has / mode 0700,
+# where no user but root can run anything; a Debian root is 0755.
+if [ "$(stat -c %a /)" != 755 ]; then
+	diag "/ is mode $(stat -c %a /) in this root, not 0755: setting 0755 so that ms can run"
+	chmod 755 /
+fi
+
 T=$(mktemp -d /tmp/deb-install.XXXXXX)
 trap 'rm -rf "$T"' EXIT
 
