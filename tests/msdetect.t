@@ -198,6 +198,19 @@ msdetect: e6:6: time goes backwards' "bad replay lines are named"
 is "$(printf '%s\n' "$OUT" | summ | head -n 1)" "take slot=A1 sku=cola" "good replay lines still apply"
 is "$RC" 1 "bad replay lines make the exit status 1"
 
+# --- a planogram saved with CR LF line ends reads as the same planogram
+sed 's/$/\r/' plan >plan.crlf
+run -i in1 msdetect -f -c plan.crlf -r e1
+is "$(printf '%s\n' "$OUT" | summ | tr '\n' ' ')" "identify card=felica:0102030405060708 door state=open take slot=A1 sku=cola card=felica:0102030405060708 take slot=A2 sku=water card=felica:0102030405060708 return slot=A2 sku=water card=felica:0102030405060708 door state=closed session-end card=felica:0102030405060708 reason=door takes=2 returns=1 " \
+    "CR LF planogram: the same events as with LF"
+is "$ERR" "" "CR LF planogram: nothing on stderr"
+printf 'chip g\r\nline 3 A1 a presence debounce=5\r\nline 4 A2 b weight\r\n' >bad.plan
+bad "CR LF planogram: an error names its line, without the CR" \
+    'msdetect: bad.plan:3: unknown sensor kind "weight" (presence or pulse)'
+printf 'chip g\nline 3 A1 a presence\rline 4 A2 b presence\n' >bad.plan
+bad "a CR inside a line is not a line end" \
+    'msdetect: bad.plan:2: a carriage return (CR) inside the line: lines end in LF or CR LF'
+
 # --- the demonstration in msdetect(1), on contrib/planogram.example
 printf 'level 3 low\nlevel 7 low\n0.0 7 rising\n0.5 3 rising\n2.0 7 falling\n' >demo.edges
 echo '{"type":"identify","ts":"2026-11-28T11:00:00.000Z","card":"felica:0123456789ABCDEF"}' >demo.in

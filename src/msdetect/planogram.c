@@ -8,7 +8,8 @@
  *	line 4 B1 crisps pulse debounce=5
  *	door 7
  *
- * A bad file is refused whole, with every problem named by line.
+ * Lines may end in LF or CR LF.  A bad file is refused whole, with every
+ * problem named by line.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -240,8 +241,17 @@ planogram_load(const char *path, struct planogram *pg)
 		lineno++;
 		if (len > 0 && buf[len - 1] == '\n')
 			buf[--len] = '\0';
+		/* a file saved with CR LF line ends reads the same */
+		if (len > 0 && buf[len - 1] == '\r')
+			buf[--len] = '\0';
 		if (strlen(buf) != (size_t)len) {
 			ms_warn_at(path, lineno, "line contains a NUL byte");
+			bad = 1;
+			continue;
+		}
+		if (strchr(buf, '\r') != NULL) {
+			ms_warn_at(path, lineno, "a carriage return (CR) inside "
+			    "the line: lines end in LF or CR LF");
 			bad = 1;
 			continue;
 		}
