@@ -79,11 +79,31 @@ stripe_body(const struct charge *c, enum stripe_api api)
 	return b.p;
 }
 
-/* The webhook gets the charge line itself. */
+/*
+ * The webhook gets the charge line without what changes from one attempt
+ * to the next (attempt, first_attempt, last_attempt), in a fixed order:
+ * the same key must always come with the same bytes.
+ */
 char *
 webhook_body(const struct charge *c)
 {
-	return json_dumps(c->msg, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_t *b;
+	char *s;
+
+	b = json_pack("{s:s, s:s, s:s, s:s, s:I, s:s, s:s}", "type", "charge",
+	    "settlement", c->settlement, "user", c->user, "customer",
+	    c->customer, "amount", (json_int_t)c->amount, "currency",
+	    c->currency, "key", c->key);
+	if (b == NULL)
+		return NULL;
+	if (c->description != NULL)
+		json_object_set_new(b, "description", json_string(c->description));
+	if (c->payment_method != NULL)
+		json_object_set_new(b, "payment_method",
+		    json_string(c->payment_method));
+	s = json_dumps(b, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(b);
+	return s;
 }
 
 /* "t=TS,v1=HEX": HMAC-SHA256 over "TS.BODY", lower-case hex. */
@@ -345,5 +365,73 @@ webhook_classify(const struct reply *r, struct outcome *o)
 		no_outcome(r, o, "http", msg);
 	else
 		http_failed(r, o, jstr(j, "code") ? jstr(j, "code") : "http", msg);
+	json_decref(j);
+}
+
+/*
+ * One page of Stripe's search API (charges or PaymentIntents found by
+ * metadata['settlement']), added to what the earlier pages found.  *o is
+ * V_SUCCEEDED when the page was read, V_RETRY or V_UNKNOWN when there is
+ * no answer to read yet, and V_UNKNOWN when the gateway cannot search:
+ * without a search nothing proves the settlement was never charged.
+ */
+void
+stripe_search_classify(const struct reply *r, struct found *f,
+    struct outcome *o)
+{
+	json_t *j = reply_open(r, o), *data, *x;
+	const json_t *lpe;
+	const char *status, *msg;
+	size_t i;
+
+	if (r->status < 200 || r->status >= 300) {
+		msg = jstr(json_object_get(j, "error"), "message");
+		if (transient(r))
+			no_outcome(r, o, "search", msg);
+		else
+			outcome_set(o, V_UNKNOWN, "search", "the gateway cannot "
+			    "search for the settlement (HTTP %ld%s%.200s), so "
+			    "it is not sent again", r->status, msg ? ": " : "",
+			    msg ? msg : "");
+		json_decref(j);
+		return;
+	}
+	data = json_object_get(j, "data");
+	if (!json_is_array(data)) {
+		indefinite(r, o, "bad-reply", "search reply has no data");
+		json_decref(j);
+		return;
+	}
+	json_array_foreach(data, i, x) {
+		if ((status = jstr(x, "status")) == NULL)
+			continue;
+		if (strcmp(status, "succeeded") == 0) {
+			if (f->succeeded++ == 0) {
+				set_id(&f->paid, jstr(x, "id"));
+				f->paid.reply_amount = json_is_integer(
+				    json_object_get(x, "amount")) ?
+				    json_integer_value(json_object_get(x,
+				    "amount")) : -1;
+				text_clean(f->paid.reply_currency,
+				    sizeof(f->paid.reply_currency),
+				    jstr(x, "currency"));
+			}
+		} else if (strcmp(status, "failed") == 0 ||
+		    strcmp(status, "requires_payment_method") == 0 ||
+		    strcmp(status, "canceled") == 0) {
+			f->failed++;
+			lpe = json_object_get(x, "last_payment_error");
+			set_id(&f->declined, jstr(x, "id"));
+			outcome_set(&f->declined, V_DECLINED,
+			    jstr(x, "failure_code") ? jstr(x, "failure_code") :
+			    jstr(lpe, "decline_code") ? jstr(lpe, "decline_code") :
+			    jstr(lpe, "code") ? jstr(lpe, "code") : status,
+			    "an earlier attempt was declined: %s",
+			    jstr(x, "failure_message") ? jstr(x, "failure_message") :
+			    jstr(lpe, "message") ? jstr(lpe, "message") : status);
+		} else
+			f->pending++;
+	}
+	o->verdict = V_SUCCEEDED;
 	json_decref(j);
 }

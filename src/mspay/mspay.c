@@ -25,10 +25,24 @@
 
 #define REPLY_MAX	(1024 * 1024)	/* longest gateway reply we keep */
 
+/*
+ * A charge goes through phases: a settlement whose key the gateway may
+ * have forgotten is first searched for in charges, then in PaymentIntents
+ * (reconcile.c), and only then, if at all, charged.
+ */
+enum phase {
+	PH_SEARCH_CHARGES,
+	PH_SEARCH_INTENTS,
+	PH_CHARGE
+};
+
 struct job {
 	struct job	*next, *prev;
 	struct charge	 c;
-	int		 attempts;
+	enum phase	 phase;
+	struct found	 found;		/* what the searches found */
+	int64_t		 searched;	/* wall ms the first search started */
+	int		 attempts;	/* in this phase */
 	int64_t		 due;		/* mono ms: next attempt, when parked */
 	char		*body;		/* the same on every attempt */
 	CURL		*easy;
@@ -57,6 +71,7 @@ static struct {
 	long		 parallel;
 	long		 retries;
 	int64_t		 timeout_ms, connect_ms, backoff_ms;
+	int64_t		 key_lifetime_ms, search_lag_ms;
 	double		 rate;
 	char		*secret;
 	size_t		 secretlen;
@@ -69,6 +84,8 @@ static struct {
 	.timeout_ms = 30000,
 	.connect_ms = 10000,
 	.backoff_ms = 500,
+	.key_lifetime_ms = 23 * 3600 * 1000,	/* Stripe keeps keys 24 h */
+	.search_lag_ms = 300 * 1000,		/* Stripe's search: ~1 min */
 };
 
 /* What the run has seen, for the exit status and the progress line. */
@@ -100,7 +117,8 @@ usage(void)
 	    "payment_intents]\n"
 	    "             [--backoff seconds] [--cacert file] "
 	    "[--connect-timeout seconds]\n"
-	    "             [--rate n] [--retries n]\n");
+	    "             [--key-lifetime seconds] [--rate n] [--retries n]\n"
+	    "             [--search-lag seconds]\n");
 }
 
 static void
@@ -305,6 +323,13 @@ take_line(struct ms_reader *r, int rc, const char *rerr, json_t **jp,
 	    "payment_method"));
 	c->amount = json_integer_value(json_object_get(j, "amount"));
 	c->gw_amount = c->amount;
+	c->attempt = json_integer_value(json_object_get(j, "attempt"));
+	if (ms_time_parse(json_string_value(json_object_get(j,
+	    "first_attempt")), &c->first_attempt) != 0)
+		c->first_attempt = -1;
+	if (ms_time_parse(json_string_value(json_object_get(j,
+	    "last_attempt")), &c->last_attempt) != 0)
+		c->last_attempt = -1;
 	*jp = j;
 	return 0;
 }
@@ -539,8 +564,9 @@ out:
 static int
 start(CURLM *multi, struct job *j, const char *url)
 {
-	char hdr[512], sig[128];
+	char hdr[512], sig[128], *surl = NULL;
 	struct curl_slist *h = NULL;
+	int search = j->phase != PH_CHARGE;
 
 	j->rlen = 0;
 	j->rtoolong = 0;
@@ -549,8 +575,10 @@ start(CURLM *multi, struct job *j, const char *url)
 	j->errbuf[0] = '\0';
 	if ((j->easy = curl_easy_init()) == NULL)
 		return -1;
-	snprintf(hdr, sizeof(hdr), "Idempotency-Key: %s", j->c.key);
-	h = curl_slist_append(h, hdr);
+	if (!search) {
+		snprintf(hdr, sizeof(hdr), "Idempotency-Key: %s", j->c.key);
+		h = curl_slist_append(h, hdr);
+	}
 	if (opt.gw == GW_STRIPE) {
 		h = curl_slist_append(h,
 		    "Content-Type: application/x-www-form-urlencoded");
@@ -570,7 +598,22 @@ start(CURLM *multi, struct job *j, const char *url)
 	if (h == NULL)
 		return -1;
 	j->hdrs = h;
-	curl_easy_setopt(j->easy, CURLOPT_URL, url);
+	if (search) {
+		if (j->searched == 0)
+			j->searched = ms_now_ms();
+		if ((surl = search_url(opt.url, j->phase == PH_SEARCH_CHARGES ?
+		    "charges" : "payment_intents", j->c.settlement)) == NULL)
+			return -1;
+		curl_easy_setopt(j->easy, CURLOPT_URL, surl);
+		curl_easy_setopt(j->easy, CURLOPT_HTTPGET, 1L);
+		free(surl);	/* curl keeps its own copy */
+	} else {
+		curl_easy_setopt(j->easy, CURLOPT_URL, url);
+		curl_easy_setopt(j->easy, CURLOPT_POST, 1L);
+		curl_easy_setopt(j->easy, CURLOPT_POSTFIELDS, j->body);
+		curl_easy_setopt(j->easy, CURLOPT_POSTFIELDSIZE,
+		    (long)strlen(j->body));
+	}
 	curl_easy_setopt(j->easy, CURLOPT_PROTOCOLS_STR, "http,https");
 	/*
 	 * Plain http goes to this host only, and never through a proxy from
@@ -579,9 +622,6 @@ start(CURLM *multi, struct job *j, const char *url)
 	 */
 	if (opt.plain)
 		curl_easy_setopt(j->easy, CURLOPT_PROXY, "");
-	curl_easy_setopt(j->easy, CURLOPT_POST, 1L);
-	curl_easy_setopt(j->easy, CURLOPT_POSTFIELDS, j->body);
-	curl_easy_setopt(j->easy, CURLOPT_POSTFIELDSIZE, (long)strlen(j->body));
 	curl_easy_setopt(j->easy, CURLOPT_HTTPHEADER, j->hdrs);
 	if (opt.gw == GW_STRIPE) {
 		/* curl keeps its own copy; the key is in no header list of ours */
@@ -631,6 +671,38 @@ job_free(struct job *j)
 	free(j->body);
 	free(j->reply);
 	free(j);
+}
+
+/*
+ * A search came back: search PaymentIntents after charges, then decide.
+ * 0: the job goes on (parked for its next phase); -1: *o is its outcome.
+ */
+static int
+next_phase(struct job *j, struct outcome *o)
+{
+	char err[512];
+
+	j->attempts = 0;
+	j->due = 0;
+	if (j->phase == PH_SEARCH_CHARGES) {
+		j->phase = PH_SEARCH_INTENTS;
+		return 0;
+	}
+	if (reconcile_outcome(&j->found, o)) {
+		/* paid is recorded only for what was asked */
+		if (o->verdict == V_SUCCEEDED &&
+		    stripe_amount_check(&j->c, o, err, sizeof(err)) == -1)
+			outcome_set(o, V_FAILED, "gateway_mismatch", "%s", err);
+		return -1;
+	}
+	if (reconcile_may_resend(&j->c, j->searched, opt.search_lag_ms, err,
+	    sizeof(err)) == -1) {
+		memset(o, 0, sizeof(*o));
+		outcome_set(o, V_UNKNOWN, "search_lag", "%s", err);
+		return -1;
+	}
+	j->phase = PH_CHARGE;
+	return 0;
 }
 
 /* Stripe-style backoff: base x (1 + n^2), capped, with jitter. */
@@ -731,6 +803,10 @@ run_http(struct ms_reader *r)
 			if (j->body == NULL)
 				ms_errx(MS_EX_FAIL, "out of memory");
 			j->due = 0;
+			/* the gateway may have forgotten the key: search first */
+			j->phase = opt.gw == GW_STRIPE &&
+			    reconcile_needs_search(&c, ms_now_ms(),
+			    opt.key_lifetime_ms) ? PH_SEARCH_CHARGES : PH_CHARGE;
 			list_add(&parked, j);
 		}
 		/* SIGTERM: no new attempts; what waits for a retry is unknown */
@@ -825,6 +901,19 @@ run_http(struct ms_reader *r)
 			if ((fatal = setup_error(m->data.result)) != NULL) {
 				memset(&o, 0, sizeof(o));
 				outcome_set(&o, V_FAILED, fatal, "%s", rep.body);
+			} else if (j->phase != PH_CHARGE) {
+				stripe_search_classify(&rep, &j->found, &o);
+				if (o.verdict == V_SUCCEEDED) {
+					finish_transfer(multi, j);
+					list_del(&running, j);
+					if (next_phase(j, &o) == 0) {
+						list_add(&parked, j);
+						continue;
+					}
+					emit(&j->c, &o);
+					job_free(j);
+					continue;
+				}
 			} else if (opt.gw == GW_STRIPE) {
 				stripe_classify(&rep, opt.api, &o);
 				/* paid is recorded only for what was asked */
@@ -851,8 +940,9 @@ run_http(struct ms_reader *r)
 				memcpy(last, o.message, sizeof(last));
 				o.verdict = V_UNKNOWN;
 				snprintf(o.message, sizeof(o.message),
-				    "no definite answer after %d attempts; last: %.400s",
-				    j->attempts, last);
+				    "no definite answer after %d attempts%s; last: %.400s",
+				    j->attempts, j->phase == PH_CHARGE ? "" :
+				    " to search the gateway", last);
 			}
 			emit(&j->c, &o);
 			job_free(j);
@@ -872,6 +962,8 @@ main(int argc, char *argv[])
 		{ "backoff", required_argument, NULL, 'B' },
 		{ "cacert", required_argument, NULL, 'C' },
 		{ "connect-timeout", required_argument, NULL, 'O' },
+		{ "key-lifetime", required_argument, NULL, 'L' },
+		{ "search-lag", required_argument, NULL, 'S' },
 		{ "rate", required_argument, NULL, 'R' },
 		{ "retries", required_argument, NULL, 'N' },
 		{ "help", no_argument, NULL, 'h' },
@@ -922,6 +1014,14 @@ main(int argc, char *argv[])
 			return MS_EX_OK;
 		case 'K':
 			keyfile = optarg;
+			break;
+		case 'L':
+			if (ms_parse_seconds(optarg, &opt.key_lifetime_ms) == -1)
+				bad = "--key-lifetime: want seconds";
+			break;
+		case 'S':
+			if (ms_parse_seconds(optarg, &opt.search_lag_ms) == -1)
+				bad = "--search-lag: want seconds";
 			break;
 		case 'N':
 			if (ms_parse_long(optarg, 0, 100, &opt.retries) == -1)

@@ -2,7 +2,8 @@
  * mspay: post settlements to a payment gateway, each charged exactly once.
  * mspay.c reads charge lines and runs the transfers; gateway.c knows how
  * to ask each gateway and what its answers mean; amount.c is Stripe's
- * minor units; ledger.c is the payroll-deduction file.
+ * minor units; reconcile.c decides when the gateway must be searched
+ * before a settlement goes again; ledger.c is the payroll-deduction file.
  */
 #ifndef MSPAY_H
 #define MSPAY_H
@@ -54,6 +55,8 @@ struct charge {
 	const char	*payment_method;	/* or NULL */
 	int64_t		 amount;		/* ISO 4217 minor units */
 	int64_t		 gw_amount;		/* what the gateway is sent */
+	int64_t		 attempt;		/* 0 when the line has none */
+	int64_t		 first_attempt, last_attempt;	/* ms, or -1 */
 };
 
 /* An HTTP reply as gateway.c sees it. */
@@ -65,6 +68,13 @@ struct reply {
 	int64_t		 retry_after_ms;/* Retry-After, -1 absent */
 };
 
+/* What searching the gateway for a settlement found. */
+struct found {
+	int		 succeeded, pending, failed;
+	struct outcome	 paid;		/* the first succeeded object */
+	struct outcome	 declined;	/* the last failed one */
+};
+
 /* The Stripe API version the parser was written for. */
 #define STRIPE_VERSION	"2024-06-20"
 
@@ -74,6 +84,15 @@ int	 stripe_amount(const char *currency, int64_t iso, int64_t *out,
 int	 stripe_amount_check(const struct charge *, const struct outcome *,
 	    char *err, size_t errlen);
 
+/* reconcile.c */
+int	 reconcile_needs_search(const struct charge *, int64_t now,
+	    int64_t key_lifetime_ms);
+int	 reconcile_may_resend(const struct charge *, int64_t searched,
+	    int64_t lag_ms, char *err, size_t errlen);
+int	 reconcile_outcome(const struct found *, struct outcome *);
+char	*search_url(const char *base, const char *object,
+	    const char *settlement);
+
 /* gateway.c */
 char	*stripe_body(const struct charge *, enum stripe_api);
 char	*webhook_body(const struct charge *);
@@ -81,6 +100,8 @@ int	 webhook_signature(const char *secret, size_t secretlen, long long ts,
 	    const char *body, char *out, size_t outlen);
 void	 stripe_classify(const struct reply *, enum stripe_api, struct outcome *);
 void	 webhook_classify(const struct reply *, struct outcome *);
+void	 stripe_search_classify(const struct reply *, struct found *,
+	    struct outcome *);
 void	 outcome_set(struct outcome *, enum verdict, const char *code,
 	    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 void	 text_clean(char *dst, size_t dstlen, const char *src);
