@@ -144,6 +144,7 @@ p = subprocess.run(["mspay", "-f", "pipe.csv"], stdin=open("pin"), stdout=w,
                    stderr=open("perr", "w"))
 sys.exit(p.returncode)'
 is "$?" 1 "closed stdout: exit 1"
-like "$(cat perr)" "mspay: write" "closed stdout: reported"
+like "$(cat perr)" "mspay: nobody reads standard output" "closed stdout: reported"
+is "$(grep -c '"p[12]"' pipe.csv 2>/dev/null || echo 0)" 0 "closed stdout: nothing deducted"
 
 done_testing

@@ -10,8 +10,13 @@
  * at once over kept-alive connections, charges waiting for a retry parked
  * with a due time, stdin polled alongside the sockets.
  */
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,6 +101,44 @@ static struct {
 } st;
 
 static int progress;	/* stderr is a terminal */
+static int out_gone;	/* standard output cannot take an answer */
+
+/*
+ * Can an answer still be written?  Known without writing: standard output
+ * closed or read-only, /dev/full, a pipe whose reader is gone (POLLERR).
+ * A full disk shows only when a write fails.
+ */
+static const char *
+stdout_unusable(void)
+{
+	struct stat sb;
+	struct pollfd p = { .fd = STDOUT_FILENO, .events = POLLOUT };
+	int fl;
+
+	if (fstat(STDOUT_FILENO, &sb) == -1 ||
+	    (fl = fcntl(STDOUT_FILENO, F_GETFL)) == -1)
+		return "standard output is closed";
+	if ((fl & O_ACCMODE) == O_RDONLY)
+		return "standard output is not open for writing";
+	if (S_ISCHR(sb.st_mode) && sb.st_rdev == makedev(1, 7))
+		return "standard output is /dev/full";
+	if (poll(&p, 1, 0) == 1 && (p.revents & (POLLERR | POLLNVAL)))
+		return "nobody reads standard output";
+	return NULL;
+}
+
+/* Before a charge goes out: is there still somebody to tell? */
+static int
+answer_readable(void)
+{
+	const char *why;
+
+	if (!out_gone && (why = stdout_unusable()) != NULL) {
+		ms_warnx("%s: no more charges", why);
+		out_gone = 1;
+	}
+	return !out_gone;
+}
 
 /*
  * Stop taking lines on SIGTERM, and when stdout is gone: a charge whose
@@ -104,7 +147,7 @@ static int progress;	/* stderr is a terminal */
 static int
 stopping(void)
 {
-	return ms_sig_stop || ms_write_failed();
+	return ms_sig_stop || ms_write_failed() || out_gone;
 }
 
 static void
@@ -401,7 +444,10 @@ run_ledger(struct ms_reader *r)
 		if (rc == MS_READ_ERROR)
 			ms_warnx("%s: %s", r->source, err);
 		if (n > 0) {
-			if (ledger_commit(l, err, sizeof(err)) == -1) {
+			/* nothing is deducted whose answer nobody can read */
+			if (!answer_readable())
+				broken = 1;
+			else if (ledger_commit(l, err, sizeof(err)) == -1) {
 				ms_warnx("%s", err);
 				broken = 1;
 			}
@@ -831,6 +877,9 @@ run_http(struct ms_reader *r)
 				continue;
 			if (interval > 0 && next_slot > now)
 				break;
+			/* a charge whose answer nobody can read is not made */
+			if (j->phase == PH_CHARGE && !answer_readable())
+				break;
 			if (interval > 0)
 				next_slot = (next_slot > now - interval ? next_slot :
 				    now) + interval;
@@ -1105,6 +1154,8 @@ main(int argc, char *argv[])
 	}
 
 	ms_sig_install(0);
+	if ((why = stdout_unusable()) != NULL)
+		ms_errx(MS_EX_FAIL, "%s: nothing charged", why);
 	srand48((long)ms_now_ms() ^ (long)getpid());
 	progress = isatty(STDERR_FILENO);
 	st.start = ms_mono_ms();
@@ -1120,7 +1171,7 @@ main(int argc, char *argv[])
 		free(opt.url);
 		curl_global_cleanup();
 	}
-	if (ms_close_stdout() != 0)
+	if (ms_close_stdout() != 0 || out_gone)
 		return MS_EX_FAIL;
 	if (st.unknown > 0)
 		return MS_EX_TEMPFAIL;
