@@ -83,9 +83,9 @@ bg sh -c 'exec env LD_PRELOAD="$1" FAKEGPIOD_LOG="$PWD/gpio.log" \
 pid=$BG_PID
 exec 3>sin
 if [ "$API" = 1 ]; then
-	ready='ready: 5 lines, libgpiod 1\.6\.3-fakegpiod \(v1 API\), 0 debounced by the kernel$'
+	ready='ready: 5 lines, libgpiod 1\.6\.3-fakegpiod \(v1 API\), debounced by the kernel: 0, by msdetect: 5$'
 else
-	ready='ready: 5 lines, libgpiod 2\.2\.1-fakegpiod \(v2 API\), 5 debounced by the kernel$'
+	ready='ready: 5 lines, libgpiod 2\.2\.1-fakegpiod \(v2 API\), debounced by the kernel: 5, by msdetect: 0$'
 fi
 wait_line live.err "$ready"
 ok $? "readiness line on stderr (-v) names the API and the kernel's debounce"

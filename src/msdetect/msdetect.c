@@ -684,6 +684,7 @@ main(int argc, char *argv[])
 	unsigned long long edges_before;
 	int64_t loop_ns;
 	size_t i, ngpiofd = 0, npfd, n_kernel_debounce = 0;
+	size_t n_own_debounce = 0;
 	int ch, fast = 0, rc;
 	struct timespec wait_ts;
 	sigset_t sigs, waitmask;
@@ -769,14 +770,16 @@ main(int argc, char *argv[])
 			ls[i].changed_ns = clock_now();
 			ls[i].debounce_ns = own_debounce(&pg, i, st);
 			n_kernel_debounce += st[i].kernel_debounce;
+			n_own_debounce += ls[i].debounce_ns > 0;
 		}
 	}
 	clock_sync_wall();
 	if (verbose && replay_path != NULL)
 		ms_warnx("ready: %zu lines, %s", pg.n, replay_path);
 	else if (verbose)
-		ms_warnx("ready: %zu lines, %s, %zu debounced by the kernel",
-		    pg.n, gpio_backend(), n_kernel_debounce);
+		ms_warnx("ready: %zu lines, %s, debounced by the kernel: %zu, "
+		    "by msdetect: %zu", pg.n, gpio_backend(), n_kernel_debounce,
+		    n_own_debounce);
 
 	/*
 	 * Signals are let in only while waiting in ppoll(), so one that
