@@ -138,14 +138,16 @@ is "$RC/$(printf '%s\n' "$OUT" | jget state)" "0/declined" "settle: declined"
 run mscart show alice
 is "$(printf '%s\n' "$OUT" | jget status)" attention "a declined user is marked for attention"
 is "$(printf '%s\n' "$OUT" | jget total)" 560 "declined lines are unpaid again"
+# a new payment reference lifts the wait after a decline (mscart(1), due)
+printf '%s\n' '{"type":"user","user":"alice","name":"Alice","payment":"cus_alice2"}' >"$T/m"; ap <"$T/m"
 run mscart due -u alice
 S2=$(printf '%s\n' "$OUT" | jget settlement)
 K2=$(printf '%s\n' "$OUT" | jget key)
 is "$(printf '%s\n' "$OUT" | jget amount)" 560 "the retry settlement claims everything unpaid"
 unlike "$K2" "^$K1\$" "with a new key"
-charged "$S2" "$K2" 560 failed ',"code":"timeout"' >c2
+charged "$S2" "$K2" 560 failed ',"code":"authentication"' >c2
 run -i c2 mscart settle
-is "$(printf '%s\n' "$OUT" | jget state)" open "failed: the settlement stays open"
+is "$(printf '%s\n' "$OUT" | jget state)" open "failed on mspay's own set-up (a refused key): the settlement stays open"
 run mscart due -s "$S2"
 is "$(printf '%s\n' "$OUT" | jget key)" "$K2" "the next due emits it again with the same key"
 charged "$S2" "$K2" 560 succeeded ',"gateway_id":"ch_1"' >c3
@@ -203,7 +205,7 @@ is "$(printf '%s\n' "$OUT" | jget total)" 0 "and its lines are paid"
 
 # ----- due --older-than looks at the oldest unpaid take -----
 cat >eve <<EOF
-{"type":"user","user":"eve","name":"Eve","cards":["iso14443a:0E0E0E0E"],"currency":"EUR"}
+{"type":"user","user":"eve","name":"Eve","cards":["iso14443a:0E0E0E0E"],"payment":"cus_eve","currency":"EUR"}
 {"type":"take","ts":"2099-01-01T00:00:00.000Z","robot":"r9","seq":1,"slot":"A1","sku":"gum","card":"iso14443a:0E0E0E0E"}
 EOF
 ap <eve

@@ -47,7 +47,8 @@ static const char *const user_status[] = { "active", "blocked", "attention", NUL
 static const char *const cart_status[] = { "active", "blocked", "attention", "unknown", NULL };
 static const char *const limit_states[] = { "ok", "over", "blocked", NULL };
 static const char *const item_states[] = { "unpaid", "settling", "paid", "void", "credit", NULL };
-static const char *const settle_states[] = { "open", "paid", "declined", "closed", NULL };
+static const char *const settle_states[] = { "open", "paid", "declined", "failed",
+    "review", "closed", NULL };
 static const char *const charged_status[] = { "succeeded", "declined", "failed", "unknown", NULL };
 static const char *const end_reasons[] = { "door", "identify", "timeout", "eof", "depart", NULL };
 static const char *const error_codes[] = {
@@ -163,6 +164,8 @@ static const struct field f_settlement[] = {
 	{ "lines", K_COUNT, 1, NULL },
 	{ "attempts", K_COUNT, 0, NULL },
 	{ "gateway_id", K_TEXT_NULL, 0, NULL },
+	{ "code", K_TEXT_NULL, 0, NULL },
+	{ "message", K_TEXT_NULL, 0, NULL },
 	{ "created", K_TIME, 0, NULL },
 	{ "updated", K_TIME, 0, NULL },
 	{ NULL, 0, 0, NULL }
@@ -230,6 +233,7 @@ static const struct field f_user[] = {
 	{ "name", K_NAME, 1, NULL },
 	{ "cards", K_CARDS, 0, NULL },
 	{ "payment", K_KEY, 0, NULL },
+	{ "payment_method", K_KEY, 0, NULL },
 	{ "limit", K_AMOUNT, 0, NULL },
 	{ "currency", K_CURRENCY, 0, NULL },
 	{ "status", K_ENUM, 0, user_status },

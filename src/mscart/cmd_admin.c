@@ -214,9 +214,12 @@ cmd_show(int argc, char **argv)
 struct due_arg {
 	const char	*user, *sett;
 	int64_t		 cutoff;	/* lines taken at or before, or -1 */
+	int64_t		 retry_ms;	/* the wait after a decline */
 	json_t		*todo;		/* [[user, currency], ...] */
 	json_t		*seen;		/* "user currency" pairs in todo */
 	json_t		*charges;
+	json_t		*held;		/* why users were left alone */
+	json_t		*ended;		/* settlements due ended unsent */
 	size_t		 next;
 	int		 overflow;
 };
@@ -263,10 +266,24 @@ due_open_one(struct store *st, DB_TXN *txn, void *arg)
 	json_t *pair = json_array_get(a->todo, a->next), *s;
 	int rc;
 
+	const char *user = json_string_value(json_array_get(pair, 0));
+	char why[200];
+	json_t *u = NULL;
+
 	if ((rc = store_counters_load(st, txn)) != 0)
 		return rc;
-	rc = settlement_open(st, txn, "admin:due",
-	    json_string_value(json_array_get(pair, 0)),
+	/* no payment reference, or a decline's retry schedule: not now */
+	if ((rc = db_get_json(st->users, txn, user, &u, 0)) != 0 &&
+	    rc != DB_NOTFOUND)
+		return rc;
+	rc = settlement_hold(u, ms_now_ms(), a->retry_ms, why, sizeof(why));
+	json_decref(u);
+	if (rc == 1) {
+		json_array_append_new(a->held, json_pack("s+++", user, ": ",
+		    why, ""));
+		return 0;
+	}
+	rc = settlement_open(st, txn, "admin:due", user,
 	    json_string_value(json_array_get(pair, 1)), &s);
 	if (rc == EOVERFLOW) {
 		ms_warnx("due: the total of user %s overflows",
@@ -287,12 +304,15 @@ due_emit(struct store *st, DB_TXN *txn, void *arg)
 	struct due_arg *a = arg;
 	DBC *c;
 	DBT k, d;
-	char sid[64], ts[MS_TIME_LEN], desc[128];
-	json_t *s, *u, *ch;
+	char sid[64], ts[MS_TIME_LEN], why[200];
+	const char *last;
+	json_t *s, *u, *ch, *ch_last;
 	int rc;
 
 	json_decref(a->charges);
 	a->charges = json_array();
+	json_decref(a->ended);
+	a->ended = json_array();
 	if ((rc = store_counters_load(st, txn)) != 0)
 		return rc;
 	if ((rc = st->opens->cursor(st->opens, txn, &c, 0)) != 0)
@@ -314,29 +334,65 @@ due_emit(struct store *st, DB_TXN *txn, void *arg)
 			json_decref(s);
 			continue;
 		}
-		json_object_set_new(s, "attempts", json_integer(num(s, "attempts") + 1));
-		json_object_set_new(s, "updated", json_string(ts));
-		if ((rc = db_put_json(st->settlements, txn, sid, s)) != 0) {
-			json_decref(s);
-			break;
-		}
 		u = NULL;
 		if ((rc = db_get_json(st->users, txn, str(s, "user"), &u, 0)) != 0 &&
 		    rc != DB_NOTFOUND) {
 			json_decref(s);
 			break;
 		}
-		snprintf(desc, sizeof(desc), "ms %s: %lld item%s", sid,
-		    (long long)num(s, "lines"), num(s, "lines") == 1 ? "" : "s");
-		ch = json_pack("{s:s,s:O,s:O,s:s,s:O,s:O,s:O,s:s,s:O}",
+		rc = 0;
+		settlement_freeze(s, u);	/* one opened before freezing */
+		if (json_is_null(json_object_get(s, "customer"))) {
+			/* nothing to charge it to: ended here, never sent */
+			snprintf(why, sizeof(why), "user %s has no payment "
+			    "reference", str(s, "user"));
+			rc = settlement_end(st, txn, "admin:due", s, "failed",
+			    "no-payment", why);
+			json_array_append_new(a->ended, json_pack("s+++", sid,
+			    ": ", why, ": failed, its lines are unpaid again"));
+			json_decref(u);
+			json_decref(s);
+			if (rc != 0)
+				break;
+			continue;
+		}
+		/*
+		 * The attempt fields tell mspay whether the gateway may have
+		 * forgotten the key: when the first attempt went out, and the
+		 * latest an earlier one may have reached the gateway (the last
+		 * time due printed it, or settle last heard of it).
+		 */
+		last = str(s, "emitted");
+		if (last != NULL && str(s, "heard") != NULL &&
+		    strcmp(str(s, "heard"), last) > 0)
+			last = str(s, "heard");
+		ch_last = last ? json_string(last) : NULL;
+		json_object_set_new(s, "attempts", json_integer(num(s, "attempts") + 1));
+		if (str(s, "first_attempt") == NULL)
+			json_object_set_new(s, "first_attempt", json_string(ts));
+		json_object_set_new(s, "emitted", json_string(ts));
+		json_object_set_new(s, "updated", json_string(ts));
+		if ((rc = db_put_json(st->settlements, txn, sid, s)) != 0) {
+			json_decref(ch_last);
+			json_decref(u);
+			json_decref(s);
+			break;
+		}
+		ch = json_pack("{s:s,s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O}",
 		    "type", "charge", "settlement", json_object_get(s, "settlement"),
 		    "user", json_object_get(s, "user"),
-		    "customer", u && str(u, "payment") ? str(u, "payment") :
-		    str(s, "user"),
+		    "customer", json_object_get(s, "customer"),
 		    "amount", json_object_get(s, "amount"),
 		    "currency", json_object_get(s, "currency"),
-		    "key", json_object_get(s, "key"), "description", desc,
-		    "attempt", json_object_get(s, "attempts"));
+		    "key", json_object_get(s, "key"),
+		    "description", json_object_get(s, "description"),
+		    "attempt", json_object_get(s, "attempts"),
+		    "first_attempt", json_object_get(s, "first_attempt"));
+		if (json_object_get(s, "payment_method") != NULL)
+			json_object_set(ch, "payment_method",
+			    json_object_get(s, "payment_method"));
+		if (ch_last != NULL)
+			json_object_set_new(ch, "last_attempt", ch_last);
 		json_array_append_new(a->charges, ch);
 		rc = audit_add(st, txn, "admin:due", "charge", json_pack(
 		    "{s:s,s:O}", "settlement", sid, "attempt",
@@ -355,8 +411,9 @@ int
 cmd_due(int argc, char **argv)
 {
 	static const char *const map[] = { "--older-than=o", "--user=u",
-	    "--settlement=s", NULL };
-	const char *syn = "due [-h] [-d dir] [-o duration] [-s id] [-u user]";
+	    "--settlement=s", "--retry-wait=w", NULL };
+	const char *syn = "due [-h] [-d dir] [-o duration] [-s id] [-u user] "
+	    "[-w duration]";
 	const char *home = NULL;
 	struct due_arg a = { 0 };
 	struct store st;
@@ -366,8 +423,9 @@ cmd_due(int argc, char **argv)
 	int c, rc;
 
 	a.cutoff = -1;
+	a.retry_ms = SETTLE_RETRY_MS;
 	long_opts(argc, argv, map);
-	while ((c = getopt(argc, argv, "d:ho:s:u:")) != -1) {
+	while ((c = getopt(argc, argv, "d:ho:s:u:w:")) != -1) {
 		switch (c) {
 		case 'd': home = optarg; break;
 		case 'h': cmd_usage(syn); return MS_EX_OK;
@@ -381,6 +439,13 @@ cmd_due(int argc, char **argv)
 			break;
 		case 's': a.sett = optarg; break;
 		case 'u': a.user = optarg; break;
+		case 'w':
+			if (parse_duration(optarg, &a.retry_ms) == -1) {
+				ms_warnx("-w %s: not a duration like 90s, 15m, 2h, 7d",
+				    optarg);
+				return cmd_usage(syn);
+			}
+			break;
 		default: return cmd_usage(syn);
 		}
 	}
@@ -390,6 +455,7 @@ cmd_due(int argc, char **argv)
 		return MS_EX_TEMPFAIL;
 	ms_sig_install(0);
 	a.todo = json_array();
+	a.held = json_array();
 	rc = a.sett != NULL ? 0 : due_scan(&st, &a);
 	for (a.next = 0; rc == 0 && a.next < json_array_size(a.todo) &&
 	    !ms_sig_stop; a.next++)
@@ -403,9 +469,15 @@ cmd_due(int argc, char **argv)
 		json_decref(a.charges);
 		return MS_EX_TEMPFAIL;
 	}
+	json_array_foreach(a.held, i, ch)
+		ms_warnx("due: %s", json_string_value(ch));
+	json_array_foreach(a.ended, i, ch)
+		ms_warnx("due: %s", json_string_value(ch));
 	json_array_foreach(a.charges, i, ch)
 		ms_write_json(stdout, ch, 0);
 	json_decref(a.charges);
+	json_decref(a.held);
+	json_decref(a.ended);
 	if (ms_close_stdout() != 0)
 		return MS_EX_FAIL;
 	return a.overflow ? MS_EX_FAIL : MS_EX_OK;

@@ -260,7 +260,9 @@ verify_lines(struct store *st, DB_TXN *txn, struct verify_arg *a)
 			} else {
 				const char *ss = str(s, "state");
 
-				if (strcmp(state, "settling") == 0 && strcmp(ss, "open") != 0)
+				/* a settlement held for review keeps its lines */
+				if (strcmp(state, "settling") == 0 && strcmp(ss, "open") != 0 &&
+				    strcmp(ss, "review") != 0)
 					PROBLEM(a, "line %s is settling but %s is %s",
 					    id, sid, ss);
 				if (strcmp(state, "paid") == 0 && strcmp(ss, "paid") != 0 &&

@@ -61,9 +61,20 @@ int	run_txn(struct store *, int (*fn)(struct store *, DB_TXN *, void *),
 	    void *arg);
 
 
-/* Settlements (settlement.c). */
+/*
+ * Settlements (settlement.c).  The retry schedule after a decline: again
+ * no sooner than SETTLE_RETRY_MS later, and after SETTLE_DECLINES_MAX
+ * declines in a row not until the payment reference changes.
+ */
+#define SETTLE_RETRY_MS		(3LL * 24 * 3600 * 1000)
+#define SETTLE_DECLINES_MAX	3
 int	settlement_open(struct store *, DB_TXN *, const char *who,
 	    const char *user, const char *currency, json_t **sett);
+void	settlement_freeze(json_t *sett, const json_t *user);
+int	settlement_end(struct store *, DB_TXN *, const char *who, json_t *sett,
+	    const char *state, const char *code, const char *message);
+int	settlement_hold(const json_t *user, int64_t now, int64_t retry_ms,
+	    char *why, size_t len);
 json_t	*settlement_message(const json_t *stored);
 int	user_default_currency(struct store *, DB_TXN *, const char *user,
 	    char cur[4]);

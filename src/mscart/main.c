@@ -15,7 +15,7 @@ static const struct command {
 	{ "serve", cmd_serve, "serve --role role [-hn] [-b batch] [-d dir]" },
 	{ "show", cmd_show, "show [-aHh] [-d dir] user | card" },
 	{ "import", cmd_import, "import [-hv] [-d dir] [file ...]" },
-	{ "due", cmd_due, "due [-h] [-d dir] [-o duration] [-s id] [-u user]" },
+	{ "due", cmd_due, "due [-h] [-d dir] [-o duration] [-s id] [-u user] [-w duration]" },
 	{ "settle", cmd_settle, "settle [-h] [-d dir] [file ...]" },
 	{ "void", cmd_void, "void [-h] [-d dir] [-m reason] line" },
 	{ "refund", cmd_refund, "refund [-h] [-d dir] [-m reason] line" },
@@ -23,8 +23,9 @@ static const struct command {
 	{ "log", cmd_log, "log [-h] [-d dir] [-n count]" },
 	{ "backup", cmd_backup, "backup [-h] [-d dir] target" },
 	{ "verify", cmd_verify, "verify [-h] [-d dir]" },
-	{ "record", cmd_record, "record [-h] [-d dir] -r robot" },
-	{ "push", cmd_push, "push [-fh] [-b backoff] [-d dir] [-t timeout] -r robot [-- command ...]" },
+	{ "record", cmd_record, "record [-h] [-d dir] [-w seconds] -r robot" },
+	{ "push", cmd_push, "push [-fh] [-b backoff] [-d dir] [-t timeout] [-w seconds] -r robot [-- command ...]" },
+	{ "held", cmd_held, "held [-ah] [-d dir] [-s seq] -r robot" },
 	{ NULL, NULL, NULL }
 };
 

@@ -1,7 +1,18 @@
 /*
- * settlement.c: the settlement state machine: pay opens a settlement over
- * a user's unpaid lines; charged (mscart settle) closes it as paid, or
- * records it failed, declined or unknown.
+ * settlement.c: the settlement state machine: pay (or due) opens a
+ * settlement over a user's unpaid lines and freezes what it will charge;
+ * charged (mscart settle) ends it paid, declined, failed or held for
+ * review, or leaves it open when the answer is unknown.
+ *
+ *	open --succeeded--> paid		lines paid
+ *	open --declined---> declined		lines unpaid, user attention
+ *	open --failed-----> failed		lines unpaid, user attention
+ *	open --failed-----> review		(something may have been
+ *						charged) lines settling,
+ *						user attention, until an
+ *						admin settles it by hand
+ *	open --unknown----> open		due prints it again (so does a
+ *						failure of mspay's own set-up)
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -17,7 +28,8 @@ settlement_message(const json_t *s)
 {
 	static const char *const keys[] = {
 		"settlement", "user", "amount", "currency", "key", "state",
-		"lines", "attempts", "gateway_id", "created", "updated", NULL
+		"lines", "attempts", "gateway_id", "code", "message",
+		"created", "updated", NULL
 	};
 	json_t *m = json_object();
 
@@ -47,6 +59,31 @@ line_set_state(struct store *st, DB_TXN *txn, int64_t id, const char *state,
 }
 
 /*
+ * Freeze what the settlement charges, once, when it opens (or, for one
+ * opened before mscart froze anything, when due first prints it): the
+ * customer and stored payment method the user has now, and the
+ * description.  Every attempt then sends the same body under the same
+ * key, whatever the user record says later; a new payment reference
+ * reaches the next settlement.
+ */
+void
+settlement_freeze(json_t *s, const json_t *u)
+{
+	char desc[128];
+
+	if (json_object_get(s, "customer") != NULL)
+		return;
+	json_object_set_new(s, "customer", u && str(u, "payment") ?
+	    json_string(str(u, "payment")) : json_null());
+	if (u && str(u, "payment_method"))
+		json_object_set_new(s, "payment_method",
+		    json_string(str(u, "payment_method")));
+	snprintf(desc, sizeof(desc), "ms %s: %lld item%s", str(s, "settlement"),
+	    (long long)num(s, "lines"), num(s, "lines") == 1 ? "" : "s");
+	json_object_set_new(s, "description", json_string(desc));
+}
+
+/*
  * The open settlement of user in currency, or a new one claiming their
  * unpaid lines (and the credits that fit).  DB_NOTFOUND: nothing to pay.
  * A zero total is closed at once, its lines paid, without a charge.
@@ -58,7 +95,7 @@ settlement_open(struct store *st, DB_TXN *txn, const char *who,
 	char okey[MS_ID_MAX + 8], owner[MS_ID_MAX + 4], sid[32], key[80];
 	char ts[MS_TIME_LEN];
 	int64_t *ids = NULL, total = 0, now = ms_now_ms();
-	json_t *claimed, *credits, *s, *l;
+	json_t *claimed, *credits, *s, *l, *u = NULL;
 	size_t n, i, idx;
 	json_t *v;
 	int rc;
@@ -111,6 +148,10 @@ settlement_open(struct store *st, DB_TXN *txn, const char *who,
 		json_decref(l);
 	}
 	snprintf(sid, sizeof(sid), "S%" PRId64, st->next_sett++);
+	if ((rc = db_get_json(st->users, txn, user, &u, 0)) != 0 &&
+	    rc != DB_NOTFOUND)
+		goto out;
+	rc = 0;
 	/* deterministic for this settlement, distinct across databases */
 	snprintf(key, sizeof(key), "mscart-%s-%" PRId64, sid, now);
 	ms_time_format(now, ts);
@@ -120,6 +161,8 @@ settlement_open(struct store *st, DB_TXN *txn, const char *who,
 	    "state", total == 0 ? "closed" : "open",
 	    "lines", (json_int_t)json_array_size(claimed), "attempts", 0,
 	    "gateway_id", "created", ts, "updated", ts, "line_ids", claimed);
+	settlement_freeze(s, u);
+	json_decref(u);
 	json_array_foreach(claimed, idx, v) {
 		if ((rc = line_set_state(st, txn, json_integer_value(v),
 		    total == 0 ? "paid" : "settling", sid)) != 0)
@@ -180,15 +223,167 @@ apply_pay(struct ctx *c)
 
 
 
+/*
+ * What a failed charge means for its settlement (mspay(1) codes).  A key
+ * the gateway refused or a TLS or set-up error is mspay's configuration,
+ * not the settlement: it stays open and goes again once that is mended.
+ * An answer that does not match what was asked, or a key the gateway
+ * already holds with other parameters, means something may have been
+ * charged: an admin must look (review).  Any other failure charged
+ * nothing and ends the settlement.
+ */
+static const char *
+failed_state(const char *code)
+{
+	static const char *const config[] = {
+		"authentication", "permission", "tls", "config", NULL
+	};
+	static const char *const review[] = {
+		"gateway_mismatch", "idempotency_error", "duplicate", NULL
+	};
+
+	for (const char *const *p = config; code != NULL && *p; p++)
+		if (strcmp(code, *p) == 0)
+			return "open";
+	for (const char *const *p = review; code != NULL && *p; p++)
+		if (strcmp(code, *p) == 0)
+			return "review";
+	return "failed";
+}
+
+/*
+ * A user's payment record after a settlement of theirs ended: a decline,
+ * a failure or a review needs a person (attention); a decline also counts
+ * towards the retry schedule, against the payment reference it was
+ * charged to; a payment clears both.
+ */
+static int
+user_after(struct store *st, DB_TXN *txn, const json_t *s, const char *state,
+    const char *ts)
+{
+	json_t *u;
+	int rc;
+
+	rc = db_get_json(st->users, txn, str(s, "user"), &u, 1);
+	if (rc == DB_NOTFOUND)
+		return 0;
+	if (rc != 0)
+		return rc;
+	if (strcmp(state, "paid") == 0) {
+		if (strcmp(str(u, "status"), "attention") == 0)
+			json_object_set_new(u, "status", json_string("active"));
+		json_object_del(u, "declines");
+		json_object_del(u, "declined_at");
+		json_object_del(u, "declined_payment");
+	} else {
+		if (strcmp(str(u, "status"), "blocked") != 0)
+			json_object_set_new(u, "status", json_string("attention"));
+		if (strcmp(state, "declined") == 0) {
+			json_object_set_new(u, "declines",
+			    json_integer(num(u, "declines") + 1));
+			json_object_set_new(u, "declined_at", json_string(ts));
+			json_object_set(u, "declined_payment",
+			    json_object_get(s, "customer") ?
+			    json_object_get(s, "customer") : json_null());
+		}
+	}
+	rc = db_put_json(st->users, txn, str(s, "user"), u);
+	json_decref(u);
+	return rc;
+}
+
+/*
+ * End an open settlement: paid (its lines paid), declined or failed (its
+ * lines unpaid again, to be voided or charged by a later settlement), or
+ * review (its lines stay settling until an admin settles it by hand).
+ * It leaves the open index either way, so due prints it no more.
+ */
+int
+settlement_end(struct store *st, DB_TXN *txn, const char *who, json_t *s,
+    const char *state, const char *code, const char *message)
+{
+	const char *sid = str(s, "settlement"), *linestate = NULL;
+	char okey[MS_ID_MAX + 8], ts[MS_TIME_LEN];
+	json_t *v;
+	size_t i;
+	int rc = 0;
+
+	ms_time_format(ms_now_ms(), ts);
+	if (strcmp(state, "paid") == 0)
+		linestate = "paid";
+	else if (strcmp(state, "declined") == 0 || strcmp(state, "failed") == 0)
+		linestate = "unpaid";
+	json_object_set_new(s, "state", json_string(state));
+	json_object_set_new(s, "updated", json_string(ts));
+	json_object_set_new(s, "code", code ? json_string(code) : json_null());
+	json_object_set_new(s, "message", message ? json_string(message) :
+	    json_null());
+	if (linestate != NULL)
+		json_array_foreach(json_object_get(s, "line_ids"), i, v)
+			if ((rc = line_set_state(st, txn, json_integer_value(v),
+			    linestate, strcmp(linestate, "paid") == 0 ? sid :
+			    NULL)) != 0)
+				return rc;
+	snprintf(okey, sizeof(okey), "%s %s", str(s, "user"), str(s, "currency"));
+	if ((rc = db_del_str(st->opens, txn, okey)) != 0 && rc != DB_NOTFOUND)
+		return rc;
+	if ((rc = user_after(st, txn, s, state, ts)) != 0)
+		return rc;
+	if ((rc = db_put_json(st->settlements, txn, sid, s)) != 0)
+		return rc;
+	return audit_add(st, txn, who, "settlement-end", json_pack(
+	    "{s:s,s:s,s:O,s:O}", "settlement", sid, "state", state,
+	    "code", json_object_get(s, "code"), "gateway_id",
+	    json_object_get(s, "gateway_id") ? json_object_get(s, "gateway_id") :
+	    json_null()));
+}
+
+/*
+ * Should due leave a user's unpaid lines alone for now?  1 and why when
+ * the user has no payment reference (nothing can be charged), or when
+ * the retry schedule after a decline says not yet: a declined user is
+ * charged again no sooner than retry_ms (due -w, SETTLE_RETRY_MS by
+ * default) after the decline, and after SETTLE_DECLINES_MAX declines in a
+ * row not until their payment reference changes.
+ */
+int
+settlement_hold(const json_t *u, int64_t now, int64_t retry_ms, char *why,
+    size_t len)
+{
+	const char *pay = u ? str(u, "payment") : NULL;
+	const char *was = u ? str(u, "declined_payment") : NULL;
+	int64_t at, n = u ? num(u, "declines") : 0;
+	char next[MS_TIME_LEN];
+
+	if (pay == NULL) {
+		snprintf(why, len, "no payment reference: nothing can be "
+		    "charged");
+		return 1;
+	}
+	if (n <= 0 || was == NULL || strcmp(pay, was) != 0)
+		return 0;	/* never declined, or a new payment reference */
+	if (n >= SETTLE_DECLINES_MAX) {
+		snprintf(why, len, "declined %lld times in a row: not charged "
+		    "again until the payment reference changes", (long long)n);
+		return 1;
+	}
+	if (ms_time_parse(str(u, "declined_at"), &at) == 0 &&
+	    now - at < retry_ms) {
+		ms_time_format(at + retry_ms, next);
+		snprintf(why, len, "declined %lld time%s: next attempt after %s",
+		    (long long)n, n == 1 ? "" : "s", next);
+		return 1;
+	}
+	return 0;
+}
+
 int
 apply_charged(struct ctx *c)
 {
 	struct store *st = c->st;
-	const char *sid = str(c->msg, "settlement"), *status;
-	const char *state, *newstate, *linestate;
-	char okey[MS_ID_MAX + 8], ts[MS_TIME_LEN];
-	json_t *s = NULL, *v, *u;
-	size_t i;
+	const char *sid = str(c->msg, "settlement"), *status, *state;
+	const char *newstate;
+	json_t *s = NULL;
 	int rc;
 
 	rc = db_get_json(st->settlements, c->txn, sid, &s, 1);
@@ -206,13 +401,20 @@ apply_charged(struct ctx *c)
 		    "do not match settlement %s", sid);
 	}
 	if (strcmp(status, "succeeded") == 0)
-		newstate = "paid", linestate = "paid";
+		newstate = "paid";
 	else if (strcmp(status, "declined") == 0)
-		newstate = "declined", linestate = "unpaid";
+		newstate = "declined";
+	else if (strcmp(status, "failed") == 0)
+		newstate = failed_state(str(c->msg, "code"));
 	else
-		newstate = "open", linestate = NULL;
-	if (strcmp(state, "open") != 0) {
-		/* the same result again changes nothing; another one conflicts */
+		newstate = "open";
+	/*
+	 * Only an open settlement changes, or one under review, which an
+	 * admin ends with a charged line of their own.  The same result again
+	 * changes nothing; another one conflicts.
+	 */
+	if (strcmp(state, "open") != 0 && !(strcmp(state, "review") == 0 &&
+	    strcmp(newstate, "open") != 0 && strcmp(newstate, "review") != 0)) {
 		if (strcmp(state, newstate) == 0) {
 			c->reply = settlement_message(s);
 			json_decref(s);
@@ -223,43 +425,22 @@ apply_charged(struct ctx *c)
 		json_decref(s);
 		return rc;
 	}
-	ms_time_format(ms_now_ms(), ts);
-	json_object_set_new(s, "state", json_string(newstate));
-	json_object_set_new(s, "updated", json_string(ts));
-	if (json_object_get(c->msg, "gateway_id") != NULL)
+	if (json_object_get(c->msg, "gateway_id") != NULL &&
+	    !json_is_null(json_object_get(c->msg, "gateway_id")))
 		json_object_set(s, "gateway_id",
 		    json_object_get(c->msg, "gateway_id"));
-	if (linestate != NULL) {
-		json_array_foreach(json_object_get(s, "line_ids"), i, v)
-			if ((rc = line_set_state(st, c->txn, json_integer_value(v),
-			    linestate, strcmp(linestate, "paid") == 0 ? sid :
-			    NULL)) != 0)
-				goto out;
-		snprintf(okey, sizeof(okey), "%s %s", str(s, "user"),
-		    str(s, "currency"));
-		if ((rc = db_del_str(st->opens, c->txn, okey)) != 0 &&
-		    rc != DB_NOTFOUND)
-			goto out;
-	}
-	if (strcmp(newstate, "open") != 0) {
-		/* a decline needs a person; a later success clears that */
-		rc = db_get_json(st->users, c->txn, str(s, "user"), &u, 1);
-		if (rc == 0) {
-			if (strcmp(newstate, "declined") == 0 &&
-			    strcmp(str(u, "status"), "blocked") != 0)
-				json_object_set_new(u, "status",
-				    json_string("attention"));
-			else if (strcmp(newstate, "paid") == 0 &&
-			    strcmp(str(u, "status"), "attention") == 0)
-				json_object_set_new(u, "status",
-				    json_string("active"));
-			rc = db_put_json(st->users, c->txn, str(s, "user"), u);
-			json_decref(u);
-		}
-		if (rc != 0 && rc != DB_NOTFOUND)
-			goto out;
-	}
-	if ((rc = db_put_json(st->settlements, c->txn, sid, s)) == 0)
+	if (strcmp(newstate, "open") == 0) {
+		char ts[MS_TIME_LEN];
+
+		/* no end yet: when mspay last heard of it bounds its attempts */
+		ms_time_format(ms_now_ms(), ts);
+		json_object_set_new(s, "heard", json_string(ts));
+		json_object_set_new(s, "updated", json_string(ts));
+		rc = db_put_json(st->settlements, c->txn, sid, s);
+	} else
+		rc = settlement_end(st, c->txn, c->role->who, s, newstate,
+		    str(c->msg, "code"), str(c->msg, "message"));
+	if (rc == 0)
 		rc = audit_add(st, c->txn, c->role->who, "charged", json_pack(
 		    "{s:s,s:s,s:O,s:O}", "settlement", sid, "status", status,
 		    "code", json_object_get(c->msg, "code") ?
@@ -267,7 +448,6 @@ apply_charged(struct ctx *c)
 		    "gateway_id", json_object_get(s, "gateway_id")));
 	if (rc == 0)
 		c->reply = settlement_message(s);
-out:
 	json_decref(s);
 	return rc;
 }
