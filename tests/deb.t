@@ -39,6 +39,7 @@ deb=$1
 
 run lintian "$deb"
 unlike "$OUT" '^E: ' "lintian reports no error"
+is "$RC" 0 "lintian exits 0 (it fails on errors, and when it cannot check)"
 [ -z "$OUT" ] || diag "$OUT"
 
 run dpkg-deb -I "$deb" control
