@@ -629,17 +629,19 @@ EXPORT int
 gpiod_line_request_read_edge_events(struct gpiod_line_request *r,
     struct gpiod_edge_event_buffer *b, size_t max)
 {
-	struct fk_event ev[64];
-	size_t want;
+	struct fk_event *ev;
 	int n, i;
 
 	if (max > b->cap)
 		max = b->cap;
 	b->n = 0;
-	/* like the library: one read(2) of up to the buffer's events */
-	want = max < 64 ? max : 64;
-	if ((n = fk_read(r->fk, ev, want)) == -1)
+	/* like the library: one read(2) of what is queued, up to max */
+	if ((ev = calloc(max ? max : 1, sizeof(*ev))) == NULL)
 		return -1;
+	if ((n = fk_read(r->fk, ev, max)) == -1) {
+		free(ev);
+		return -1;
+	}
 	for (i = 0; i < n; i++) {
 		b->ev[i].type = ev[i].rising ? GPIOD_EDGE_EVENT_RISING_EDGE :
 		    GPIOD_EDGE_EVENT_FALLING_EDGE;
@@ -648,6 +650,7 @@ gpiod_line_request_read_edge_events(struct gpiod_line_request *r,
 		b->ev[i].seqno = ev[i].seqno;
 		b->ev[i].line_seqno = ev[i].line_seqno;
 	}
+	free(ev);
 	b->n = (size_t)n;
 	return n;
 }
