@@ -72,6 +72,7 @@ static struct {
 	char		*url;		/* as curl parsed it */
 	int		 plain;		/* plain http, to this host */
 	const char	*ledger_path;
+	const char	*journal;	/* the ledger's journal, or NULL */
 	const char	*cacert;
 	long		 parallel;
 	long		 retries;
@@ -160,7 +161,8 @@ usage(void)
 	    "payment_intents]\n"
 	    "             [--backoff seconds] [--cacert file] "
 	    "[--connect-timeout seconds]\n"
-	    "             [--key-lifetime seconds] [--rate n] [--retries n]\n"
+	    "             [--journal file] [--key-lifetime seconds] "
+	    "[--rate n] [--retries n]\n"
 	    "             [--search-lag seconds]\n");
 }
 
@@ -413,7 +415,8 @@ run_ledger(struct ms_reader *r)
 	int rc, broken = 0;
 	json_t *j;
 
-	if ((l = ledger_open(opt.ledger_path, err, sizeof(err))) == NULL) {
+	if ((l = ledger_open(opt.ledger_path, opt.journal, err,
+	    sizeof(err))) == NULL) {
 		ms_warnx("%s", err);
 		return -1;
 	}
@@ -1011,6 +1014,7 @@ main(int argc, char *argv[])
 		{ "backoff", required_argument, NULL, 'B' },
 		{ "cacert", required_argument, NULL, 'C' },
 		{ "connect-timeout", required_argument, NULL, 'O' },
+		{ "journal", required_argument, NULL, 'J' },
 		{ "key-lifetime", required_argument, NULL, 'L' },
 		{ "search-lag", required_argument, NULL, 'S' },
 		{ "rate", required_argument, NULL, 'R' },
@@ -1063,6 +1067,9 @@ main(int argc, char *argv[])
 			return MS_EX_OK;
 		case 'K':
 			keyfile = optarg;
+			break;
+		case 'J':
+			opt.journal = optarg;
 			break;
 		case 'L':
 			if (ms_parse_seconds(optarg, &opt.key_lifetime_ms) == -1)

@@ -108,7 +108,9 @@ void	 text_clean(char *dst, size_t dstlen, const char *src);
 
 /* ledger.c */
 struct ledger;
-struct ledger	*ledger_open(const char *path, char *err, size_t errlen);
+/* journal: its path, or NULL for mspay-ledger.journal beside the file */
+struct ledger	*ledger_open(const char *path, const char *journal, char *err,
+		    size_t errlen);
 /* Stage one charge; *out tells a replay or a conflict at once. */
 int	 ledger_add(struct ledger *, const struct charge *, struct outcome *);
 /* Write and fsync what was staged; -1 if that failed (nothing is known). */
