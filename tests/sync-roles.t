@@ -64,12 +64,13 @@ is "$(jget code <out | tr '\n' ' ')" \
     "terminal alice may not query or pay for bob, nor send records or events"
 is "$(jget id <out | sed -n 1,3p | tr '\n' ' ')" "t1 t2 t3 " "refusals keep the request ids"
 
-# --- a forbidden event through push: refused for good, not retried ---
+# --- a forbidden event through push: the link is wrong, push stops ---
 printf '%s\n' '{"type":"door","ts":"2026-11-28T11:00:00.000Z","state":"open"}' |
     mscart record -r r8 -d robot8 >/dev/null
 run mscart push -r r8 -d robot8 -- $(sshd_cmd robot)
-is "$RC" 0 "push with another robot's key ends"
-like "$ERR" "server refused r8:1: forbidden" "push names the refused event"
+is "$RC" 1 "push with another robot's key stops with status 1"
+like "$ERR" "the server refuses r8:1 on this link: forbidden" \
+    "push names the refused event"
 
 is "$(state)" "$before" "nothing changed on the server"
 n=$(mscart log -d server | tail -n +$((nlog + 1)) | grep -c forbidden)

@@ -109,7 +109,7 @@ printf '%s\n' '{"type":"take","ts":"2026-11-28T11:00:00.000Z","slot":"a1","sku":
     "$door" | mscart record -r r7 -d robot >/dev/null
 run mscart push -r r7 -d robot -- $serve
 is "$RC" 0 "push goes on past an event the server refuses"
-like "$ERR" "server refused r7:8: unknown-sku" "and names it on stderr"
+like "$ERR" "server did not apply r7:8: unknown-sku" "and names it on stderr"
 is "$(printf '%s\n' "$OUT" | tail -n 1 | jget event)" "r7:9" \
     "the next event is delivered"
 

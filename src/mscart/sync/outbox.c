@@ -55,7 +55,8 @@ outbox_open(struct outbox *ob, const char *home, const char *robot,
 			return rc;
 		/* two first openers may race to create the file: retry */
 		if ((rc = open_db(ob->env, &ob->events, "events", err, errlen)) == 0 &&
-		    (rc = open_db(ob->env, &ob->state, "state", err, errlen)) == 0)
+		    (rc = open_db(ob->env, &ob->state, "state", err, errlen)) == 0 &&
+		    (rc = open_db(ob->env, &ob->held, "held", err, errlen)) == 0)
 			return 0;
 		outbox_abandon(ob);
 		if (!outbox_retryable(rc) && !ms_dbenv_needs_reopen(rc) &&
@@ -72,7 +73,9 @@ outbox_close(struct outbox *ob)
 		ob->events->close(ob->events, 0);
 	if (ob->state != NULL)
 		ob->state->close(ob->state, 0);
-	ob->events = ob->state = NULL;
+	if (ob->held != NULL)
+		ob->held->close(ob->held, 0);
+	ob->events = ob->state = ob->held = NULL;
 	if (ob->env != NULL)
 		ms_dbenv_close(ob->env);
 	ob->env = NULL;
@@ -89,7 +92,9 @@ outbox_abandon(struct outbox *ob)
 		ob->events->close(ob->events, DB_NOSYNC);
 	if (ob->state != NULL)
 		ob->state->close(ob->state, DB_NOSYNC);
-	ob->events = ob->state = NULL;
+	if (ob->held != NULL)
+		ob->held->close(ob->held, DB_NOSYNC);
+	ob->events = ob->state = ob->held = NULL;
 	if (ob->env != NULL)
 		ob->env->close(ob->env, 0);
 	ob->env = NULL;
@@ -421,10 +426,74 @@ outbox_read_after(struct outbox *ob, int64_t after, struct outbox_event *ev,
 	return rc;
 }
 
+/* A held record for the event line of seq, as outbox.h describes. */
+static char *
+held_record(const struct outbox *ob, int64_t seq, const char *line,
+    size_t len, const char *code, const char *message, int retry)
+{
+	char ts[MS_TIME_LEN];
+	json_t *ev, *r;
+	char *s;
+
+	ms_time_format(ms_now_ms(), ts);
+	if ((ev = json_loadb(line, len, 0, NULL)) == NULL)
+		ev = json_stringn(line, len);	/* kept as it was, whatever it is */
+	r = json_pack("{s:s,s:I,s:s,s:s?,s:s,s:b,s:o}", "robot", ob->robot,
+	    "seq", (json_int_t)seq, "code", code, "message", message, "at", ts,
+	    "retry", retry, "event", ev);
+	if (r == NULL)
+		return NULL;
+	s = json_dumps(r, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(r);
+	return s;
+}
+
+static int
+held_put(struct outbox *ob, DB_TXN *txn, int64_t seq, const char *rec)
+{
+	unsigned char kbuf[MS_ID_MAX + 16];
+	DBT key, data;
+
+	memset(&key, 0, sizeof(key));
+	memset(&data, 0, sizeof(data));
+	key.data = kbuf;
+	key.size = (u_int32_t)event_key(ob, seq, kbuf);
+	data.data = (void *)rec;
+	data.size = (u_int32_t)strlen(rec);
+	return ob->held->put(ob->held, txn, &key, &data, 0);
+}
+
+static int
+held_get(struct outbox *ob, DB_TXN *txn, int64_t seq, json_t **rec)
+{
+	unsigned char kbuf[MS_ID_MAX + 16];
+	DBT key, data;
+	int rc;
+
+	*rec = NULL;
+	memset(&key, 0, sizeof(key));
+	memset(&data, 0, sizeof(data));
+	key.data = kbuf;
+	key.size = (u_int32_t)event_key(ob, seq, kbuf);
+	data.flags = DB_DBT_MALLOC;
+	if ((rc = ob->held->get(ob->held, txn, &key, &data, DB_RMW)) != 0)
+		return rc;
+	*rec = json_loadb(data.data, data.size, 0, NULL);
+	free(data.data);
+	return *rec == NULL ? DB_NOTFOUND : 0;
+}
+
+struct mark_args {
+	int64_t				 upto;
+	const struct outbox_refusal	*ref;
+	size_t				 nref;
+};
+
 static int
 mark_fn(struct outbox *ob, DB_TXN *txn, void *arg)
 {
-	int64_t upto = *(int64_t *)arg, acked, seq;
+	struct mark_args *m = arg;
+	int64_t upto = m->upto, acked, seq;
 	unsigned char kbuf[MS_ID_MAX + 16];
 	DBC *c;
 	DBT key, data;
@@ -437,6 +506,28 @@ mark_fn(struct outbox *ob, DB_TXN *txn, void *arg)
 		return 0;
 	if ((rc = outbox_counter_put(ob, txn, "acked", upto)) != 0)
 		return rc;
+	/* what the server did not apply is kept, before it leaves events */
+	for (size_t i = 0; i < m->nref; i++) {
+		char *line, *rec;
+		size_t len;
+
+		if (m->ref[i].seq <= acked)
+			continue;
+		if ((rc = outbox_event_get(ob, txn, m->ref[i].seq, &line,
+		    &len)) == DB_NOTFOUND)
+			continue;
+		if (rc != 0)
+			return rc;
+		rec = held_record(ob, m->ref[i].seq, line, len, m->ref[i].code,
+		    m->ref[i].message, 0);
+		free(line);
+		if (rec == NULL)
+			return ENOMEM;
+		rc = held_put(ob, txn, m->ref[i].seq, rec);
+		free(rec);
+		if (rc != 0)
+			return rc;
+	}
 	if ((rc = ob->events->cursor(ob->events, txn, &c, 0)) != 0)
 		return rc;
 	memset(&key, 0, sizeof(key));
@@ -461,9 +552,255 @@ mark_fn(struct outbox *ob, DB_TXN *txn, void *arg)
 }
 
 int
-outbox_mark_delivered(struct outbox *ob, int64_t seq)
+outbox_mark_delivered(struct outbox *ob, int64_t seq,
+    const struct outbox_refusal *ref, size_t n)
 {
-	return with_txn(ob, DB_TXN_NOSYNC, mark_fn, &seq);
+	struct mark_args m = { seq, ref, n };
+
+	/* a held event must survive a crash: those commits are synchronous */
+	return with_txn(ob, n > 0 ? 0 : DB_TXN_NOSYNC, mark_fn, &m);
+}
+
+/* ----- held events ----- */
+
+struct held_args {
+	void			(*fn)(const char *, size_t, void *);
+	void			*arg;
+	int64_t			 seq;	/* retry: 0 for all */
+	size_t			 n, max;
+	struct outbox_event	*ev;
+	const char		*code, *message;
+	struct ms_buf		 out;	/* list: the records, '\n' each */
+};
+
+/* Each held record of the robot: fn(rec, len, arg) in a cursor walk. */
+static int
+held_walk(struct outbox *ob, DB_TXN *txn, int rmw,
+    int (*fn)(struct outbox *, DBC *, DBT *, DBT *, int64_t, void *), void *arg)
+{
+	unsigned char kbuf[MS_ID_MAX + 16];
+	DBC *c;
+	DBT key, data;
+	int64_t seq;
+	int rc, rc2;
+
+	if ((rc = ob->held->cursor(ob->held, txn, &c, 0)) != 0)
+		return rc;
+	memset(&key, 0, sizeof(key));
+	memset(&data, 0, sizeof(data));
+	key.data = kbuf;
+	key.size = (u_int32_t)event_key(ob, 0, kbuf);
+	key.ulen = sizeof(kbuf);
+	key.flags = DB_DBT_USERMEM;
+	data.flags = DB_DBT_REALLOC;
+	for (rc = c->get(c, &key, &data, DB_SET_RANGE | (rmw ? DB_RMW : 0));
+	    rc == 0; rc = c->get(c, &key, &data, DB_NEXT | (rmw ? DB_RMW : 0))) {
+		if (!our_key(ob, &key, &seq))
+			break;
+		if ((rc = fn(ob, c, &key, &data, seq, arg)) != 0)
+			break;
+	}
+	free(data.data);
+	if (rc == DB_NOTFOUND || rc == -1)
+		rc = 0;
+	if ((rc2 = c->close(c)) != 0 && rc == 0)
+		rc = rc2;
+	return rc;
+}
+
+static int
+list_one(struct outbox *ob, DBC *c, DBT *key, DBT *data, int64_t seq,
+    void *arg)
+{
+	struct held_args *a = arg;
+
+	(void)ob, (void)c, (void)key, (void)seq;
+	ms_buf_add(&a->out, data->data, data->size);
+	ms_buf_add(&a->out, "\n", 1);
+	return a->out.failed ? ENOMEM : 0;
+}
+
+static int
+list_fn(struct outbox *ob, DB_TXN *txn, void *arg)
+{
+	struct held_args *a = arg;
+
+	a->out.len = 0;
+	return held_walk(ob, txn, 0, list_one, a);
+}
+
+int
+outbox_held_list(struct outbox *ob, void (*fn)(const char *, size_t, void *),
+    void *arg)
+{
+	struct held_args a;
+	int rc;
+
+	memset(&a, 0, sizeof(a));
+	if ((rc = with_txn(ob, 0, list_fn, &a)) == 0)
+		for (size_t o = 0; o < a.out.len; ) {
+			char *nl = memchr(a.out.p + o, '\n', a.out.len - o);
+
+			fn(a.out.p + o, (size_t)(nl - (a.out.p + o)), arg);
+			o = (size_t)(nl - a.out.p) + 1;
+		}
+	free(a.out.p);
+	return rc;
+}
+
+static int
+retry_one(struct outbox *ob, DBC *c, DBT *key, DBT *data, int64_t seq,
+    void *arg)
+{
+	struct held_args *a = arg;
+	json_t *r;
+	char *s;
+	DBT d;
+	int rc;
+
+	(void)ob, (void)key;
+	if (a->seq != 0 && seq != a->seq)
+		return 0;
+	if ((r = json_loadb(data->data, data->size, 0, NULL)) == NULL)
+		return 0;
+	json_object_set_new(r, "retry", json_true());
+	s = json_dumps(r, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(r);
+	if (s == NULL)
+		return ENOMEM;
+	memset(&d, 0, sizeof(d));
+	d.data = s;
+	d.size = (u_int32_t)strlen(s);
+	rc = c->put(c, key, &d, DB_CURRENT);
+	free(s);
+	if (rc == 0)
+		a->n++;
+	return rc;
+}
+
+static int
+retry_fn(struct outbox *ob, DB_TXN *txn, void *arg)
+{
+	struct held_args *a = arg;
+
+	a->n = 0;
+	return held_walk(ob, txn, 1, retry_one, a);
+}
+
+int
+outbox_held_retry(struct outbox *ob, int64_t seq, size_t *n)
+{
+	struct held_args a;
+	int rc;
+
+	memset(&a, 0, sizeof(a));
+	a.seq = seq;
+	rc = with_txn(ob, 0, retry_fn, &a);
+	*n = a.n;
+	return rc;
+}
+
+static int
+due_one(struct outbox *ob, DBC *c, DBT *key, DBT *data, int64_t seq,
+    void *arg)
+{
+	struct held_args *a = arg;
+	json_t *r, *ev;
+	char *line;
+
+	(void)ob, (void)c, (void)key;
+	if (a->n >= a->max)
+		return -1;	/* enough: ends the walk */
+	if ((r = json_loadb(data->data, data->size, 0, NULL)) == NULL)
+		return 0;
+	ev = json_object_get(r, "event");
+	line = !json_is_true(json_object_get(r, "retry")) ? NULL :
+	    json_is_string(ev) ? strdup(json_string_value(ev)) :
+	    json_dumps(ev, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(r);
+	if (line != NULL) {
+		a->ev[a->n].seq = seq;
+		a->ev[a->n].line = line;
+		a->ev[a->n].len = strlen(line);
+		a->n++;
+	}
+	return 0;
+}
+
+static int
+due_fn(struct outbox *ob, DB_TXN *txn, void *arg)
+{
+	struct held_args *a = arg;
+
+	free_events(a->ev, a->n);
+	a->n = 0;
+	return held_walk(ob, txn, 0, due_one, a);
+}
+
+int
+outbox_held_due(struct outbox *ob, struct outbox_event *ev, size_t max,
+    size_t *n)
+{
+	struct held_args a;
+	int rc;
+
+	memset(&a, 0, sizeof(a));
+	a.ev = ev;
+	a.max = max;
+	if ((rc = with_txn(ob, 0, due_fn, &a)) != 0) {
+		free_events(ev, a.n);
+		a.n = 0;
+	}
+	*n = a.n;
+	return rc;
+}
+
+static int
+settle_fn(struct outbox *ob, DB_TXN *txn, void *arg)
+{
+	struct held_args *a = arg;
+	unsigned char kbuf[MS_ID_MAX + 16];
+	json_t *r, *ev;
+	char *line, *rec;
+	DBT key;
+	int rc;
+
+	if ((rc = held_get(ob, txn, a->seq, &r)) != 0)
+		return rc == DB_NOTFOUND ? 0 : rc;
+	if (a->code == NULL) {
+		json_decref(r);
+		memset(&key, 0, sizeof(key));
+		key.data = kbuf;
+		key.size = (u_int32_t)event_key(ob, a->seq, kbuf);
+		rc = ob->held->del(ob->held, txn, &key, 0);
+		return rc == DB_NOTFOUND ? 0 : rc;
+	}
+	ev = json_object_get(r, "event");
+	line = json_is_string(ev) ? strdup(json_string_value(ev)) :
+	    json_dumps(ev, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(r);
+	if (line == NULL)
+		return ENOMEM;
+	rec = held_record(ob, a->seq, line, strlen(line), a->code, a->message, 0);
+	free(line);
+	if (rec == NULL)
+		return ENOMEM;
+	rc = held_put(ob, txn, a->seq, rec);
+	free(rec);
+	return rc;
+}
+
+int
+outbox_held_settle(struct outbox *ob, int64_t seq, const char *code,
+    const char *message)
+{
+	struct held_args a;
+
+	memset(&a, 0, sizeof(a));
+	a.seq = seq;
+	a.code = code;
+	a.message = message;
+	return with_txn(ob, 0, settle_fn, &a);
 }
 
 struct pos_args {

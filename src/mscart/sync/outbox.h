@@ -6,6 +6,9 @@
  *	events	"ROBOT\0" + seq (8 bytes big-endian) -> the stamped event line
  *	state	"next:ROBOT"  -> the next seq to hand out (8 bytes BE)
  *		"acked:ROBOT" -> the highest seq the server acknowledged
+ *	held	"ROBOT\0" + seq -> an event the server did not apply, kept
+ *		with why: {"robot","seq","code","message","at","retry",
+ *		"event"}, until an administrator has it sent again
  *
  * record appends under a fully durable commit; push deletes what the
  * server acknowledged.  A lost "delivered" mark only means a resend,
@@ -24,6 +27,7 @@ struct outbox {
 	DB_ENV	*env;
 	DB	*events;
 	DB	*state;
+	DB	*held;
 	char	 home[1024];
 	char	 robot[MS_ID_MAX + 1];
 };
@@ -95,8 +99,38 @@ int	outbox_event_get(struct outbox *, DB_TXN *, int64_t seq, char **line,
  */
 int	outbox_read_after(struct outbox *, int64_t after, struct outbox_event *,
 	    size_t max, size_t *n);
-/* Mark everything up to seq delivered and drop it from the outbox. */
-int	outbox_mark_delivered(struct outbox *, int64_t seq);
+/*
+ * An event the server answered but did not apply (an error it gives for
+ * good, or a reply push could not read): it leaves the outbox for the
+ * held database, never for nowhere.
+ */
+struct outbox_refusal {
+	int64_t	 seq;
+	char	 code[32];
+	char	*message;	/* malloc'd, or NULL */
+};
+/*
+ * Mark everything up to seq delivered and drop it from the outbox; the
+ * n refusals among them (in seq order, all <= seq) move to held first.
+ */
+int	outbox_mark_delivered(struct outbox *, int64_t seq,
+	    const struct outbox_refusal *, size_t n);
+
+/*
+ * The held events.  list calls fn with each record of the robot (a JSON
+ * object, see above); retry marks one (seq) or all (seq 0) to be sent
+ * again and counts them in *n; due reads those marked, up to max, as
+ * events (their stored lines); settle ends a resend: code NULL (the
+ * server applied it) drops the record, else the new refusal replaces
+ * the old one and the mark is cleared.
+ */
+int	outbox_held_list(struct outbox *, void (*fn)(const char *rec,
+	    size_t len, void *arg), void *arg);
+int	outbox_held_retry(struct outbox *, int64_t seq, size_t *n);
+int	outbox_held_due(struct outbox *, struct outbox_event *, size_t max,
+	    size_t *n);
+int	outbox_held_settle(struct outbox *, int64_t seq, const char *code,
+	    const char *message);
 /* The last seq recorded and the last one acknowledged. */
 int	outbox_positions(struct outbox *, int64_t *last, int64_t *acked);
 

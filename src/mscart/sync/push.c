@@ -51,6 +51,7 @@
 struct inflight {
 	int64_t	 seq;		/* the event's seq, or 0 for a request */
 	char	*id;		/* the request's "id", if it had one */
+	int	 retry;		/* a held event sent again (mscart held) */
 };
 
 struct request {
@@ -94,6 +95,12 @@ struct push {
 	int		 dbfail;
 	int		 finishing;	/* the end is ours: no link messages */
 	int		 follow;	/* -f: keep going after the end of stdin */
+	int		 refused;	/* the server refuses this link: stop */
+	/* events answered but not applied, held when their acks are marked */
+	struct outbox_refusal ref[WINDOW];
+	size_t		 nref;
+	int		 retry_scan;	/* look for held events to send again */
+	size_t		 retry_inflight;
 };
 
 static void
@@ -152,7 +159,7 @@ out_append(struct push *p, const char *s, size_t len)
 }
 
 static void
-fifo_push(struct push *p, int64_t seq, char *id)
+fifo_push(struct push *p, int64_t seq, char *id, int retry)
 {
 	struct inflight *f = &p->fifo[(p->fhead + p->fcount) % WINDOW];
 
@@ -160,6 +167,9 @@ fifo_push(struct push *p, int64_t seq, char *id)
 		p->waiting_since = ms_mono_ms();
 	f->seq = seq;
 	f->id = id;
+	f->retry = retry;
+	if (retry)
+		p->retry_inflight++;
 	p->fcount++;
 }
 
@@ -170,6 +180,8 @@ fifo_pop(struct push *p)
 
 	p->fhead = (p->fhead + 1) % WINDOW;
 	p->fcount--;
+	if (f.retry)
+		p->retry_inflight--;
 	return f;
 }
 
@@ -333,6 +345,7 @@ link_start(struct push *p)
 	p->up = 1;
 	p->sent = p->acked;
 	p->outoff = p->outlen = 0;
+	p->retry_scan = 1;
 	return;
 fail:
 	ms_warn("push: cannot start %s", p->cmdname);
@@ -362,13 +375,31 @@ fill_output(struct push *p)
 	size_t n, want;
 	int rc;
 
+	/* held events an administrator asked to send again go first */
+	if (p->up && p->retry_scan && p->retry_inflight == 0) {
+		p->retry_scan = 0;
+		if ((rc = outbox_held_due(&p->ob, ev, READ_CHUNK, &n)) != 0) {
+			ms_warnx("push: outbox: %s", db_strerror(rc));
+			p->dbfail = 1;
+			return;
+		}
+		for (size_t i = 0; i < n; i++) {
+			if (p->fcount < WINDOW &&
+			    out_append(p, ev[i].line, ev[i].len) == 0)
+				fifo_push(p, ev[i].seq, NULL, 1);
+			free(ev[i].line);
+		}
+		if (n > 0)
+			ms_warnx("push: sending %zu held event%s again", n,
+			    n == 1 ? "" : "s");
+	}
 	while (p->up && p->fcount < WINDOW) {
 		if (p->rcount > 0 && p->req[p->rhead].after <= p->sent) {
 			struct request *r = &p->req[p->rhead];
 
 			if (out_append(p, r->line, r->len) == -1)
 				break;
-			fifo_push(p, 0, r->id);
+			fifo_push(p, 0, r->id, 0);
 			free(r->line);
 			p->rhead = (p->rhead + 1) % PENDING_MAX;
 			p->rcount--;
@@ -391,7 +422,7 @@ fill_output(struct push *p)
 		}
 		for (size_t i = 0; i < n; i++) {
 			if (out_append(p, ev[i].line, ev[i].len) == 0)
-				fifo_push(p, ev[i].seq, NULL);
+				fifo_push(p, ev[i].seq, NULL, 0);
 			else
 				p->dbfail = 1;
 			p->sent = ev[i].seq;
@@ -407,6 +438,58 @@ transient_code(const char *code)
 {
 	return code != NULL && (strcmp(code, "busy") == 0 ||
 	    strcmp(code, "internal") == 0);
+}
+
+/*
+ * Codes that say the link itself is wrong (a key whose forced role is
+ * another robot's): every event behind would be refused the same way,
+ * so push stops and the outbox stays as it is.
+ */
+static int
+link_refused_code(const char *code)
+{
+	return code != NULL && strcmp(code, "forbidden") == 0;
+}
+
+/*
+ * The event at the head of the window was answered but not applied:
+ * keep it (held), never drop it.  A resent held event gets its new
+ * reason at once; an outbox event moves to held when its ack is marked.
+ */
+static void
+hold_event(struct push *p, const struct inflight *f, const char *code,
+    const char *message)
+{
+	struct outbox_refusal *r;
+	int rc;
+
+	ms_warnx("push: server did not apply %s:%lld: %s: %s; kept (mscart "
+	    "held)", p->ob.robot, (long long)f->seq, code, message ? message : "");
+	if (f->retry) {
+		if ((rc = outbox_held_settle(&p->ob, f->seq, code, message)) != 0) {
+			ms_warnx("push: outbox: %s", db_strerror(rc));
+			p->dbfail = 1;
+		}
+		return;
+	}
+	r = &p->ref[p->nref++];
+	r->seq = f->seq;
+	snprintf(r->code, sizeof(r->code), "%s", code);
+	r->message = message ? strdup(message) : NULL;
+}
+
+/* The link is refused (see link_refused_code): say so and stop. */
+static void
+link_refused(struct push *p, const char *want, const char *code,
+    const char *message)
+{
+	ms_warnx("push: the server refuses %s on this link: %s: %s", want,
+	    code, message ? message : "");
+	ms_warnx("push: stopping; nothing is removed from the outbox (is "
+	    "this the key of robot %s?)", p->ob.robot);
+	p->refused = 1;
+	p->finishing = 1;
+	link_down(p, "refused", 0);
 }
 
 /* One reply line from the server: match it to the oldest message sent. */
@@ -427,8 +510,12 @@ handle_reply(struct push *p, json_t *j, int64_t *acked)
 		return -1;
 	}
 	if (p->fifo[p->fhead].seq > 0) {
+		const struct inflight *head = &p->fifo[p->fhead];
+		const char *msg = json_string_value(json_object_get(j, "message"));
+		int rc;
+
 		snprintf(want, sizeof(want), "%s:%lld", p->ob.robot,
-		    (long long)p->fifo[p->fhead].seq);
+		    (long long)head->seq);
 		ev = json_string_value(json_object_get(j, "event"));
 		code = json_string_value(json_object_get(j, "code"));
 		if ((t != MS_MSG_ACK && t != MS_MSG_ERROR) ||
@@ -442,11 +529,20 @@ handle_reply(struct push *p, json_t *j, int64_t *acked)
 			link_fail(p, "could not take %s now (%s)", want, code);
 			return -1;
 		}
+		if (t == MS_MSG_ERROR && link_refused_code(code)) {
+			link_refused(p, want, code, msg);
+			return -1;
+		}
 		if (t == MS_MSG_ERROR)
-			/* refused for good: resending cannot change that */
-			ms_warnx("push: server refused %s: %s: %s", want, code,
-			    json_string_value(json_object_get(j, "message")));
-		*acked = p->fifo[p->fhead].seq;
+			/* refused for good: resending as it is cannot help */
+			hold_event(p, head, code, msg);
+		else if (head->retry &&
+		    (rc = outbox_held_settle(&p->ob, head->seq, NULL, NULL)) != 0) {
+			ms_warnx("push: outbox: %s", db_strerror(rc));
+			p->dbfail = 1;
+		}
+		if (!head->retry)
+			*acked = head->seq;
 	}
 	f = fifo_pop(p);
 	free(f.id);
@@ -473,6 +569,29 @@ read_replies(struct push *p)
 		if (rc == MS_READ_ERROR) {
 			link_fail(p, "read: %s", err);
 			break;
+		}
+		if (rc == MS_READ_BAD && strstr(err, "longer") != NULL &&
+		    p->fcount > 0) {
+			/*
+			 * Too long to read, but one line: the framing holds.
+			 * Resending would get the same reply for ever, so the
+			 * event is kept aside (its seq makes a later resend
+			 * safe) and a request gets an error.
+			 */
+			struct inflight f = p->fifo[p->fhead];
+
+			if (f.seq > 0)
+				hold_event(p, &f, "too-long", "the server's reply "
+				    "was longer than the line limit");
+			else
+				reply_error(f.id, "too-long", "the server's reply "
+				    "was longer than the line limit");
+			if (f.seq > 0 && !f.retry)
+				acked = f.seq;
+			f = fifo_pop(p);
+			free(f.id);
+			got++;
+			continue;
 		}
 		if (rc == MS_READ_BAD) {
 			link_fail(p, "sent a bad reply (line %lu): %s",
@@ -502,7 +621,11 @@ read_replies(struct push *p)
 	if (got)
 		fflush(stdout);
 	if (acked > p->acked) {
-		if ((rc = outbox_mark_delivered(&p->ob, acked)) != 0) {
+		rc = outbox_mark_delivered(&p->ob, acked, p->ref, p->nref);
+		for (size_t i = 0; i < p->nref; i++)
+			free(p->ref[i].message);
+		p->nref = 0;
+		if (rc != 0) {
 			ms_warnx("push: outbox: %s", db_strerror(rc));
 			p->dbfail = 1;
 			return;
@@ -774,7 +897,7 @@ cmd_push(int argc, char **argv)
 	p->sent = p->acked;
 	ms_reader_init(&p->in, STDIN_FILENO, "-");
 
-	while (!ms_sig_stop && !p->dbfail) {
+	while (!ms_sig_stop && !p->dbfail && !p->refused) {
 		now = ms_mono_ms();
 		if (!p->up && now >= p->next_attempt)
 			link_start(p);
@@ -831,8 +954,10 @@ cmd_push(int argc, char **argv)
 			status = MS_EX_FAIL;
 			break;
 		}
-		if (rc == 0 && (!p->up || p->fcount == 0))
+		if (rc == 0 && (!p->up || p->fcount == 0)) {
 			refresh_positions(p);
+			p->retry_scan = 1;
+		}
 		if (in_i != -1 && pfd[in_i].revents)
 			read_stdin(p);
 		if (from_i != -1 && p->up && pfd[from_i].revents)
@@ -853,6 +978,8 @@ cmd_push(int argc, char **argv)
 		    (long long)(p->last - p->acked));
 	if (p->dbfail)
 		status = MS_EX_TEMPFAIL;
+	else if (p->refused)
+		status = MS_EX_FAIL;
 	if (p->bad > 0 && status == MS_EX_OK)
 		status = MS_EX_FAIL;
 	outbox_close(&p->ob);
