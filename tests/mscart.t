@@ -237,7 +237,7 @@ like "$OUT" '"what":"void".*"reason":"wrong slot"' "void is in the audit trail w
 # ----- bad input: refused, named, nothing applied, the loop goes on -----
 big=$(python3 -c 'print("{\"type\":\"query\",\"user\":\"" + "x" * 70000 + "\"}")')
 {
-	take nosuch "$A"
+	printf '%s\n' '{"type":"query","user":"nosuch"}'
 	printf '%s\n' '{"type":"pay","user":"nobody"}'
 	printf '%s\n' '{"type":"pay","user":"bob","currency":"XYZ"}'
 	printf '%s\n' '{"type":"product","sku":"neg","name":"Neg","price":-5,"currency":"EUR"}'
@@ -255,7 +255,7 @@ ap <bad
 is "$RC" 1 "apply exits 1 when a line was refused"
 is "$(count_lines)" 13 "still one reply per line"
 valid "errors"
-is "$(nth 1 code)/$(nth 1 line)/$(nth 1 source)" "unknown-sku/1/-" "unknown sku, with line and source"
+is "$(nth 1 code)/$(nth 1 line)/$(nth 1 source)" "unknown-user/1/-" "unknown user, with line and source"
 is "$(nth 2 code)" unknown-user "pay for an unknown user"
 is "$(nth 3 code)" invalid "a currency that is not ISO 4217"
 like "$(nth 4 message)" "price" "a negative amount"
@@ -268,7 +268,7 @@ is "$(nth 10 code)" invalid "a reply type is not a request"
 is "$(nth 11 code)" unknown-type "an unknown type"
 like "$(nth 12 message)" "unknown field" "an unknown field"
 is "$(nth 13 type)/$(nth 13 id)" "cart/last" "the loop goes on after bad lines"
-like "$ERR" "mscart: -:1: take: unknown sku" "stderr names source and line"
+like "$ERR" "mscart: -:1: query: unknown user" "stderr names source and line"
 run mscart show -a bob
 unlike "$OUT" nosuch "nothing from a refused line was applied"
 

@@ -46,7 +46,7 @@ static const char *const ack_status[] = { "applied", "duplicate", NULL };
 static const char *const user_status[] = { "active", "blocked", "attention", NULL };
 static const char *const cart_status[] = { "active", "blocked", "attention", "unknown", NULL };
 static const char *const limit_states[] = { "ok", "over", "blocked", NULL };
-static const char *const item_states[] = { "unpaid", "settling", "paid", "void", "credit", NULL };
+static const char *const item_states[] = { "unpaid", "settling", "paid", "void", "credit", "held", NULL };
 static const char *const settle_states[] = { "open", "paid", "declined", "failed",
     "review", "closed", NULL };
 static const char *const charged_status[] = { "succeeded", "declined", "failed", "unknown", NULL };

@@ -11,6 +11,47 @@
 
 #include "apply.h"
 
+/*
+ * The takes held because the catalogue did not have their sku (see
+ * apply_take) get the product's price now and become unpaid.
+ */
+static int
+price_held_lines(struct ctx *c, const json_t *product)
+{
+	const char *sku = str(product, "sku");
+	char by[MS_ID_MAX + 4];
+	int64_t *ids;
+	size_t n;
+	json_t *l;
+	int rc;
+
+	snprintf(by, sizeof(by), OWNER_HELD "%s", sku);
+	if ((rc = owner_lines(c->st, c->txn, by, &ids, &n)) != 0 || n == 0)
+		return rc;
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		if ((rc = line_get(c->st, c->txn, ids[i], &l, 1)) != 0)
+			break;
+		if (strcmp(str(l, "state"), "held") == 0) {
+			json_object_set(l, "name", json_object_get(product, "name"));
+			json_object_set(l, "price", json_object_get(product, "price"));
+			json_object_set(l, "currency",
+			    json_object_get(product, "currency"));
+			json_object_set_new(l, "state", json_string("unpaid"));
+			rc = line_put(c->st, c->txn, ids[i], l);
+		}
+		json_decref(l);
+		if (rc == 0)
+			rc = owner_del(c->st, c->txn, by, ids[i]);
+	}
+	if (rc == 0)
+		rc = audit_add(c->st, c->txn, c->role->who, "held-priced",
+		    json_pack("{s:s,s:I,s:O,s:O}", "sku", sku, "lines",
+		    (json_int_t)n, "price", json_object_get(product, "price"),
+		    "currency", json_object_get(product, "currency")));
+	free(ids);
+	return rc;
+}
+
 int
 apply_product(struct ctx *c)
 {
@@ -30,6 +71,8 @@ apply_product(struct ctx *c)
 	if ((rc = db_put_json(c->st->products, c->txn, sku, rec)) == 0)
 		rc = audit_add(c->st, c->txn, c->role->who, p ? "product-update" :
 		    "product-add", json_pack("{s:O}", "record", rec));
+	if (rc == 0)
+		rc = price_held_lines(c, rec);
 	json_decref(rec);
 	json_decref(p);
 	if (rc == 0)

@@ -43,6 +43,7 @@ apply_take(struct ctx *c)
 	char rec[16384], f[6 * MS_CARD_MAX + 256];
 	const char *card = str(c->msg, "card"), *sku = str(c->msg, "sku");
 	const char *cur;
+	char held_cur[4];
 	struct line_head h;
 	struct tbuf t, a;
 	int64_t lid, price;
@@ -53,18 +54,27 @@ apply_take(struct ctx *c)
 		json_incref(p);
 	else {
 		rc = db_get_json(st->products, c->txn, sku, &p, 0);
-		if (rc == DB_NOTFOUND)
-			return refuse(c, "unknown-sku", "take: unknown sku \"%s\"",
-			    sku);
-		if (rc != 0)
+		if (rc != 0 && rc != DB_NOTFOUND)
 			return rc;
-		json_object_set(product_cache(st), sku, p);
+		if (rc == 0)
+			json_object_set(product_cache(st), sku, p);
 	}
 	if ((rc = card_owner(st, c->txn, card, owner, sizeof(owner), user,
 	    sizeof(user))) != 0)
 		goto out;
-	price = num(p, "price");
-	cur = str(p, "currency");
+	if (p != NULL) {
+		price = num(p, "price");
+		cur = str(p, "currency");
+	} else {
+		/*
+		 * The item is gone whatever the catalogue says: the line is
+		 * kept, held at no price, until a product record for the sku
+		 * prices it (apply_product); HELD_BY indexes it by sku.
+		 */
+		price = 0;
+		catalog_currency(st, c->txn, held_cur);
+		cur = held_cur;
+	}
 	lid = st->next_line++;
 	line_id_format(lid, id, sizeof(id));
 	/*
@@ -79,7 +89,10 @@ apply_take(struct ctx *c)
 	tb_str(&t, "\",\"sku\":\"");
 	tb_str(&t, sku);
 	tb_str(&t, "\",\"name\":");
-	tb_quote(&t, str(p, "name"));
+	if (p != NULL)
+		tb_quote(&t, str(p, "name"));
+	else
+		tb_str(&t, "null");
 	tb_str(&t, ",\"price\":");
 	tb_i64(&t, price);
 	tb_str(&t, ",\"currency\":\"");
@@ -92,7 +105,8 @@ apply_take(struct ctx *c)
 	tb_str(&t, str(c->msg, "slot"));
 	tb_str(&t, "\",\"event\":\"");
 	tb_str(&t, c->event);
-	tb_str(&t, "\",\"state\":\"unpaid\",\"settlement\":null}\n"
+	tb_str(&t, p != NULL ? "\",\"state\":\"unpaid\",\"settlement\":null}\n"
+	    "{\"owner\":" : "\",\"state\":\"held\",\"settlement\":null}\n"
 	    "{\"owner\":");
 	tb_quote(&t, owner);
 	if (card != NULL) {
@@ -113,15 +127,23 @@ apply_take(struct ctx *c)
 	tb_str(&a, ",\"currency\":\"");
 	tb_str(&a, cur);
 	tb_mem(&a, "\"", 1);
+	if (p == NULL)
+		tb_str(&a, ",\"held\":\"unknown sku\"");
 	if (t.over || a.over) {
 		rc = EINVAL;
 		goto out;
 	}
-	h.state = 'u';
+	h.state = p != NULL ? 'u' : 'h';
 	snprintf(h.currency, sizeof(h.currency), "%s", cur);
 	h.price = price;
 	if ((rc = line_put_rec(st, c->txn, lid, &h, rec, t.n)) == 0 &&
-	    (rc = owner_add(st, c->txn, owner, lid)) == 0)
+	    (rc = owner_add(st, c->txn, owner, lid)) == 0 && p == NULL) {
+		char by[MS_ID_MAX + 4];
+
+		snprintf(by, sizeof(by), OWNER_HELD "%s", sku);
+		rc = owner_add(st, c->txn, by, lid);
+	}
+	if (rc == 0)
 		rc = audit_take(st, c->role->who, f);
 out:
 	json_decref(p);
@@ -152,7 +174,7 @@ apply_return(struct ctx *c)
 		if (strcmp(str(l, "sku"), sku) == 0 && num(l, "price") >= 0) {
 			const char *s = str(l, "state");
 
-			if (strcmp(s, "unpaid") == 0)
+			if (strcmp(s, "unpaid") == 0 || strcmp(s, "held") == 0)
 				break;
 			if (paid == NULL && (strcmp(s, "paid") == 0 ||
 			    strcmp(s, "settling") == 0) &&
@@ -167,6 +189,13 @@ apply_return(struct ctx *c)
 		l = NULL;
 	}
 	if (l != NULL) {
+		if (strcmp(str(l, "state"), "held") == 0) {
+			char by[MS_ID_MAX + 4];
+
+			snprintf(by, sizeof(by), OWNER_HELD "%s", sku);
+			if ((rc = owner_del(st, c->txn, by, ids[i])) != 0)
+				goto out;
+		}
 		json_object_set_new(l, "state", json_string("void"));
 		json_object_set_new(l, "voided_by", json_string(c->event));
 		if ((rc = line_put(st, c->txn, ids[i], l)) == 0)

@@ -58,7 +58,7 @@ cart_text(struct store *st, DB_TXN *txn, const char *user, json_t *urec,
 		if ((rc = line_get_item(st, txn, lc, ids[i], &h, &item,
 		    &len)) != 0)
 			goto out;
-		if (state_is_open(h.state)) {
+		if (state_is_open(h.state) && h.state != 'h') {
 			for (k = 0; k < ncur && strcmp(curs[k], h.currency) != 0; k++)
 				;
 			if (k == ncur && ncur < 16)

@@ -93,5 +93,5 @@ user_default_currency(struct store *st, DB_TXN *txn, const char *user,
 int
 state_is_open(char s)
 {
-	return s == 'u' || s == 's' || s == 'c';
+	return s == 'u' || s == 's' || s == 'c' || s == 'h';
 }

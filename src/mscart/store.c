@@ -373,6 +373,7 @@ line_state_char(const char *state)
 	if (strcmp(state, "paid") == 0) return 'p';
 	if (strcmp(state, "void") == 0) return 'v';
 	if (strcmp(state, "credit") == 0) return 'c';
+	if (strcmp(state, "held") == 0) return 'h';
 	return '?';
 }
 

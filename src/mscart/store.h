@@ -58,6 +58,7 @@ struct store {
 #define OWNER_USER	"u:"	/* u:USER */
 #define OWNER_CARD	"c:"	/* c:CARD, takes by an unknown card */
 #define OWNER_REVIEW	"r:"	/* takes without a card, for admin review */
+#define OWNER_HELD	"h:"	/* h:SKU, takes of a product not in the catalogue */
 
 int	store_open(struct store *, const char *home, int nosync);
 void	store_close(struct store *);
@@ -86,7 +87,8 @@ int	db_del_str(DB *, DB_TXN *, const char *key);
  * reply is then the items copied as they are, without parsing them.
  */
 struct line_head {
-	char	state;		/* u(npaid) s(ettling) p(aid) v(oid) c(redit) */
+	char	state;		/* u(npaid) s(ettling) p(aid) v(oid) c(redit)
+				   h(eld: an unknown sku, not priced yet) */
 	char	currency[4];
 	int64_t	price;
 };
