@@ -64,4 +64,55 @@ is "$(cart)" "$($MODEL applied)" "adding the product prices the held takes"
 is "$(states)" "$($MODEL -a applied)" "each held line is unpaid at the new price"
 like "$(mscart log)" '"what":"held-priced","sku":"tea","lines":2' "the audit trail says so"
 
+# --- point 6: replies within the line limit, however long the tab ---
+B=iso14443a:0B0B0B0B
+printf '{"type":"user","user":"bob","name":"Bob","cards":["%s"],"currency":"EUR"}\n' "$B" >u
+printf '%s\n' '{"type":"product","sku":"long","name":"A product whose name is long enough to fill a display line and then some more, for the test of a long tab: ninety and more","price":120,"currency":"EUR"}' >>u
+apply_all u
+python3 -c 'import sys
+for i in range(400):
+    print("{\"type\":\"take\",\"ts\":\"2026-11-28T10:10:00.000Z\",\"robot\":\"r6\",\"seq\":%d,\"slot\":\"A1\",\"sku\":\"long\",\"card\":\"%s\"}" % (i + 1, sys.argv[1]))' "$B" >e6
+apply_all e6
+printf '{"type":"identify","ts":"2026-11-28T10:11:00.000Z","robot":"r6","seq":401,"card":"%s"}\n' "$B" >i6
+apply_all i6
+is "$(printf '%s\n' "$OUT" | wc -c | tr -d ' ')" "$(printf '%s\n' "$OUT" | head -c 65537 | wc -c | tr -d ' ')" \
+    "the identify ack of a 400-item tab is within 65536 bytes"
+is "$(printf '%s\n' "$OUT" | python3 -c 'import json,sys
+c = json.load(sys.stdin)["cart"]
+print(c["count"], c["total"])')" "$($MODEL -u bob applied)" \
+    "its cart has the model's count and total"
+is "$(printf '%s\n' "$OUT" | python3 -c 'import json,sys
+c = json.load(sys.stdin)["cart"]
+print(len(c["items"]), c["more"])')" "20 True" "and the first 20 items, with more to come"
+# page through the query's replies
+python3 - "$MS_BIN/mscart" >pages <<'PY'
+import json, subprocess, sys
+off, ids, longest = 0, [], 0
+while True:
+    q = json.dumps({"type": "query", "user": "bob", "offset": off})
+    out = subprocess.run([sys.argv[1], "apply"], input=q + "\n", capture_output=True,
+                         text=True).stdout
+    longest = max(longest, len(out.encode()))
+    c = json.loads(out)
+    ids += [int(i["id"][1:]) for i in c["items"]]
+    off += len(c["items"])
+    if not c["more"]:
+        break
+print(longest <= 65537, len(ids), ids == sorted(ids), c["count"], c["total"])
+PY
+bobmodel=$($MODEL -u bob applied)
+is "$(cat pages)" "True 400 True $bobmodel" \
+    "query pages: each reply within the limit, 400 items in order, the model's count and total"
+
+# the same through record and push: the identify's ack does not wedge
+# the outbox, and the take recorded after it is billed
+printf '%s\n' "{\"type\":\"identify\",\"ts\":\"2026-11-28T10:12:00.000Z\",\"card\":\"$B\"}" \
+    "{\"type\":\"take\",\"ts\":\"2026-11-28T10:12:01.000Z\",\"slot\":\"A1\",\"sku\":\"long\",\"card\":\"$B\"}" |
+    mscart record -r r7 -d robot | tee -a applied >/dev/null
+run timeout -k 5 60 mscart push -r r7 -d robot -- mscart serve --role robot:r7
+is "$RC" 0 "push delivers an identify of a long tab and what follows, and ends"
+is "$(printf '%s\n' "$OUT" | jget status | tr '\n' ' ')" "applied applied " "both applied"
+is "$(mscart show bob | jget count)" "$($MODEL -u bob applied | cut -d' ' -f1)" \
+    "the take after the identify is on the tab"
+
 done_testing

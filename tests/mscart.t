@@ -307,7 +307,8 @@ is "$(printf '%s\n' "$OUT" | grep -c '"applied"')" 6000 "6000 takes for dora"
 printf '{"type":"query","user":"dora"}\n' >q
 run -i q mscart apply
 is "$(printf '%s\n' "$OUT" | jget total)" 540000 "her cart adds up all 6000 lines (90 each)"
-is "$(printf '%s\n' "$OUT" | jget items | grep -o '"sku"' | wc -l | tr -d ' ')" 6000 \
-    "and lists every one"
+is "$(printf '%s\n' "$OUT" | jget count)" 6000 "and counts every one"
+is "$(printf '%s\n' "$OUT" | jget items | grep -o '"sku"' | wc -l | tr -d ' ')/$(printf '%s\n' "$OUT" | jget more)" \
+    100/true "in pages of 100 items"
 
 done_testing

@@ -135,6 +135,8 @@ enum ms_msg_type {
 #define MS_KEY_MAX	255	/* idempotency keys (Stripe's limit) */
 #define MS_CARDS_MAX	16	/* cards per user */
 #define MS_ITEMS_MAX	10000	/* items in one cart reply */
+#define MS_CART_PAGE	100	/* items in a query's cart, at most */
+#define MS_ACK_ITEMS	20	/* items in an identify ack's cart, at most */
 
 enum ms_msg_type ms_msg_type(const json_t *);	/* from its "type" */
 const char	*ms_msg_type_name(enum ms_msg_type);

@@ -108,6 +108,7 @@ static const struct field f_query[] = {
 	{ "user", K_ID, 0, NULL },
 	{ "card", K_CARD, 0, NULL },
 	{ "all", K_BOOL, 0, NULL },
+	{ "offset", K_COUNT, 0, NULL },
 	{ NULL, 0, 0, NULL }
 };
 static const struct field f_cart[] = {
@@ -120,6 +121,9 @@ static const struct field f_cart[] = {
 	{ "limit", K_ENUM, 1, limit_states },
 	{ "credit_limit", K_AMOUNT, 0, NULL },
 	{ "items", K_ITEMS, 1, NULL },
+	{ "count", K_COUNT, 0, NULL },
+	{ "offset", K_COUNT, 0, NULL },
+	{ "more", K_BOOL, 0, NULL },
 	{ "total", K_SIGNED_AMOUNT, 1, NULL },
 	{ "currency", K_CURRENCY, 1, NULL },
 	{ "totals", K_TOTALS, 0, NULL },

@@ -57,7 +57,8 @@ int	 state_is_open(char state);
 
 /* cart.c */
 int	 cart_text(struct store *, DB_TXN *, const char *user, json_t *urec,
-	    const char *card, int all, const char *reqid, struct ms_buf *out);
+	    const char *card, int all, const char *reqid, size_t offset,
+	    size_t max, struct ms_buf *out);
 
 /* watchdog.c */
 void	 watchdog_arm(void);

@@ -308,8 +308,9 @@ apply_event(struct ctx *c, enum ms_msg_type type)
 			json_decref(ack);
 			return rc;
 		}
-		if ((rc = cart_build(st, c->txn, rc == 0 ? user : NULL,
-		    rc == 0 ? NULL : card, 0, &cart)) != 0) {
+		/* a page only: the ack stays small however long the tab */
+		if ((rc = cart_build_page(st, c->txn, rc == 0 ? user : NULL,
+		    rc == 0 ? NULL : card, MS_ACK_ITEMS, &cart)) != 0) {
 			json_decref(ack);
 			return rc;
 		}

@@ -62,7 +62,7 @@ apply_query(struct ctx *c)
 		return rc;
 	rc = cart_text(c->st, c->txn, user[0] ? user : NULL, u,
 	    str(c->msg, "card"), json_is_true(json_object_get(c->msg, "all")),
-	    str(c->msg, "id"), &b);
+	    str(c->msg, "id"), (size_t)num(c->msg, "offset"), MS_CART_PAGE, &b);
 	json_decref(u);
 	if (rc != 0) {
 		free(b.p);

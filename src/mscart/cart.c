@@ -14,17 +14,27 @@
 /*
  * A cart message as text: the stored items are copied as they are, so a
  * query costs no JSON parsing of its lines.  reqid may be NULL.
+ *
+ * The totals count every open line, but the items are a page: from the
+ * offset-th, at most max of them and at most CART_ITEMS_BYTES of text,
+ * so that a reply stays within the line limit of ms-events(5) however
+ * long the tab.  "count" says how many items the cart has in all, and
+ * "more" whether some follow the page (ask again from offset + items).
  */
+#define CART_ITEMS_BYTES	(48 * 1024)
+
 int
 cart_text(struct store *st, DB_TXN *txn, const char *user, json_t *urec,
-    const char *card, int all, const char *reqid, struct ms_buf *out)
+    const char *card, int all, const char *reqid, size_t offset, size_t max,
+    struct ms_buf *out)
 {
 	json_t *u = NULL;
 	char owner[MS_CARD_MAX + 4], cur[4], curs[16][4];
 	char hbuf[8 * MS_TEXT_MAX + 1024];
 	struct tbuf t;
 	int64_t *ids = NULL, sums[16] = { 0 }, total = 0;
-	size_t n, ncur = 0, first = 0, nitems = 0;
+	size_t n, ncur = 0, nitems = 0, count = 0;
+	int more = 0;
 	const char *status = "unknown", *limit = "ok";
 	struct ms_buf items = { 0 };
 	DBC *lc = NULL;
@@ -45,12 +55,9 @@ cart_text(struct store *st, DB_TXN *txn, const char *user, json_t *urec,
 	}
 	if ((rc = owner_lines(st, txn, owner, &ids, &n)) != 0)
 		goto out;
-	/* the newest MS_ITEMS_MAX lines at most */
-	if (n > MS_ITEMS_MAX)
-		first = n - MS_ITEMS_MAX;
-	if (n > first && (rc = st->lines->cursor(st->lines, txn, &lc, 0)) != 0)
+	if (n > 0 && (rc = st->lines->cursor(st->lines, txn, &lc, 0)) != 0)
 		goto out;
-	for (size_t i = first; i < n; i++) {
+	for (size_t i = 0; i < n; i++) {
 		struct line_head h;
 		const char *item;
 		size_t len, k;
@@ -66,11 +73,16 @@ cart_text(struct store *st, DB_TXN *txn, const char *user, json_t *urec,
 			if (k < 16)
 				ms_money_add(sums[k], h.price, &sums[k]);
 		}
-		if (all || state_is_open(h.state)) {
+		if (!all && !state_is_open(h.state))
+			continue;
+		if (count++ < offset)
+			continue;
+		if (nitems < max && items.len + len + 1 <= CART_ITEMS_BYTES) {
 			if (nitems++ > 0)
 				ms_buf_add(&items, ",", 1);
 			ms_buf_add(&items, item, len);
-		}
+		} else
+			more = 1;
 	}
 	if (cur[0] == '\0' && ncur > 0)
 		snprintf(cur, sizeof(cur), "%s", curs[0]);
@@ -123,7 +135,14 @@ cart_text(struct store *st, DB_TXN *txn, const char *user, json_t *urec,
 	if (items.len > 0)
 		ms_buf_add(out, items.p, items.len);
 	tb_init(&t, hbuf, sizeof(hbuf));
-	tb_str(&t, "],\"total\":");
+	tb_str(&t, "],\"count\":");
+	tb_i64(&t, (int64_t)count);
+	if (offset > 0) {
+		tb_str(&t, ",\"offset\":");
+		tb_i64(&t, (int64_t)offset);
+	}
+	tb_str(&t, more ? ",\"more\":true" : ",\"more\":false");
+	tb_str(&t, ",\"total\":");
 	tb_i64(&t, total);
 	tb_str(&t, ",\"currency\":\"");
 	tb_str(&t, cur);
@@ -149,6 +168,21 @@ out:
 }
 
 int
+cart_build_page(struct store *st, DB_TXN *txn, const char *user,
+    const char *card, size_t max, json_t **cartp)
+{
+	struct ms_buf b = { 0 };
+	int rc;
+
+	*cartp = NULL;
+	if ((rc = cart_text(st, txn, user, NULL, card, 0, NULL, 0, max,
+	    &b)) == 0 && (*cartp = json_loadb(b.p, b.len, 0, NULL)) == NULL)
+		rc = ENOMEM;
+	free(b.p);
+	return rc;
+}
+
+int
 cart_build(struct store *st, DB_TXN *txn, const char *user, const char *card,
     int all, json_t **cartp)
 {
@@ -156,7 +190,8 @@ cart_build(struct store *st, DB_TXN *txn, const char *user, const char *card,
 	int rc;
 
 	*cartp = NULL;
-	if ((rc = cart_text(st, txn, user, NULL, card, all, NULL, &b)) == 0 &&
+	if ((rc = cart_text(st, txn, user, NULL, card, all, NULL, 0, SIZE_MAX,
+	    &b)) == 0 &&
 	    (*cartp = json_loadb(b.p, b.len, 0, NULL)) == NULL)
 		rc = ENOMEM;
 	free(b.p);

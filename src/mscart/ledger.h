@@ -49,9 +49,12 @@ struct loop_opts {
 long	ledger_loop(struct store *, int fd, const char *source,
 	    const struct loop_opts *);
 
-/* A cart message for an owner ("u:USER" or "c:CARD"), as query sends it. */
+/* A cart message for an owner ("u:USER" or "c:CARD"), with every item. */
 int	cart_build(struct store *, DB_TXN *, const char *user, const char *card,
 	    int all, json_t **cart);
+/* The same with the first max open items only (an identify's ack). */
+int	cart_build_page(struct store *, DB_TXN *, const char *user,
+	    const char *card, size_t max, json_t **cart);
 
 /*
  * Run fn in a transaction, retrying deadlocks and reopening after
