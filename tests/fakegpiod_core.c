@@ -92,6 +92,13 @@ static enum fk_debounce debounce_mode = FK_DEBOUNCE_YES;
 static struct timed_edge *script;
 static size_t nscript;
 static int64_t script_base_ns;
+/*
+ * When the script's next edge is due (INT64_MAX: none).  A script edge is
+ * stamped with its due time even when the thread applies it late (a busy
+ * machine), so a debounce period ends only once every edge due before
+ * its end has been applied: as a kernel that saw the edges in time.
+ */
+static int64_t script_next_ns = INT64_MAX;
 
 static int64_t
 clock_ns(clockid_t id)
@@ -290,6 +297,8 @@ debounce_thread(void *arg)
 				l = &chips[c].lines[i];
 				if (l->due_ns == 0)
 					continue;
+				if (l->due_ns >= script_next_ns)
+					continue;	/* woken when it moves */
 				if (l->due_ns <= clock_ns(CLOCK_MONOTONIC)) {
 					if (l->req != NULL && logical(l) != l->reported)
 						queue(l, l->due_ns);
@@ -479,15 +488,26 @@ script_thread(void *arg)
 	size_t i;
 
 	(void)arg;
-	for (i = 0; i < nscript; i++) {
+	for (i = 0; i < nscript; ) {
 		at = script_base_ns + script[i].t_ns;
 		ts.tv_sec = at / 1000000000;
 		ts.tv_nsec = at % 1000000000;
 		while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts,
 		    NULL) == EINTR)
 			;
+		/*
+		 * Every edge due by now at once: woken late, the thread
+		 * must not let the reader see half a burst the kernel would
+		 * have queued whole.
+		 */
 		pthread_mutex_lock(&mu);
-		apply(script[i].offset, script[i].high, at, 1);
+		do {
+			apply(script[i].offset, script[i].high, at, 1);
+			i++;
+		} while (i < nscript && (at = script_base_ns +
+		    script[i].t_ns) <= clock_ns(CLOCK_MONOTONIC));
+		script_next_ns = i < nscript ? at : INT64_MAX;
+		pthread_cond_signal(&due_cv);
 		pthread_mutex_unlock(&mu);
 	}
 	return NULL;
@@ -541,6 +561,8 @@ threads_start(void)
 	sigset_t all, old;
 
 	script_base_ns = clock_ns(CLOCK_MONOTONIC);
+	if (nscript > 0)
+		script_next_ns = script_base_ns + script[0].t_ns;
 	/* the kernel takes no signals from the program: nor do our threads */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
