@@ -26,8 +26,9 @@ cart() {
 c = json.load(sys.stdin)
 print(c.get("count", len(c["items"])), "overflow" if c.get("overflow") else c["total"])'
 }
-states() {
-	mscart show -a alice | python3 -c 'import json,sys
+states() { states_of alice; }
+states_of() {
+	mscart show -a "$1" | python3 -c 'import json,sys
 for i in json.load(sys.stdin)["items"]: print(i["id"][1:], i["state"], i["price"], i["sku"])'
 }
 apply_all() { cat "$@" >>applied; run -i "$1" mscart apply; }
@@ -114,5 +115,68 @@ is "$RC" 0 "push delivers an identify of a long tab and what follows, and ends"
 is "$(printf '%s\n' "$OUT" | jget status | tr '\n' ' ')" "applied applied " "both applied"
 is "$(mscart show bob | jget count)" "$($MODEL -u bob applied | cut -d' ' -f1)" \
     "the take after the identify is on the tab"
+
+# --- point 4: a cart is exact, whatever the history ---
+D=iso14443a:0D0D0D0D
+printf '{"type":"user","user":"dan","name":"Dan","cards":["%s"],"currency":"EUR"}\n' "$D" >u4
+printf '%s\n' '{"type":"product","sku":"gum","name":"Gum","price":90,"currency":"EUR"}' >>u4
+apply_all u4
+python3 -c 'import sys
+card = sys.argv[1]
+ev = lambda s, t, sku: "{\"type\":\"%s\",\"ts\":\"2026-11-28T12:00:00.000Z\",\"robot\":\"r4\",\"seq\":%d,\"slot\":\"B1\",\"sku\":\"%s\",\"card\":\"%s\"}" % (t, s, sku, card)
+print(ev(1, "take", "cola"))
+for i in range(10000):
+    print(ev(2 + 2 * i, "take", "gum"))
+    print(ev(3 + 2 * i, "return", "gum"))' "$D" >e4
+apply_all e4
+is "$(printf '%s\n' "$OUT" | grep -c '"applied"')" 20001 "one take, then 10,000 take/return pairs"
+is "$(mscart show dan | jget count) $(mscart show dan | jget total)" "$($MODEL -u dan applied)" \
+    "the cart still has the first take: the model's count and total"
+echo '{"type":"query","user":"dan"}' >q4
+run -i q4 mscart apply
+is "$(printf '%s\n' "$OUT" | jget count) $(printf '%s\n' "$OUT" | jget total)" "$($MODEL -u dan applied)" \
+    "so does a query"
+echo '{"type":"pay","user":"dan"}' >p4
+apply_all p4
+is "$(printf '%s\n' "$OUT" | jget amount)" "$($MODEL -u dan applied | cut -d' ' -f2)" \
+    "and pay charges what the cart shows"
+
+# --- point 10: which lines a return matches ---
+C=iso14443a:0C0C0C0C
+printf '{"type":"user","user":"carol","name":"Carol","cards":["%s"],"currency":"EUR"}\n' "$C" >u10
+apply_all u10
+# gen10 SEED FIRSTSEQ START: random takes and returns of carol at two
+# robots, two slots, two skus; the clock moves on by up to 40 minutes
+gen10() {
+	python3 -c 'import random, sys
+rnd = random.Random(int(sys.argv[1])); seq = int(sys.argv[2]); t = int(sys.argv[3])
+for i in range(400):
+    t += rnd.choice([1, 5, 60, 600, 2400])
+    seq += 1
+    h, r = divmod(t, 3600); m, s = divmod(r, 60)
+    print("{\"type\":\"%s\",\"ts\":\"2026-11-%02dT%02d:%02d:%02d.000Z\",\"robot\":\"%s\",\"seq\":%d,\"slot\":\"%s\",\"sku\":\"%s\",\"card\":\"%s\"}" % (
+        rnd.choice(["take", "take", "return"]), 1 + h // 24, h % 24, m, s,
+        rnd.choice(["ra", "rb"]), seq, rnd.choice(["S1", "S2"]),
+        rnd.choice(["cola", "gum"]), sys.argv[4]))' "$@" "$C"
+}
+gen10 1 0 0 >e10a
+apply_all e10a
+is "$(states_of carol)" "$($MODEL -a -u carol applied)" \
+    "random takes and returns: every line's state as the model has it"
+echo '{"type":"pay","user":"carol"}' >p10
+apply_all p10
+printf '{"type":"charged","settlement":"%s","key":"%s","status":"succeeded","amount":%s,"currency":"EUR"}\n' \
+    "$(printf '%s\n' "$OUT" | jget settlement)" "$(printf '%s\n' "$OUT" | jget key)" \
+    "$(printf '%s\n' "$OUT" | jget amount)" >c10
+run -i c10 mscart settle
+echo '{"type":"paid","user":"carol"}' >>applied
+gen10 2 1000 200000 >e10b
+apply_all e10b
+is "$(states_of carol)" "$($MODEL -a -u carol applied)" \
+    "after a settlement: voids and credits as the model has them"
+is "$(mscart show carol | jget count) $(mscart show carol | jget total)" \
+    "$($MODEL -u carol applied)" "and the cart's count and total"
+like "$(mscart log | grep -c return-credit)" '^[1-9]' "some returns were credits"
+like "$(mscart log | grep -c return-unmatched)" '^[1-9]' "some matched nothing (review)"
 
 done_testing

@@ -150,59 +150,125 @@ out:
 	return rc;
 }
 
+/*
+ * Which lines a return may match (mscart(1), "return"): the owner's
+ * takes of the same sku at the same robot and slot, taken at most
+ * RETURN_WINDOW_MS before the return (by the robot's own clock) and not
+ * after it.  The item goes back into the slot it came from, during or
+ * soon after the visit; a return elsewhere or later is for a person to
+ * look at (review), not for the ledger to guess.
+ */
+#define RETURN_WINDOW_MS	(3600 * 1000)
+
+struct return_match {
+	const char	*sku, *robot, *slot;
+	int64_t		 ts;		/* the return's */
+	int64_t		 found;		/* the newest matching line */
+};
+
+/* Does a take (item or whole line) match the return? */
+static int
+return_matches(const struct return_match *m, const json_t *l)
+{
+	const char *robot = str(l, "robot"), *slot = str(l, "slot");
+	int64_t ts;
+
+	if (num(l, "price") < 0 || strcmp(str(l, "sku"), m->sku) != 0 ||
+	    robot == NULL || strcmp(robot, m->robot) != 0 || slot == NULL ||
+	    strcmp(slot, m->slot) != 0 ||
+	    ms_time_parse(str(l, "ts"), &ts) != 0)
+		return 0;
+	return ts <= m->ts && m->ts - ts <= RETURN_WINDOW_MS;
+}
+
+/* An open line: keep the newest unpaid or held take that matches. */
+static int
+void_candidate(const struct line_head *h, const char *item, size_t len,
+    void *arg)
+{
+	struct return_match *m = arg;
+	json_t *l;
+	int64_t id;
+
+	if (h->state != 'u' && h->state != 'h')
+		return 0;
+	if ((l = json_loadb(item, len, 0, NULL)) == NULL)
+		return 0;
+	if (return_matches(m, l) && line_id_parse(str(l, "id"), &id) == 0 &&
+	    id > m->found)
+		m->found = id;
+	json_decref(l);
+	return 0;
+}
+
 static int
 apply_return(struct ctx *c)
 {
 	struct store *st = c->st;
 	char owner[MS_CARD_MAX + 4], user[MS_ID_MAX + 1], id[32];
 	const char *card = str(c->msg, "card"), *sku = str(c->msg, "sku");
+	struct return_match m;
 	int64_t *ids = NULL, cid;
 	json_t *l = NULL, *paid = NULL, *cl;
 	int64_t paid_id = 0;
-	size_t n, i;
+	size_t n = 0, i;
 	int rc;
 
 	if ((rc = card_owner(st, c->txn, card, owner, sizeof(owner), user,
 	    sizeof(user))) != 0)
 		return rc;
-	if ((rc = owner_lines(st, c->txn, owner, &ids, &n)) != 0)
+	memset(&m, 0, sizeof(m));
+	m.sku = sku;
+	m.robot = str(c->msg, "robot");
+	m.slot = str(c->msg, "slot");
+	if (ms_time_parse(str(c->msg, "ts"), &m.ts) != 0)
+		return refuse(c, "invalid", "return: bad ts");
+	/* an unpaid (or held) take is voided: the open lines are enough */
+	if ((rc = open_lines_walk(st, c->txn, owner, void_candidate, &m)) != 0)
 		return rc;
-	/* newest first: an unpaid take is voided, else a paid one credited */
-	for (i = n; i-- > 0; ) {
-		if ((rc = line_get(st, c->txn, ids[i], &l, 0)) != 0)
-			goto out;
-		if (strcmp(str(l, "sku"), sku) == 0 && num(l, "price") >= 0) {
-			const char *s = str(l, "state");
-
-			if (strcmp(s, "unpaid") == 0 || strcmp(s, "held") == 0)
-				break;
-			if (paid == NULL && (strcmp(s, "paid") == 0 ||
-			    strcmp(s, "settling") == 0) &&
-			    !json_is_true(json_object_get(l, "credited"))) {
-				paid = l;
-				paid_id = ids[i];
-				l = NULL;
-				continue;
-			}
-		}
-		json_decref(l);
-		l = NULL;
-	}
-	if (l != NULL) {
+	if (m.found > 0) {
+		if ((rc = line_get(st, c->txn, m.found, &l, 1)) != 0)
+			return rc;
 		if (strcmp(str(l, "state"), "held") == 0) {
 			char by[MS_ID_MAX + 4];
 
 			snprintf(by, sizeof(by), OWNER_HELD "%s", sku);
-			if ((rc = owner_del(st, c->txn, by, ids[i])) != 0)
+			if ((rc = owner_del(st, c->txn, by, m.found)) != 0)
 				goto out;
 		}
 		json_object_set_new(l, "state", json_string("void"));
 		json_object_set_new(l, "voided_by", json_string(c->event));
-		if ((rc = line_put(st, c->txn, ids[i], l)) == 0)
+		if ((rc = line_put(st, c->txn, m.found, l)) == 0)
 			rc = audit_add(st, c->txn, c->role->who, "return-void",
 			    json_pack("{s:s,s:O}", "event", c->event, "line",
 			    json_object_get(l, "id")));
-	} else if (paid != NULL) {
+		goto out;
+	}
+	/*
+	 * Else the newest paid or settling take not credited yet gets a
+	 * credit.  A robot's clock may go back, so the whole history is
+	 * looked at: a return that voids (the common case) never gets here.
+	 */
+	if ((rc = owner_lines(st, c->txn, owner, &ids, &n)) != 0)
+		return rc;
+	for (i = n; i-- > 0; ) {
+		const char *s;
+
+		if ((rc = line_get(st, c->txn, ids[i], &l, 0)) != 0)
+			goto out;
+		s = str(l, "state");
+		if (return_matches(&m, l) && (strcmp(s, "paid") == 0 ||
+		    strcmp(s, "settling") == 0) &&
+		    !json_is_true(json_object_get(l, "credited"))) {
+			paid = l;
+			paid_id = ids[i];
+			l = NULL;
+			break;
+		}
+		json_decref(l);
+		l = NULL;
+	}
+	if (paid != NULL) {
 		json_object_set_new(paid, "credited", json_true());
 		if ((rc = line_put(st, c->txn, paid_id, paid)) != 0)
 			goto out;
@@ -228,9 +294,10 @@ apply_return(struct ctx *c)
 			    id, "credit_for", json_object_get(paid, "id")));
 		json_decref(cl);
 	} else
+		/* nothing to match: for a person to review */
 		rc = audit_add(st, c->txn, c->role->who, "return-unmatched",
-		    json_pack("{s:s,s:s,s:s}", "event", c->event, "owner",
-		    owner, "sku", sku));
+		    json_pack("{s:s,s:s,s:s,s:s,s:s}", "event", c->event,
+		    "owner", owner, "robot", m.robot, "slot", m.slot, "sku", sku));
 out:
 	json_decref(l);
 	json_decref(paid);

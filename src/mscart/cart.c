@@ -22,6 +22,81 @@
  * "more" whether some follow the page (ask again from offset + items).
  */
 #define CART_ITEMS_BYTES	(48 * 1024)
+#define CART_CURRENCIES		16
+
+/* What a cart adds up while its lines go by. */
+struct cart_acc {
+	int	 all;
+	size_t	 offset, max;
+	char	 curs[CART_CURRENCIES][4];
+	int64_t	 sums[CART_CURRENCIES];
+	size_t	 ncur, nitems, count;
+	int	 more;
+	struct ms_buf items;
+};
+
+static int
+cart_add_line(const struct line_head *h, const char *item, size_t len,
+    void *arg)
+{
+	struct cart_acc *a = arg;
+	size_t k;
+
+	if (state_is_open(h->state) && h->state != 'h') {
+		for (k = 0; k < a->ncur && strcmp(a->curs[k], h->currency) != 0; k++)
+			;
+		if (k == a->ncur && a->ncur < CART_CURRENCIES)
+			memcpy(a->curs[a->ncur++], h->currency, 4);
+		if (k < CART_CURRENCIES)
+			ms_money_add(a->sums[k], h->price, &a->sums[k]);
+	}
+	if (!a->all && !state_is_open(h->state))
+		return 0;
+	if (a->count++ < a->offset)
+		return 0;
+	/* max SIZE_MAX: every item (show), no page */
+	if (a->nitems < a->max && (a->max == SIZE_MAX ||
+	    a->items.len + len + 1 <= CART_ITEMS_BYTES)) {
+		if (a->nitems++ > 0)
+			ms_buf_add(&a->items, ",", 1);
+		ms_buf_add(&a->items, item, len);
+	} else
+		a->more = 1;
+	return 0;
+}
+
+/*
+ * The owner's lines through cart_add_line: the open ones from open.db
+ * (the cost grows with the open lines, not the history), or with all
+ * every line from owners.db.
+ */
+static int
+cart_lines(struct store *st, DB_TXN *txn, const char *owner,
+    struct cart_acc *a)
+{
+	int64_t *ids = NULL;
+	struct line_head h;
+	const char *item;
+	DBC *lc = NULL;
+	size_t n, len;
+	int rc;
+
+	if (!a->all)
+		return open_lines_walk(st, txn, owner, cart_add_line, a);
+	if ((rc = owner_lines(st, txn, owner, &ids, &n)) != 0)
+		return rc;
+	if (n > 0 && (rc = st->lines->cursor(st->lines, txn, &lc, 0)) != 0)
+		goto out;
+	for (size_t i = 0; i < n && rc == 0; i++)
+		if ((rc = line_get_item(st, txn, lc, ids[i], &h, &item,
+		    &len)) == 0)
+			rc = cart_add_line(&h, item, len, a);
+out:
+	if (lc != NULL)
+		lc->close(lc);
+	free(ids);
+	return rc;
+}
 
 int
 cart_text(struct store *st, DB_TXN *txn, const char *user, json_t *urec,
@@ -29,17 +104,18 @@ cart_text(struct store *st, DB_TXN *txn, const char *user, json_t *urec,
     struct ms_buf *out)
 {
 	json_t *u = NULL;
-	char owner[MS_CARD_MAX + 4], cur[4], curs[16][4];
+	char owner[MS_CARD_MAX + 4], cur[4];
 	char hbuf[8 * MS_TEXT_MAX + 1024];
 	struct tbuf t;
-	int64_t *ids = NULL, sums[16] = { 0 }, total = 0;
-	size_t n, ncur = 0, nitems = 0, count = 0;
-	int more = 0;
+	struct cart_acc acc;
+	int64_t total = 0;
 	const char *status = "unknown", *limit = "ok";
-	struct ms_buf items = { 0 };
-	DBC *lc = NULL;
 	int rc;
 
+	memset(&acc, 0, sizeof(acc));
+	acc.all = all;
+	acc.offset = offset;
+	acc.max = max;
 	if (user != NULL) {
 		if (urec != NULL)
 			u = json_incref(urec);
@@ -53,44 +129,15 @@ cart_text(struct store *st, DB_TXN *txn, const char *user, json_t *urec,
 		snprintf(owner, sizeof(owner), OWNER_CARD "%s", card);
 		cur[0] = '\0';
 	}
-	if ((rc = owner_lines(st, txn, owner, &ids, &n)) != 0)
+	if ((rc = cart_lines(st, txn, owner, &acc)) != 0)
 		goto out;
-	if (n > 0 && (rc = st->lines->cursor(st->lines, txn, &lc, 0)) != 0)
-		goto out;
-	for (size_t i = 0; i < n; i++) {
-		struct line_head h;
-		const char *item;
-		size_t len, k;
-
-		if ((rc = line_get_item(st, txn, lc, ids[i], &h, &item,
-		    &len)) != 0)
-			goto out;
-		if (state_is_open(h.state) && h.state != 'h') {
-			for (k = 0; k < ncur && strcmp(curs[k], h.currency) != 0; k++)
-				;
-			if (k == ncur && ncur < 16)
-				memcpy(curs[ncur++], h.currency, 4);
-			if (k < 16)
-				ms_money_add(sums[k], h.price, &sums[k]);
-		}
-		if (!all && !state_is_open(h.state))
-			continue;
-		if (count++ < offset)
-			continue;
-		if (nitems < max && items.len + len + 1 <= CART_ITEMS_BYTES) {
-			if (nitems++ > 0)
-				ms_buf_add(&items, ",", 1);
-			ms_buf_add(&items, item, len);
-		} else
-			more = 1;
-	}
-	if (cur[0] == '\0' && ncur > 0)
-		snprintf(cur, sizeof(cur), "%s", curs[0]);
+	if (cur[0] == '\0' && acc.ncur > 0)
+		snprintf(cur, sizeof(cur), "%s", acc.curs[0]);
 	else if (cur[0] == '\0')
 		catalog_currency(st, txn, cur);
-	for (size_t k = 0; k < ncur; k++)
-		if (strcmp(curs[k], cur) == 0)
-			total = sums[k];
+	for (size_t k = 0; k < acc.ncur; k++)
+		if (strcmp(acc.curs[k], cur) == 0)
+			total = acc.sums[k];
 	if (u != NULL && strcmp(status, "blocked") == 0)
 		limit = "blocked";
 	else if (u != NULL && json_is_integer(json_object_get(u, "limit")) &&
@@ -132,37 +179,34 @@ cart_text(struct store *st, DB_TXN *txn, const char *user, json_t *urec,
 		goto out;
 	}
 	ms_buf_add(out, hbuf, t.n);
-	if (items.len > 0)
-		ms_buf_add(out, items.p, items.len);
+	if (acc.items.len > 0)
+		ms_buf_add(out, acc.items.p, acc.items.len);
 	tb_init(&t, hbuf, sizeof(hbuf));
 	tb_str(&t, "],\"count\":");
-	tb_i64(&t, (int64_t)count);
+	tb_i64(&t, (int64_t)acc.count);
 	if (offset > 0) {
 		tb_str(&t, ",\"offset\":");
 		tb_i64(&t, (int64_t)offset);
 	}
-	tb_str(&t, more ? ",\"more\":true" : ",\"more\":false");
+	tb_str(&t, acc.more ? ",\"more\":true" : ",\"more\":false");
 	tb_str(&t, ",\"total\":");
 	tb_i64(&t, total);
 	tb_str(&t, ",\"currency\":\"");
 	tb_str(&t, cur);
 	tb_str(&t, "\",\"totals\":[");
-	for (size_t k = 0; k < ncur; k++) {
+	for (size_t k = 0; k < acc.ncur; k++) {
 		tb_str(&t, k > 0 ? ",{\"currency\":\"" : "{\"currency\":\"");
-		tb_str(&t, curs[k]);
+		tb_str(&t, acc.curs[k]);
 		tb_str(&t, "\",\"amount\":");
-		tb_i64(&t, sums[k]);
+		tb_i64(&t, acc.sums[k]);
 		tb_mem(&t, "}", 1);
 	}
 	tb_str(&t, "]}");
 	ms_buf_add(out, hbuf, t.n);
-	if (t.over || items.failed || out->failed)
+	if (t.over || acc.items.failed || out->failed)
 		rc = ENOMEM;
 out:
-	if (lc != NULL)
-		lc->close(lc);
-	free(items.p);
-	free(ids);
+	free(acc.items.p);
 	json_decref(u);
 	return rc;
 }

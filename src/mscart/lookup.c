@@ -55,9 +55,9 @@ currency_of(struct store *st, DB_TXN *txn, const json_t *u, const char *user,
 {
 	struct line_head h;
 	char owner[MS_ID_MAX + 4];
-	int64_t *ids = NULL;
 	const char *item;
-	size_t n, len;
+	int64_t first;
+	size_t len;
 	int rc = 0;
 
 	if (u != NULL && str(u, "currency") != NULL) {
@@ -66,12 +66,10 @@ currency_of(struct store *st, DB_TXN *txn, const json_t *u, const char *user,
 	}
 	catalog_currency(st, txn, cur);
 	snprintf(owner, sizeof(owner), OWNER_USER "%s", user);
-	if ((rc = owner_lines(st, txn, owner, &ids, &n)) != 0)
-		return rc;
-	if (n > 0 && (rc = line_get_item(st, txn, NULL, ids[0], &h, &item,
-	    &len)) == 0)
+	/* the first line only: a long history costs nothing here */
+	if ((rc = owner_first(st, txn, owner, &first)) == 0 &&
+	    (rc = line_get_item(st, txn, NULL, first, &h, &item, &len)) == 0)
 		snprintf(cur, 4, "%s", h.currency);
-	free(ids);
 	return rc == DB_NOTFOUND ? 0 : rc;
 }
 

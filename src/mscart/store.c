@@ -12,7 +12,7 @@
 const char *const store_db_names[] = {
 	"products.db", "users.db", "cards.db", "lines.db", "owners.db",
 	"events.db", "settlements.db", "opens.db", "audit.db", "meta.db",
-	NULL
+	"open.db", NULL
 };
 
 static DB **
@@ -20,9 +20,81 @@ db_slot(struct store *st, int i)
 {
 	DB **slots[] = {
 		&st->products, &st->users, &st->cards, &st->lines, &st->owners,
-		&st->events, &st->settlements, &st->opens, &st->audit, &st->meta
+		&st->events, &st->settlements, &st->opens, &st->audit, &st->meta,
+		&st->open_lines
 	};
 	return slots[i];
+}
+
+#define OPEN_INDEX_BUILT	"index:open"	/* in meta.db, once built */
+
+/*
+ * The key of a line in open.db, the secondary index of lines.db that
+ * Berkeley DB keeps up to date on every put: its owner while the line
+ * is open (unpaid, settling, credit, held), nothing otherwise.  A cart
+ * then reads its open lines only, however long the owner's history.
+ */
+static int
+open_line_key(DB *sec, const DBT *pkey, const DBT *data, DBT *skey)
+{
+	static const char tag[] = "{\"owner\":\"";
+	const char *p = data->data, *nl, *e, *q;
+	json_t *x;
+	const char *o;
+
+	(void)sec, (void)pkey;
+	if (data->size < LINE_HEAD_LEN + 2 || (p[0] != 'u' && p[0] != 's' &&
+	    p[0] != 'c' && p[0] != 'h'))
+		return DB_DONOTINDEX;
+	e = p + data->size;
+	if ((nl = memchr(p + LINE_HEAD_LEN, '\n', data->size - LINE_HEAD_LEN)) ==
+	    NULL)
+		return DB_DONOTINDEX;
+	nl++;
+	memset(skey, 0, sizeof(*skey));
+	/* the extras start with the owner (apply_take, line_put) */
+	if ((size_t)(e - nl) > sizeof(tag) - 1 &&
+	    memcmp(nl, tag, sizeof(tag) - 1) == 0) {
+		nl += sizeof(tag) - 1;
+		for (q = nl; q < e && *q != '"' && *q != '\\'; q++)
+			;
+		if (q < e && *q == '"') {
+			skey->data = (void *)nl;
+			skey->size = (u_int32_t)(q - nl);
+			return 0;
+		}
+	}
+	if ((x = json_loadb(nl, (size_t)(e - nl), 0, NULL)) == NULL ||
+	    (o = json_string_value(json_object_get(x, "owner"))) == NULL) {
+		json_decref(x);
+		return DB_DONOTINDEX;
+	}
+	skey->data = strdup(o);
+	skey->size = (u_int32_t)strlen(o);
+	skey->flags = DB_DBT_APPMALLOC;
+	json_decref(x);
+	return skey->data == NULL ? ENOMEM : 0;
+}
+
+/*
+ * Secondary indexes are not persistent: associate after every open.  A
+ * ledger made before open.db existed has it built here, once, in the
+ * opening transaction (meta.db remembers it was).
+ */
+static int
+associate_open_lines(struct store *st, DB_TXN *txn)
+{
+	char flag[8];
+	int rc, built;
+
+	rc = db_get_str(st->meta, txn, OPEN_INDEX_BUILT, flag, sizeof(flag));
+	if (rc != 0 && rc != DB_NOTFOUND)
+		return rc;
+	built = rc == 0;
+	if ((rc = st->lines->associate(st->lines, txn, st->open_lines,
+	    open_line_key, built ? 0 : DB_CREATE)) != 0)
+		return rc;
+	return built ? 0 : db_put_str(st->meta, txn, OPEN_INDEX_BUILT, "1");
 }
 
 const char *
@@ -50,7 +122,8 @@ open_dbs(struct store *st)
 
 		if ((rc = db_create(dbp, st->env, 0)) != 0)
 			goto fail;
-		if (strcmp(store_db_names[i], "owners.db") == 0)
+		if (strcmp(store_db_names[i], "owners.db") == 0 ||
+		    strcmp(store_db_names[i], "open.db") == 0)
 			(*dbp)->set_flags(*dbp, DB_DUPSORT);
 		/* bigger pages: fewer splits for the append-mostly trees */
 		(*dbp)->set_pagesize(*dbp, 16384);
@@ -61,6 +134,8 @@ open_dbs(struct store *st)
 			goto fail;
 		}
 	}
+	if ((rc = associate_open_lines(st, txn)) != 0)
+		goto fail;
 	if ((rc = txn->commit(txn, 0)) != 0)
 		return rc;
 	return 0;
@@ -72,7 +147,12 @@ fail:
 static void
 close_dbs(struct store *st)
 {
-	for (int i = 0; store_db_names[i] != NULL; i++) {
+	int n = 0;
+
+	while (store_db_names[n] != NULL)
+		n++;
+	/* backwards: the secondary index closes before lines.db */
+	for (int i = n - 1; i >= 0; i--) {
 		DB **dbp = db_slot(st, i);
 
 		if (*dbp != NULL)
@@ -697,6 +777,71 @@ out:
 		*ids = NULL;
 		*n = 0;
 	}
+	return rc;
+}
+
+int
+owner_first(struct store *st, DB_TXN *txn, const char *owner, int64_t *id)
+{
+	unsigned char b[8];
+	DBT k, d;
+	int rc;
+
+	dbt_key(&k, owner, strlen(owner));
+	memset(&d, 0, sizeof(d));
+	d.data = b;
+	d.ulen = sizeof(b);
+	d.flags = DB_DBT_USERMEM;
+	if ((rc = st->owners->get(st->owners, txn, &k, &d, 0)) != 0)
+		return rc;
+	*id = d.size == 8 ? ms_be64_get(b) : 0;
+	return 0;
+}
+
+int
+open_lines_walk(struct store *st, DB_TXN *txn, const char *owner,
+    int (*fn)(const struct line_head *, const char *item, size_t len,
+    void *arg), void *arg)
+{
+	DBC *c;
+	DBT k, d;
+	u_int32_t op = DB_SET;
+	int rc, rc2;
+
+	if ((rc = st->open_lines->cursor(st->open_lines, txn, &c, 0)) != 0)
+		return rc;
+	memset(&d, 0, sizeof(d));
+	d.data = st->getbuf;
+	d.size = st->getbuflen;
+	d.flags = DB_DBT_REALLOC;
+	for (;;) {
+		const unsigned char *p;
+		const char *nl;
+		struct line_head h;
+
+		dbt_key(&k, owner, strlen(owner));
+		rc = c->get(c, &k, &d, op);
+		st->getbuf = d.data;
+		st->getbuflen = d.size;
+		if (rc != 0)
+			break;
+		op = DB_NEXT_DUP;
+		p = d.data;
+		if (d.size < HEAD_LEN + 2 || (nl = memchr(p + HEAD_LEN, '\n',
+		    d.size - HEAD_LEN)) == NULL)
+			continue;
+		h.state = (char)p[0];
+		memcpy(h.currency, p + 1, 3);
+		h.currency[3] = '\0';
+		h.price = ms_be64_get(p + 4);
+		if ((rc = fn(&h, (const char *)p + HEAD_LEN,
+		    (size_t)(nl - ((const char *)p + HEAD_LEN)), arg)) != 0)
+			break;
+	}
+	if (rc == DB_NOTFOUND)
+		rc = 0;
+	if ((rc2 = c->close(c)) != 0 && rc == 0)
+		rc = rc2;
 	return rc;
 }
 

@@ -35,6 +35,7 @@ struct store {
 	DB	*opens;		/* "user\0currency" -> open settlement id */
 	DB	*audit;		/* number (8 bytes BE) -> audit JSON */
 	DB	*meta;		/* counter name -> int64 */
+	DB	*open_lines;	/* owner -> open lines (secondary of lines) */
 	char	 home[1024];
 	struct ms_dbenv_opts opts;
 	/* counters held for the running batch (see store_counters_*) */
@@ -151,6 +152,16 @@ void	store_counters_forget(struct store *);
 int	owner_lines(struct store *, DB_TXN *, const char *owner, int64_t **ids,
 	    size_t *n);
 int	owner_add(struct store *, DB_TXN *, const char *owner, int64_t id);
+/* The owner's first line number, or DB_NOTFOUND. */
+int	owner_first(struct store *, DB_TXN *, const char *owner, int64_t *id);
+/*
+ * fn with each open line (unpaid, settling, credit, held) of owner, in
+ * line order, from open.db: head, item text and its length.  A non-zero
+ * return from fn ends the walk and is returned.
+ */
+int	open_lines_walk(struct store *, DB_TXN *, const char *owner,
+	    int (*fn)(const struct line_head *, const char *item, size_t len,
+	    void *arg), void *arg);
 int	owner_del(struct store *, DB_TXN *, const char *owner, int64_t id);
 
 /* Append one audit record: who did what, with details (reference stolen). */

@@ -51,6 +51,7 @@ class Ledger:
         self.users = []
         self.lines = []          # in order of application
         self.seen = set()
+        self.takes = {}          # (sku, robot, slot) -> indexes of takes
 
     def owner(self, card):
         if card is None:
@@ -93,6 +94,8 @@ class Ledger:
             self.seen.add(key)
         if t == "take":
             p = self.products.get(m["sku"])
+            self.takes.setdefault((m["sku"], m.get("robot"), m["slot"]),
+                                  []).append(len(self.lines))
             self.lines.append({
                 "id": len(self.lines) + 1, "owner": self.owner(m.get("card")),
                 "sku": m["sku"], "robot": m.get("robot"), "slot": m["slot"],
@@ -105,16 +108,18 @@ class Ledger:
 
     def ret(self, m):
         owner, when = self.owner(m.get("card")), ts_ms(m["ts"])
-        cands = [l for l in self.lines if l["owner"] == owner and
-                 l["price"] >= 0 and l["state"] != "credit" and
-                 l["sku"] == m["sku"] and l["robot"] == m.get("robot") and
-                 l["slot"] == m["slot"] and
-                 l["ts"] <= when <= l["ts"] + RETURN_WINDOW_MS]
-        for l in reversed(cands):
+        key = (m["sku"], m.get("robot"), m["slot"])
+        def cands():    # newest applied first
+            for i in reversed(self.takes.get(key, ())):
+                l = self.lines[i]
+                if (l["owner"] == owner and
+                        l["ts"] <= when <= l["ts"] + RETURN_WINDOW_MS):
+                    yield l
+        for l in cands():
             if l["state"] in ("unpaid", "held"):
                 l["state"] = "void"
                 return
-        for l in reversed(cands):
+        for l in cands():
             if l["state"] in ("paid", "settling") and not l["credited"]:
                 l["credited"] = True
                 self.lines.append({
