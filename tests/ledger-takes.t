@@ -179,4 +179,28 @@ is "$(mscart show carol | jget count) $(mscart show carol | jget total)" \
 like "$(mscart log | grep -c return-credit)" '^[1-9]' "some returns were credits"
 like "$(mscart log | grep -c return-unmatched)" '^[1-9]' "some matched nothing (review)"
 
+# --- point 5: a tab past the money limit says overflow ---
+E=iso14443a:0E0E0E0E
+printf '{"type":"user","user":"erin","name":"Erin","cards":["%s"],"currency":"JPY","limit":5000}\n' "$E" >u5
+printf '%s\n' '{"type":"product","sku":"gold","name":"Gold","price":999999999999999,"currency":"JPY"}' \
+    '{"type":"product","sku":"tea-jp","name":"Tea","price":150,"currency":"JPY"}' >>u5
+apply_all u5
+{ ev r5 2026-11-28T13:00:00.000Z take ",\"slot\":\"G1\",\"sku\":\"gold\",\"card\":\"$E\""
+  ev r5 2026-11-28T13:00:01.000Z take ",\"slot\":\"G1\",\"sku\":\"gold\",\"card\":\"$E\""
+  ev r5 2026-11-28T13:00:02.000Z take ",\"slot\":\"G2\",\"sku\":\"tea-jp\",\"card\":\"$E\""
+} >e5
+apply_all e5
+echo '{"type":"query","user":"erin"}' >q5
+run -i q5 mscart apply
+is "$(printf '%s\n' "$OUT" | jget count) $(printf '%s\n' "$OUT" | jget overflow)" \
+    "$($MODEL -u erin applied | sed 's/overflow/true/')" \
+    "query: the model's count, and overflow instead of a total"
+is "$(printf '%s\n' "$OUT" | jget total)/$(printf '%s\n' "$OUT" | jget totals.0.amount)/$(printf '%s\n' "$OUT" | jget limit)" \
+    "null/null/over" "no number that is not the sum, and over the limit"
+printf '%s\n' "$OUT" | $MS_BUILD/tests/msvalidate >/dev/null 2>&1
+ok $? "the overflowing cart is a valid ms-events(5) message"
+run mscart show -H erin
+like "$OUT" "due +overflow JPY" "show -H says overflow"
+unlike "$OUT" "999,999,999,999,999 JPY *$" "and no smaller number as what is due"
+
 done_testing

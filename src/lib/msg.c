@@ -24,6 +24,7 @@ enum kind {
 	K_AMOUNT,	/* integer 0..MS_AMOUNT_MAX */
 	K_POS_AMOUNT,	/* integer 1..MS_AMOUNT_MAX */
 	K_SIGNED_AMOUNT,/* integer -MS_AMOUNT_MAX..MS_AMOUNT_MAX */
+	K_SUM,		/* a signed amount, or null for a sum past the limit */
 	K_CURRENCY,
 	K_BOOL,
 	K_KEY,		/* idempotency key: 1..255 printable ASCII, no space */
@@ -124,7 +125,8 @@ static const struct field f_cart[] = {
 	{ "count", K_COUNT, 0, NULL },
 	{ "offset", K_COUNT, 0, NULL },
 	{ "more", K_BOOL, 0, NULL },
-	{ "total", K_SIGNED_AMOUNT, 1, NULL },
+	{ "total", K_SUM, 1, NULL },
+	{ "overflow", K_BOOL, 0, NULL },
 	{ "currency", K_CURRENCY, 1, NULL },
 	{ "totals", K_TOTALS, 0, NULL },
 	{ NULL, 0, 0, NULL }
@@ -145,7 +147,7 @@ static const struct field f_item[] = {
 };
 static const struct field f_total[] = {
 	{ "currency", K_CURRENCY, 1, NULL },
-	{ "amount", K_SIGNED_AMOUNT, 1, NULL },
+	{ "amount", K_SUM, 1, NULL },
 	{ NULL, 0, 0, NULL }
 };
 static const struct field f_pay[] = {
@@ -336,6 +338,7 @@ check_value(const char *what, const struct field *f, const json_t *v,
 	case K_ID_NULL:
 	case K_TEXT_NULL:
 	case K_CARD_NULL:
+	case K_SUM:
 		if (json_is_null(v))
 			return 0;
 		break;
@@ -412,6 +415,7 @@ check_value(const char *what, const struct field *f, const json_t *v,
 	case K_AMOUNT:
 	case K_POS_AMOUNT:
 	case K_SIGNED_AMOUNT:
+	case K_SUM:
 		if (!json_is_integer(v)) {
 			SET_ERR("%s: field \"%s\" must be an integer%s", what,
 			    f->name, json_is_real(v) ? " (minor units, no fraction)" : "");
@@ -436,7 +440,7 @@ check_value(const char *what, const struct field *f, const json_t *v,
 			    what, f->name, (long long)MS_AMOUNT_MAX);
 			return -1;
 		}
-		if (f->kind == K_SIGNED_AMOUNT &&
+		if ((f->kind == K_SIGNED_AMOUNT || f->kind == K_SUM) &&
 		    (i < -MS_AMOUNT_MAX || i > MS_AMOUNT_MAX)) {
 			SET_ERR("%s: field \"%s\" is out of range", what, f->name);
 			return -1;

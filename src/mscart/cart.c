@@ -30,6 +30,7 @@ struct cart_acc {
 	size_t	 offset, max;
 	char	 curs[CART_CURRENCIES][4];
 	int64_t	 sums[CART_CURRENCIES];
+	int	 overflow[CART_CURRENCIES];	/* the sum passed the limit */
 	size_t	 ncur, nitems, count;
 	int	 more;
 	struct ms_buf items;
@@ -47,8 +48,10 @@ cart_add_line(const struct line_head *h, const char *item, size_t len,
 			;
 		if (k == a->ncur && a->ncur < CART_CURRENCIES)
 			memcpy(a->curs[a->ncur++], h->currency, 4);
-		if (k < CART_CURRENCIES)
-			ms_money_add(a->sums[k], h->price, &a->sums[k]);
+		/* a sum past the money limit is said, never cut short */
+		if (k < CART_CURRENCIES &&
+		    ms_money_add(a->sums[k], h->price, &a->sums[k]) == -1)
+			a->overflow[k] = 1;
 	}
 	if (!a->all && !state_is_open(h->state))
 		return 0;
@@ -109,6 +112,7 @@ cart_text(struct store *st, DB_TXN *txn, const char *user, json_t *urec,
 	struct tbuf t;
 	struct cart_acc acc;
 	int64_t total = 0;
+	int overflow = 0;
 	const char *status = "unknown", *limit = "ok";
 	int rc;
 
@@ -136,13 +140,15 @@ cart_text(struct store *st, DB_TXN *txn, const char *user, json_t *urec,
 	else if (cur[0] == '\0')
 		catalog_currency(st, txn, cur);
 	for (size_t k = 0; k < acc.ncur; k++)
-		if (strcmp(acc.curs[k], cur) == 0)
+		if (strcmp(acc.curs[k], cur) == 0) {
 			total = acc.sums[k];
+			overflow = acc.overflow[k];
+		}
 	if (u != NULL && strcmp(status, "blocked") == 0)
 		limit = "blocked";
 	else if (u != NULL && json_is_integer(json_object_get(u, "limit")) &&
 	    str(u, "currency") && strcmp(str(u, "currency"), cur) == 0 &&
-	    total > num(u, "limit"))
+	    (overflow || total > num(u, "limit")))
 		limit = "over";
 	/* built by hand: a query is the hot path of a terminal */
 	tb_init(&t, hbuf, sizeof(hbuf));
@@ -190,7 +196,10 @@ cart_text(struct store *st, DB_TXN *txn, const char *user, json_t *urec,
 	}
 	tb_str(&t, acc.more ? ",\"more\":true" : ",\"more\":false");
 	tb_str(&t, ",\"total\":");
-	tb_i64(&t, total);
+	if (overflow)
+		tb_str(&t, "null,\"overflow\":true");
+	else
+		tb_i64(&t, total);
 	tb_str(&t, ",\"currency\":\"");
 	tb_str(&t, cur);
 	tb_str(&t, "\",\"totals\":[");
@@ -198,7 +207,10 @@ cart_text(struct store *st, DB_TXN *txn, const char *user, json_t *urec,
 		tb_str(&t, k > 0 ? ",{\"currency\":\"" : "{\"currency\":\"");
 		tb_str(&t, acc.curs[k]);
 		tb_str(&t, "\",\"amount\":");
-		tb_i64(&t, acc.sums[k]);
+		if (acc.overflow[k])
+			tb_str(&t, "null");
+		else
+			tb_i64(&t, acc.sums[k]);
 		tb_mem(&t, "}", 1);
 	}
 	tb_str(&t, "]}");

@@ -151,8 +151,13 @@ show_table(const json_t *cart)
 		    str(it, "state"), str(it, "robot") ? str(it, "robot") : "-");
 	}
 	json_array_foreach(json_object_get(cart, "totals"), i, v) {
-		ms_money_format(num(v, "amount"), str(v, "currency"), amount,
-		    sizeof(amount));
+		if (json_is_null(json_object_get(v, "amount")))
+			/* past the money limit: never a smaller number */
+			snprintf(amount, sizeof(amount), "overflow %s",
+			    str(v, "currency"));
+		else
+			ms_money_format(num(v, "amount"), str(v, "currency"),
+			    amount, sizeof(amount));
 		printf("%-62s %14s\n", "due", amount);
 	}
 	if (json_array_size(json_object_get(cart, "totals")) == 0) {
