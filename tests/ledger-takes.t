@@ -203,4 +203,20 @@ run mscart show -H erin
 like "$OUT" "due +overflow JPY" "show -H says overflow"
 unlike "$OUT" "999,999,999,999,999 JPY *$" "and no smaller number as what is due"
 
+# --- point 12: stopped is not done ---
+mkfifo fifo12
+spawn fifo12 out12 err12 mscart apply
+pid12=$BG_PID
+exec 3>fifo12
+ev r12 2026-11-28T14:00:00.000Z door ',"state":"open"' >&3
+wait_line out12 '"applied"' 20
+ok $? "apply answers the first line of an open input"
+kill -TERM "$pid12"
+wait "$pid12"
+is "$?" 143 "SIGTERM with input still open: apply exits 143 (128 + SIGTERM), not 0"
+exec 3>&-
+echo '{"type":"query","user":"alice"}' >q12
+run -i q12 mscart apply
+is "$RC" 0 "apply that reaches the end of its input exits 0"
+
 done_testing

@@ -27,11 +27,17 @@ static const unsigned long requests =
     TYPE_BIT(MS_MSG_PAY) | TYPE_BIT(MS_MSG_PRODUCT) |
     TYPE_BIT(MS_MSG_USER) | TYPE_BIT(MS_MSG_CHARGED);
 
-/* A hangup means the client went away: stop like on SIGTERM. */
+/*
+ * A hangup means the client went away: stop like on SIGTERM.  Which
+ * signal stopped the loop makes the exit status of apply, import and
+ * settle when input was left (128 + its number, as a shell says).
+ */
+static volatile sig_atomic_t stop_signal;
+
 static void
-on_hangup(int sig)
+on_stop_signal(int sig)
 {
-	(void)sig;
+	stop_signal = sig;
 	ms_sig_stop = 1;
 }
 
@@ -48,6 +54,8 @@ loop_files(const char *home, int nosync, int batch, struct loop_opts *o,
 	long refused = 0, r;
 	int fd, status = MS_EX_OK;
 
+	int stopped = 0;
+
 	if (store_open(&st, home, nosync) != 0)
 		return MS_EX_TEMPFAIL;
 	ms_sig_install(0);
@@ -55,11 +63,14 @@ loop_files(const char *home, int nosync, int batch, struct loop_opts *o,
 		struct sigaction sa;
 
 		memset(&sa, 0, sizeof(sa));
-		sa.sa_handler = on_hangup;
+		sa.sa_handler = on_stop_signal;
 		sigemptyset(&sa.sa_mask);
 		sigaction(SIGHUP, &sa, NULL);	/* no SA_RESTART */
+		sigaction(SIGTERM, &sa, NULL);
+		sigaction(SIGINT, &sa, NULL);
 	}
 	o->batch_max = batch;
+	o->stopped = &stopped;
 	if (argc == 0) {
 		r = ledger_loop(&st, STDIN_FILENO, "-", o);
 		if (r < 0)
@@ -67,7 +78,11 @@ loop_files(const char *home, int nosync, int batch, struct loop_opts *o,
 		else
 			refused += r;
 	}
-	for (int i = 0; i < argc && !ms_sig_stop; i++) {
+	for (int i = 0; i < argc; i++) {
+		if (ms_sig_stop) {
+			stopped = 1;	/* files not even opened */
+			break;
+		}
 		if ((fd = open(argv[i], O_RDONLY)) == -1) {
 			ms_warn("%s", argv[i]);
 			status = MS_EX_FAIL;
@@ -85,6 +100,13 @@ loop_files(const char *home, int nosync, int batch, struct loop_opts *o,
 		status = MS_EX_FAIL;
 	if (status == MS_EX_OK && refused > 0 && !refusals_ok)
 		status = MS_EX_FAIL;
+	/*
+	 * Stopped with input left: not done, whatever was refused so far,
+	 * and a script must be able to tell (serve's input is a client's,
+	 * whose end is not ours to report).
+	 */
+	if (stopped && !refusals_ok && status != MS_EX_TEMPFAIL)
+		status = 128 + (stop_signal ? stop_signal : SIGTERM);
 	return status;
 }
 

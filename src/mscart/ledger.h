@@ -34,6 +34,8 @@ struct loop_opts {
 	int		 quiet;		/* errors to stderr, no replies */
 	int		 warn;		/* errors to stderr too */
 	int		 batch_max;	/* lines per transaction */
+	int		*stopped;	/* set to 1 if a signal stopped the loop
+					   before the end of its input */
 };
 
 #define TYPE_BIT(t)	(1UL << (t))

@@ -526,6 +526,8 @@ ledger_loop(struct store *st, int fd, const char *source,
 		ms_warnx("%s: %s", source, f.err);
 		fatal = 1;
 	}
+	if (!eof && ms_sig_stop && o->stopped != NULL)
+		*o->stopped = 1;
 	feed_stop(&f, tid, 1);
 	free(b.items);
 	return fatal ? -1 : refused;
