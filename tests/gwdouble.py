@@ -47,10 +47,20 @@ object shows in search only --search-lag seconds after it was written
 With --process-time S a request holds its key for S seconds while it is
 processed; another request under the same key meanwhile gets 409.
 
+With --rate-limit N the double limits requests as Stripe does (about 100
+writes a second in live mode, 25 in test mode): a token bucket that holds
+--rate-burst tokens (default N, one second's worth) and gains N a second;
+a request that finds it empty is not processed and gets 429 with
+Retry-After: --retry-after and Stripe's body, {"error": {"type":
+"invalid_request_error", "code": "rate_limit", ...}}.  Every request but
+/_stats and /_admin counts, searches included.
+
 GET /_stats answers JSON: per settlement the charges committed (their
 ids: money taken), the attempts per key, faults injected, idempotency
 mismatches, keys expired, searches, requests without a key, Retry-After
-violations, connections accepted and the arrival time of every request.
+violations, connections accepted, the arrival time of every request,
+the requests rate-limited (429) and the most requests that arrived
+within any one second (peak_1s).
 --log FILE writes one JSON line per request (method, path, query, key,
 whether the Bearer key was right, Stripe-Version, body).
 
@@ -93,6 +103,10 @@ class Gateway:
         self.requests = 0
         self.connections = 0
         self.arrivals = []       # monotonic time of each charge request
+        self.rate_limited = 0    # requests answered 429 by the bucket
+        self.limited_at = []     # their arrival times
+        self.bucket = Bucket(args.rate_limit, args.rate_burst or args.rate_limit) \
+            if args.rate_limit > 0 else None
         self.seq = 0
         self.log = open(args.log, "a") if args.log else None
         self.secret = None
@@ -153,6 +167,15 @@ class Gateway:
         self.charges.setdefault(settlement, []).append(cid)
         return cid
 
+    def peak_1s(self):
+        """The most requests that arrived within any one second."""
+        a, best, i = self.arrivals, 0, 0
+        for j in range(len(a)):
+            while a[j] - a[i] >= 1.0:
+                i += 1
+            best = max(best, j - i + 1)
+        return best
+
     def stats(self):
         return {
             "charges": self.charges,
@@ -167,7 +190,27 @@ class Gateway:
             "requests": self.requests,
             "connections": self.connections,
             "arrivals": self.arrivals,
+            "rate_limited": self.rate_limited,
+            "limited_at": self.limited_at,
+            "peak_1s": self.peak_1s(),
         }
+
+
+class Bucket:
+    """Stripe's limiter as a token bucket: burst tokens, rate a second."""
+
+    def __init__(self, rate, burst):
+        self.rate, self.burst = rate, max(1.0, burst)
+        self.tokens, self.t = self.burst, time.monotonic()
+
+    def take(self):
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.t) * self.rate)
+        self.t = now
+        if self.tokens < 1:
+            return False
+        self.tokens -= 1
+        return True
 
 
 def public(o):
@@ -263,7 +306,10 @@ async def serve(gw, method, target, headers, body, writer):
     if done is not None:
         return done
     gw.requests += 1
-    gw.arrivals.append(time.monotonic())
+    arrived = time.monotonic()
+    gw.arrivals.append(arrived)
+    # the limiter decides on arrival; the answer takes the usual time
+    limited = gw.bucket is not None and not gw.bucket.take()
     if args.latency > 0:
         await asyncio.sleep(args.latency)
     key = headers.get("idempotency-key", "")
@@ -307,6 +353,23 @@ async def serve(gw, method, target, headers, body, writer):
                 400, "invalid_request_error",
                 "Invalid Stripe API version: %s" % version))
             return True
+
+    if limited:
+        gw.rate_limited += 1
+        now = time.monotonic()
+        gw.limited_at.append(arrived)
+        if key:
+            if key in gw.not_before and now + 0.05 < gw.not_before[key]:
+                gw.retry_after_violations += 1
+            gw.not_before[key] = now + args.retry_after
+        st, b = stripe_error(
+            429, "invalid_request_error",
+            "Request rate limit exceeded. You can learn more about rate "
+            "limits here https://stripe.com/docs/rate-limits.", "rate_limit")
+        if webhook:
+            b = jbody({"message": "rate limit"})
+        await respond(writer, st, b, {"Retry-After": str(args.retry_after)})
+        return True
 
     if searching:
         gw.searches += 1
@@ -537,6 +600,10 @@ async def main():
                     help="seconds before a new object shows in search")
     ap.add_argument("--process-time", type=float, default=0.0,
                     help="seconds a request holds its key")
+    ap.add_argument("--rate-limit", type=float, default=0.0,
+                    help="requests a second before 429 (Stripe: 100 live, 25 test)")
+    ap.add_argument("--rate-burst", type=float, default=0.0,
+                    help="the limiter's bucket (default: --rate-limit)")
     args = ap.parse_args()
     if args.key_file:
         with open(args.key_file) as f:
