@@ -49,6 +49,7 @@ struct job {
 	int64_t		 searched;	/* wall ms the first search started */
 	int		 attempts;	/* in this phase */
 	int64_t		 due;		/* mono ms: next attempt, when parked */
+	int64_t		 started;	/* its pace_start() stamp, when running */
 	char		*body;		/* the same on every attempt */
 	CURL		*easy;
 	struct curl_slist *hdrs;
@@ -797,10 +798,11 @@ run_http(struct ms_reader *r)
 	struct outcome o;
 	struct reply rep;
 	struct curl_waitfd wfd;
+	struct pace pace;
 	char url[2048], err[512];
 	int still, msgs, rc = MS_READ_AGAIN, eof = 0, nfd;
-	size_t window = (size_t)opt.parallel * 4;
-	int64_t now, wait, next_slot = 0, interval;
+	size_t window = (size_t)opt.parallel * 4, waiting;
+	int64_t now, wait;
 	json_t *msg;
 	long http;
 
@@ -810,7 +812,7 @@ run_http(struct ms_reader *r)
 		    opt.api == API_CHARGES ? "v1/charges" : "v1/payment_intents");
 	else
 		snprintf(url, sizeof(url), "%s", opt.url);
-	interval = opt.rate > 0 ? (int64_t)(1000.0 / opt.rate) : 0;
+	pace_init(&pace, opt.rate);
 	if ((multi = curl_multi_init()) == NULL)
 		ms_errx(MS_EX_FAIL, "curl_multi_init failed");
 	curl_multi_setopt(multi, CURLMOPT_MAX_HOST_CONNECTIONS, opt.parallel);
@@ -819,8 +821,17 @@ run_http(struct ms_reader *r)
 	curl_multi_setopt(multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
 
 	for (;;) {
-		/* take new lines while the window has room */
-		while (!eof && !stopping() && parked.n + running.n < window) {
+		/*
+		 * Take new lines while the window has room; charges waiting
+		 * for a retry (after a 429, say) do not hold up the others.
+		 */
+		now = ms_mono_ms();
+		waiting = 0;
+		for (j = parked.head; j != NULL; j = j->next)
+			if (j->due > now)
+				waiting++;
+		while (!eof && !stopping() &&
+		    parked.n + running.n < window + waiting) {
 			struct charge c;
 
 			rc = ms_reader_line(r, 1, err, sizeof(err));
@@ -871,24 +882,22 @@ run_http(struct ms_reader *r)
 				job_free(j);
 			}
 		}
-		/* start what is due, within -P and --rate */
+		/* start what is due, within -P and the rate (pace.c) */
 		now = ms_mono_ms();
 		for (j = parked.head; j != NULL && running.n < (size_t)opt.parallel;
 		    j = nj) {
 			nj = j->next;
 			if (j->due > now)
 				continue;
-			if (interval > 0 && next_slot > now)
+			if (pace_delay(&pace) > 0)
 				break;
 			/* a charge whose answer nobody can read is not made */
 			if (j->phase == PH_CHARGE && !answer_readable())
 				break;
-			if (interval > 0)
-				next_slot = (next_slot > now - interval ? next_slot :
-				    now) + interval;
 			list_del(&parked, j);
 			if (start(multi, j, url) == -1)
 				ms_errx(MS_EX_FAIL, "cannot set up a transfer");
+			j->started = pace_start(&pace);
 			list_add(&running, j);
 		}
 		if (eof && parked.n == 0 && running.n == 0)
@@ -900,16 +909,19 @@ run_http(struct ms_reader *r)
 		wait = 1000;
 		if (progress)
 			wait = 500;
-		for (j = parked.head; j != NULL; j = j->next) {
+		for (j = parked.head; j != NULL &&
+		    running.n < (size_t)opt.parallel; j = j->next) {
 			int64_t d = j->due - now;
 
-			if (running.n < (size_t)opt.parallel && d < wait)
-				wait = d < 0 ? 0 : d;
+			/* a charge that is due waits only for the rate */
+			if (d <= 0)
+				d = pace_delay(&pace);
+			if (d < wait)
+				wait = d;
 		}
-		if (interval > 0 && parked.n > 0 && next_slot - now < wait)
-			wait = next_slot - now < 0 ? 0 : next_slot - now;
 		nfd = 0;
-		if (!eof && !stopping() && parked.n + running.n < window) {
+		if (!eof && !stopping() &&
+		    parked.n + running.n < window + waiting) {
 			if (ms_reader_ready(r))
 				wait = 0;
 			wfd.fd = r->fd;
@@ -944,6 +956,9 @@ run_http(struct ms_reader *r)
 			}
 			rep.should_retry = j->should_retry;
 			rep.retry_after_ms = j->retry_after_ms;
+			/* a 429 is the gateway's rate limit: slow down */
+			pace_answer(&pace, j->started, rep.status == 429,
+			    rep.retry_after_ms);
 			if (j->rtoolong) {
 				rep.status = 0;
 				rep.body = "gateway reply too long";

@@ -3,7 +3,9 @@
  * mspay.c reads charge lines and runs the transfers; gateway.c knows how
  * to ask each gateway and what its answers mean; amount.c is Stripe's
  * minor units; reconcile.c decides when the gateway must be searched
- * before a settlement goes again; ledger.c is the payroll-deduction file.
+ * before a settlement goes again; ledger.c is the payroll-deduction file;
+ * pace.c is how fast requests may start (--rate, and the gateway's rate
+ * limit as its 429s show it).
  */
 #ifndef MSPAY_H
 #define MSPAY_H
@@ -105,6 +107,28 @@ void	 stripe_search_classify(const struct reply *, struct found *,
 void	 outcome_set(struct outcome *, enum verdict, const char *code,
 	    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 void	 text_clean(char *dst, size_t dstlen, const char *src);
+
+/* pace.c: one per run; see there. */
+#define PACE_SLOTS	20
+struct pace {
+	double		 cap;		/* --rate, or 0 */
+	double		 found;		/* the gateway's limit, or 0: no 429 yet */
+	double		 tokens;
+	int64_t		 filled;	/* us: tokens counted up to here */
+	int64_t		 first;		/* us: the first start */
+	int64_t		 cut;		/* us: found last lowered */
+	int64_t		 hold_until;	/* us: no new cut before, but ... */
+	unsigned long	 since_cut, limited;	/* answers since the cut, 429s */
+	unsigned long	 total_limited, cuts;
+	int64_t		 start_id[PACE_SLOTS], admit_id[PACE_SLOTS];
+	unsigned	 starts[PACE_SLOTS], admitted[PACE_SLOTS];
+};
+void	 pace_init(struct pace *, double cap);
+double	 pace_rate(const struct pace *);
+int64_t	 pace_delay(struct pace *);
+int64_t	 pace_start(struct pace *);
+void	 pace_answer(struct pace *, int64_t started, int limited,
+	    int64_t retry_after_ms);
 
 /* ledger.c */
 struct ledger;
