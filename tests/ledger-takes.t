@@ -219,4 +219,18 @@ echo '{"type":"query","user":"alice"}' >q12
 run -i q12 mscart apply
 is "$RC" 0 "apply that reaches the end of its input exits 0"
 
+# --- point 13: limits count characters, not bytes ---
+jp() { python3 -c 'import sys; print("\u3042" * int(sys.argv[1]), end="")' "$1"; }
+{ printf '{"type":"product","sku":"jp67","name":"%s","price":100,"currency":"JPY"}\n' "$(jp 67)"
+  printf '{"type":"product","sku":"jp200","name":"%s","price":100,"currency":"JPY"}\n' "$(jp 200)"
+  printf '{"type":"product","sku":"jp201","name":"%s","price":100,"currency":"JPY"}\n' "$(jp 201)"
+  printf '{"type":"product","sku":"a201","name":"%s","price":100,"currency":"JPY"}\n' "$(python3 -c 'print("a" * 201, end="")')"
+  printf '{"type":"user","user":"jun","name":"%s"}\n' "$(jp 200)"
+} >n13
+run -i n13 mscart apply
+is "$(printf '%s\n' "$OUT" | jget type | tr '\n' ' ')" "ack ack error error ack " \
+    "names of 67 and 200 Japanese characters pass, 201 characters do not, in any script"
+printf '%s\n' "$OUT" | $MS_BUILD/tests/msvalidate >/dev/null 2>&1
+ok $? "every reply is valid"
+
 done_testing

@@ -160,6 +160,10 @@ int	ms_validate_charge(const json_t *, char *, size_t);
 int	ms_validate_charged(const json_t *, char *, size_t);
 int	ms_validate_product(const json_t *, char *, size_t);
 int	ms_validate_user(const json_t *, char *, size_t);
+/* Characters (not bytes) of a UTF-8 string. */
+size_t	ms_utf8_chars(const char *);
+/* Drop a character that a byte limit cut in the middle, at the end of s. */
+void	ms_utf8_cut(char *s);
 /* An identifier: 1..MS_ID_MAX of [A-Za-z0-9._@-], not starting with '-'. */
 int	ms_id_valid(const char *);
 /* "robot:seq" of a recorded event into buf; -1 if it has none. */

@@ -290,6 +290,38 @@ key_valid(const char *s)
 	return n > 0;
 }
 
+size_t
+ms_utf8_chars(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s != '\0'; s++)
+		if (((unsigned char)*s & 0xc0) != 0x80)
+			n++;
+	return n;
+}
+
+void
+ms_utf8_cut(char *s)
+{
+	size_t n = strlen(s), i = n, need;
+	unsigned char c;
+
+	/* back to the start of the last character, if any */
+	while (i > 0 && ((unsigned char)s[i - 1] & 0xc0) == 0x80)
+		i--;
+	if (i == 0)
+		return;
+	c = (unsigned char)s[i - 1];
+	need = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
+	if (n - (i - 1) < need)
+		s[i - 1] = '\0';	/* its last bytes were cut off */
+}
+
+/*
+ * Limits are in characters, not bytes: a 67-character Japanese name is
+ * 201 bytes.  The JSON parser has already refused invalid UTF-8.
+ */
 static int
 text_valid(const char *s, size_t max)
 {
@@ -298,7 +330,7 @@ text_valid(const char *s, size_t max)
 	for (n = 0; s[n] != '\0'; n++)
 		if ((unsigned char)s[n] < 0x20 || s[n] == 0x7f)
 			return 0;
-	return n <= max;
+	return ms_utf8_chars(s) <= max;
 }
 
 static int

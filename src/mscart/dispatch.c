@@ -20,6 +20,7 @@ error_reply(const json_t *msg, const char *code, const char *source,
 	char buf[MS_TEXT_MAX + 1];
 
 	snprintf(buf, sizeof(buf), "%s", text);
+	ms_utf8_cut(buf);	/* a cut character would not be a JSON string */
 	json_object_set_new(e, "type", json_string("error"));
 	if (id != NULL && ms_id_valid(id))
 		json_object_set_new(e, "id", json_string(id));
@@ -41,6 +42,7 @@ refuse(struct ctx *c, const char *code, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
+	ms_utf8_cut(text);
 	json_decref(c->reply);
 	c->reply = error_reply(c->msg, code, c->source, c->line, c->event, text);
 	c->refused = 1;
