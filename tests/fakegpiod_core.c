@@ -56,6 +56,13 @@
  *                           chip=gpiochip0" (one per set of flags), with
  *                           v2 "debounce 3,4 20000us" and "clock 3,4
  *                           monotonic", and "release 3,4" per release.
+ *                           With a script: "script start SEC.NSEC", the
+ *                           wall clock (CLOCK_REALTIME) at its time 0, so
+ *                           a test can put other inputs on the script's
+ *                           time line, and "script TIME OFFSET EDGE"
+ *                           once each edge is applied (a test waits for
+ *                           it; TIME as SEC.NSEC).  Edges on lines nobody
+ *                           requested are applied and logged too: markers.
  * Bad script lines are reported on stderr as
  * "fakegpiod: FILE:LINE: reason" and skipped.
  */
@@ -485,7 +492,7 @@ script_thread(void *arg)
 {
 	struct timespec ts;
 	int64_t at;
-	size_t i;
+	size_t i, first;
 
 	(void)arg;
 	for (i = 0; i < nscript; ) {
@@ -501,6 +508,7 @@ script_thread(void *arg)
 		 * have queued whole.
 		 */
 		pthread_mutex_lock(&mu);
+		first = i;
 		do {
 			apply(script[i].offset, script[i].high, at, 1);
 			i++;
@@ -509,46 +517,81 @@ script_thread(void *arg)
 		script_next_ns = i < nscript ? at : INT64_MAX;
 		pthread_cond_signal(&due_cv);
 		pthread_mutex_unlock(&mu);
+		for (; first < i; first++)
+			fk_log("script %lld.%09lld %u %s",
+			    (long long)(script[first].t_ns / 1000000000),
+			    (long long)(script[first].t_ns % 1000000000),
+			    script[first].offset,
+			    script[first].high ? "rising" : "falling");
 	}
 	return NULL;
 }
 
+/* One line of the live FIFO, without its newline. */
+static void
+fifo_line(const char *path, unsigned long lineno, const char *text)
+{
+	char buf[512 + 3];
+	char *line = buf, *t;
+	struct replay_rec r;
+
+	/* live edges have no time: "OFFSET EDGE" is "0 OFFSET EDGE" */
+	snprintf(buf, sizeof(buf), "0 %s\n", text);
+	t = buf + 2 + strspn(buf + 2, " \t");
+	if (strncmp(t, "level", 5) == 0 || *t == '#' || *t == '\n' ||
+	    *t == '\r' || *t == '\0')
+		line = buf + 2;	/* a level, a comment or a blank line */
+	if (script_line(path, lineno, line, &r) == -1 || r.kind == REPLAY_NONE)
+		return;
+	pthread_mutex_lock(&mu);
+	if (r.kind == REPLAY_LEVEL)
+		apply(r.offset, r.high, 0, 0);
+	else
+		apply(r.offset, r.high, clock_ns(CLOCK_MONOTONIC), 1);
+	pthread_mutex_unlock(&mu);
+}
+
+/*
+ * The live FIFO is read with read(2), not stdio: this thread blocks in
+ * its read for good, and glibc 2.41 (Debian 13) locks every stdio
+ * stream at exit(), so a FILE held here would keep the program from
+ * ever exiting.
+ */
 static void *
 fifo_thread(void *arg)
 {
 	const char *path = arg;
-	char buf[256 + 2];
+	char buf[512];
+	size_t have = 0;
 	unsigned long lineno = 0;
-	struct replay_rec r;
+	ssize_t n;
 	int fd;
-	FILE *fp;
 
 	/* O_RDWR: never blocks on open and never sees end of file */
-	if ((fd = open(path, O_RDWR | O_CLOEXEC)) == -1 ||
-	    (fp = fdopen(fd, "r")) == NULL) {
+	if ((fd = open(path, O_RDWR | O_CLOEXEC)) == -1) {
 		fprintf(stderr, "fakegpiod: %s: %s\n", path, strerror(errno));
 		return NULL;
 	}
-	while (fgets(buf + 2, sizeof(buf) - 2, fp) != NULL) {
-		char *line = buf, *t;
+	while ((n = read(fd, buf + have, sizeof(buf) - 1 - have)) > 0 ||
+	    (n == -1 && errno == EINTR)) {
+		char *p = buf, *nl;
 
-		/* live edges have no time: "OFFSET EDGE" is "0 OFFSET EDGE" */
-		buf[0] = '0';
-		buf[1] = ' ';
-		t = buf + 2 + strspn(buf + 2, " \t");
-		if (strncmp(t, "level", 5) == 0 || *t == '#' || *t == '\n' ||
-		    *t == '\r' || *t == '\0')
-			line = buf + 2;	/* a level, a comment or a blank line */
-
-		if (script_line(path, ++lineno, line, &r) == -1 ||
-		    r.kind == REPLAY_NONE)
+		if (n == -1)
 			continue;
-		pthread_mutex_lock(&mu);
-		if (r.kind == REPLAY_LEVEL)
-			apply(r.offset, r.high, 0, 0);
-		else
-			apply(r.offset, r.high, clock_ns(CLOCK_MONOTONIC), 1);
-		pthread_mutex_unlock(&mu);
+		have += (size_t)n;
+		buf[have] = '\0';
+		while ((nl = memchr(p, '\n', have - (size_t)(p - buf))) != NULL) {
+			*nl = '\0';
+			fifo_line(path, ++lineno, p);
+			p = nl + 1;
+		}
+		have -= (size_t)(p - buf);
+		memmove(buf, p, have);
+		if (have == sizeof(buf) - 1) {	/* a line too long: drop it */
+			fprintf(stderr, "fakegpiod: %s:%lu: line too long\n",
+			    path, ++lineno);
+			have = 0;
+		}
 	}
 	return NULL;
 }
@@ -559,10 +602,15 @@ threads_start(void)
 	pthread_t t;
 	const char *fifo = getenv("FAKEGPIOD_FIFO");
 	sigset_t all, old;
+	int64_t wall;
 
 	script_base_ns = clock_ns(CLOCK_MONOTONIC);
-	if (nscript > 0)
+	wall = clock_ns(CLOCK_REALTIME);
+	if (nscript > 0) {
 		script_next_ns = script_base_ns + script[0].t_ns;
+		fk_log("script start %lld.%09lld", (long long)(wall / 1000000000),
+		    (long long)(wall % 1000000000));
+	}
 	/* the kernel takes no signals from the program: nor do our threads */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
