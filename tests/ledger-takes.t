@@ -233,4 +233,18 @@ is "$(printf '%s\n' "$OUT" | jget type | tr '\n' ' ')" "ack ack error error ack 
 printf '%s\n' "$OUT" | $MS_BUILD/tests/msvalidate >/dev/null 2>&1
 ok $? "every reply is valid"
 
+# --- point 9: due --older-than longer than since 1970 ---
+F=iso14443a:0F0F0F0F
+printf '{"type":"user","user":"fay","name":"Fay","cards":["%s"],"currency":"EUR","payment":"cus_fay"}\n' "$F" >u9
+apply_all u9
+now=$(date -u +%Y-%m-%dT%H:%M:%S.000Z)
+ev r9 "$now" take ",\"slot\":\"A1\",\"sku\":\"cola\",\"card\":\"$F\"" >e9
+apply_all e9
+run mscart due --older-than 30000d --user fay
+is "$RC:$OUT" "0:" "due --older-than 30000d opens nothing for a take seconds old"
+run mscart due -o 1d -u fay
+is "$RC:$OUT" "0:" "nor does -o 1d"
+run mscart due -u fay
+is "$(printf '%s\n' "$OUT" | jget amount)" 150 "without -o the take is due"
+
 done_testing

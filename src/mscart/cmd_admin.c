@@ -218,7 +218,9 @@ cmd_show(int argc, char **argv)
 
 struct due_arg {
 	const char	*user, *sett;
-	int64_t		 cutoff;	/* lines taken at or before, or -1 */
+	int64_t		 cutoff;	/* lines taken at or before, or
+					   INT64_MAX: no -o (a cutoff before
+					   1970 is negative, not "none") */
 	int64_t		 retry_ms;	/* the wait after a decline */
 	json_t		*todo;		/* [[user, currency], ...] */
 	json_t		*seen;		/* "user currency" pairs in todo */
@@ -241,7 +243,7 @@ due_line(json_t *l, void *arg)
 	if (strcmp(str(l, "state"), "unpaid") != 0 ||
 	    strncmp(owner, OWNER_USER, 2) != 0 ||
 	    (a->user != NULL && strcmp(owner + 2, a->user) != 0) ||
-	    (a->cutoff >= 0 && (ms_time_parse(str(l, "ts"), &ts) != 0 ||
+	    (a->cutoff != INT64_MAX && (ms_time_parse(str(l, "ts"), &ts) != 0 ||
 	    ts > a->cutoff)))
 		return;
 	snprintf(pair, sizeof(pair), "%s %s", owner + 2, str(l, "currency"));
@@ -427,7 +429,7 @@ cmd_due(int argc, char **argv)
 	json_t *ch;
 	int c, rc;
 
-	a.cutoff = -1;
+	a.cutoff = INT64_MAX;
 	a.retry_ms = SETTLE_RETRY_MS;
 	long_opts(argc, argv, map);
 	while ((c = getopt(argc, argv, "d:ho:s:u:w:")) != -1) {
