@@ -247,4 +247,20 @@ is "$RC:$OUT" "0:" "nor does -o 1d"
 run mscart due -u fay
 is "$(printf '%s\n' "$OUT" | jget amount)" 150 "without -o the take is due"
 
+# --- point 11: forbidden lines are recorded bounded ---
+python3 -c 'import json
+for i in range(400):
+    cards = ["line:%02d%s" % (c, "x" * 150) for c in range(16)]
+    print(json.dumps({"type": "user", "user": "u%d" % i, "name": "\u3042" * 200,
+                      "cards": cards}, ensure_ascii=False))' >f11
+before=$(mscart log | wc -c)
+run -i f11 mscart serve --role terminal:alice
+is "$(printf '%s\n' "$OUT" | jget code | sort -u)" forbidden "400 long user records from a terminal: forbidden"
+after=$(mscart log | wc -c)
+n=$(mscart log | grep -c '"what":"forbidden"')
+ok $(( n >= 1 && n <= 102 ? 0 : 1 )) "at most a burst of them is recorded ($n)"
+ok $(( after - before < 200000 ? 0 : 1 )) "the audit trail grew by $((after - before)) bytes, not the 1.3 MB sent"
+like "$(mscart log | grep '"what":"forbidden"' | tail -n 1)" '"excerpt":"\{\\"type\\":\\"user\\".*"bytes":3[0-9]{3}' \
+    "each record keeps an excerpt and the line's size"
+
 done_testing

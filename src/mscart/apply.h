@@ -31,6 +31,12 @@ struct ctx {
 int	 dispatch(struct ctx *, enum ms_msg_type);
 json_t	*error_reply(const json_t *msg, const char *code, const char *source,
 	    unsigned long line, const char *event, const char *text);
+/*
+ * Record a forbidden line in the audit trail, bounded: an excerpt, not
+ * the whole line, and past a burst at most one record a second, which
+ * counts the ones left out.
+ */
+int	 audit_forbidden(struct ctx *);
 /* Refuse the line: its reply becomes an error; returns 0. */
 int	 refuse(struct ctx *, const char *code, const char *fmt, ...)
 	    __attribute__((format(printf, 3, 4)));

@@ -51,6 +51,52 @@ refuse(struct ctx *c, const char *code, const char *fmt, ...)
 	return 0;
 }
 
+#define FORBIDDEN_EXCERPT	200	/* characters of the line kept */
+#define FORBIDDEN_BURST		100	/* records before the rate limit */
+
+int
+audit_forbidden(struct ctx *c)
+{
+	/* per process: one serve is one login */
+	static unsigned long recorded, skipped;
+	static int64_t last_ms;
+	char excerpt[FORBIDDEN_EXCERPT * 4 + 1];
+	const char *p;
+	size_t n, chars;
+	char *line;
+	json_t *d;
+	int64_t now = ms_mono_ms();
+
+	if (recorded >= FORBIDDEN_BURST && now - last_ms < 1000) {
+		skipped++;
+		return 0;
+	}
+	if ((line = json_dumps(c->msg, JSON_COMPACT | JSON_PRESERVE_ORDER)) ==
+	    NULL)
+		return ENOMEM;
+	/* the first FORBIDDEN_EXCERPT characters, whole ones */
+	for (p = line, chars = 0; *p != '\0' && chars < FORBIDDEN_EXCERPT; p++)
+		if (((unsigned char)p[1] & 0xc0) != 0x80)
+			chars++;
+	n = (size_t)(p - line);
+	memcpy(excerpt, line, n);
+	excerpt[n] = '\0';
+	d = json_pack("{s:s,s:s,s:I,s:O}", "type",
+	    ms_msg_type_name(ms_msg_type(c->msg)), "excerpt", excerpt, "bytes",
+	    (json_int_t)strlen(line), "reason",
+	    json_object_get(c->reply, "message"));
+	free(line);
+	if (d == NULL)
+		return ENOMEM;
+	if (skipped > 0)
+		json_object_set_new(d, "not_recorded", json_integer(
+		    (json_int_t)skipped));
+	recorded++;
+	skipped = 0;
+	last_ms = now;
+	return audit_add(c->st, c->txn, c->role->who, "forbidden", d);
+}
+
 /* ----- dispatch ----- */
 
 int

@@ -112,10 +112,8 @@ batch_run(struct store *st, DB_TXN *txn, void *arg)
 		c.msg = it->msg;
 		c.txn = txn;
 		if ((rc = dispatch(&c, it->type)) == 0 && c.forbidden)
-			/* logged; nothing else changed */
-			rc = audit_add(st, txn, b->o->role->who, "forbidden",
-			    json_pack("{s:O,s:O}", "message", it->msg, "reason",
-			    json_object_get(c.reply, "message")));
+			/* logged, bounded; nothing else changed */
+			rc = audit_forbidden(&c);
 		if (rc != 0) {
 			json_decref(c.reply);
 			free(c.raw);
