@@ -263,4 +263,22 @@ ok $(( after - before < 200000 ? 0 : 1 )) "the audit trail grew by $((after - be
 like "$(mscart log | grep '"what":"forbidden"' | tail -n 1)" '"excerpt":"\{\\"type\\":\\"user\\".*"bytes":3[0-9]{3}' \
     "each record keeps an excerpt and the line's size"
 
+# --- after a SIGKILL: Berkeley DB's alarms are said once, in our words ---
+mkfifo endless
+spawn /dev/null endless gen.err python3 -c 'import sys
+i = 0
+while True:
+    i += 1
+    sys.stdout.write("{\"type\":\"door\",\"ts\":\"2026-11-28T15:00:00.000Z\",\"robot\":\"rk\",\"seq\":%d,\"state\":\"open\"}\n" % i)'
+spawn endless kill.out kill.err mscart apply
+kpid=$BG_PID
+wait_line kill.out '"applied"' 20
+kill -KILL "$kpid"
+{ wait "$kpid"; } 2>/dev/null
+echo '{"type":"query","user":"alice"}' >qk
+run -i qk mscart apply
+is "$RC" 0 "the next process after a SIGKILL carries on"
+unlike "$ERR" "BDB[0-9]|PANIC|mmap" "without Berkeley DB's own alarms"
+ok $(( $(printf '%s' "$ERR" | grep -c .) <= 1 ? 0 : 1 )) "what happened is said at most once"
+
 done_testing

@@ -42,6 +42,41 @@ write_db_config(const char *home)
 	close(fd);
 }
 
+/*
+ * Berkeley DB's own messages.  After a process was killed inside the
+ * environment, the next opener and the processes still attached print a
+ * burst of them (BDB1546 unable to join the environment, BDB0126 mmap:
+ * Invalid argument, a dozen "PANIC: fatal region error detected; run
+ * recovery") and then carry on correctly, since ms reopens and recovers.
+ * They are said once, in our own words; anything else is passed on.
+ */
+static int recovery_said;
+
+static void
+db_errcall(const DB_ENV *env, const char *pfx, const char *msg)
+{
+	static const char *const recovery[] = {
+		"BDB1546", "unable to join the environment", "BDB0126",
+		"mmap: Invalid argument", "PANIC", "run recovery",
+		"DB_RUNRECOVERY", "BDB0060", "BDB1507", "BDB1581", NULL
+	};
+	const char *home = NULL;
+
+	(void)pfx;
+	for (const char *const *r = recovery; *r != NULL; r++)
+		if (strstr(msg, *r) != NULL) {
+			if (recovery_said++)
+				return;
+			if (env->get_home((DB_ENV *)env, &home) != 0 || home == NULL)
+				home = ".";
+			fprintf(stderr, "%s: %s: a process died while it used the "
+			    "database; it is being recovered, nothing is lost\n",
+			    ms_prog, home);
+			return;
+		}
+	fprintf(stderr, "%s: %s\n", ms_prog, msg);
+}
+
 int
 ms_dbenv_open(const char *home, const struct ms_dbenv_opts *opts,
     DB_ENV **envp, char *err, size_t errlen)
@@ -61,8 +96,7 @@ ms_dbenv_open(const char *home, const struct ms_dbenv_opts *opts,
 		SET_ERR("db_env_create: %s", db_strerror(rc));
 		return rc;
 	}
-	env->set_errpfx(env, ms_prog);
-	env->set_errfile(env, stderr);
+	env->set_errcall(env, db_errcall);
 	mb = opts && opts->cachesize_mb > 0 ? opts->cachesize_mb : 32;
 	env->set_cachesize(env, (u_int32_t)(mb / 1024), (u_int32_t)(mb % 1024) << 20, 1);
 	env->set_lk_detect(env, DB_LOCK_DEFAULT);
