@@ -103,6 +103,7 @@ static struct {
 } st;
 
 static int progress;	/* stderr is a terminal */
+static const struct pace *pacing;	/* run_http's, for the progress line */
 static int out_gone;	/* standard output cannot take an answer */
 
 /*
@@ -395,6 +396,9 @@ show_progress(int final)
 	fprintf(stderr, "\rmspay: %lu/%lu done, %.0f/s, %lu declined, "
 	    "%lu failed, %lu unknown", st.done, st.read, rate, st.declined,
 	    st.failed + st.refused, st.unknown);
+	if (pacing != NULL && pacing->total_limited > 0)
+		fprintf(stderr, ", %lu answered 429, paced at %.0f/s",
+		    pacing->total_limited, pace_rate(pacing));
 	if (st.read > st.done && rate > 0)
 		fprintf(stderr, ", ETA %.0fs ", (double)(st.read - st.done) / rate);
 	else
@@ -854,6 +858,7 @@ run_http(struct ms_reader *r)
 	else
 		snprintf(url, sizeof(url), "%s", opt.url);
 	pace_init(&pace, opt.rate);
+	pacing = &pace;
 	if ((multi = curl_multi_init()) == NULL)
 		ms_errx(MS_EX_FAIL, "curl_multi_init failed");
 	curl_multi_setopt(multi, CURLMOPT_MAX_HOST_CONNECTIONS, opt.parallel);
@@ -1060,6 +1065,7 @@ run_http(struct ms_reader *r)
 	easy_free_all();
 	curl_multi_cleanup(multi);
 	show_progress(1);
+	pacing = NULL;
 	return 0;
 }
 
