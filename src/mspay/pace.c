@@ -183,7 +183,7 @@ pace_answer(struct pace *p, int64_t started, int limited,
 	 * it let through since then is its rate; before the first cut, what
 	 * it let through in the last second is as near as mspay knows.  Take
 	 * a little less than that, if it is more than the cut, and always
-	 * cut by a tenth at least.
+	 * cut by a twentieth at least.
 	 */
 	if (p->cut > 0 && now - p->cut >= SLOT_US)
 		admitted = (double)(p->since_cut - p->limited) * SECOND_US /
