@@ -350,6 +350,7 @@ gpiod_line_event_wait_bulk(struct gpiod_line_bulk *bulk,
 	unsigned int i;
 	int r;
 
+	fk_catch_up();
 	for (i = 0; i < bulk->num_lines; i++) {
 		if (bulk->lines[i]->req == NULL) {
 			errno = EPERM;

@@ -42,7 +42,11 @@
  *                               TIME OFFSET rising|falling (an edge)
  *                           TIME is in seconds (up to 9 decimals) after
  *                           the first line request; edges are applied at
- *                           that moment and stamped with it.  '#' starts
+ *                           that moment and stamped with it.  The kernel
+ *                           is not stopped with the program: an edge due
+ *                           while it was (SIGSTOP) is applied, stamped
+ *                           with its own time, before the program next
+ *                           waits for or reads events.  '#' starts
  *                           a comment line.
  *   FAKEGPIOD_FIFO=PATH     a live script: a FIFO (mkfifo) opened at the
  *                           first line request; each line written to it,
@@ -106,6 +110,8 @@ static int64_t script_base_ns;
  * its end has been applied: as a kernel that saw the edges in time.
  */
 static int64_t script_next_ns = INT64_MAX;
+static size_t script_i;			/* the next script edge to apply */
+static int threads_started;		/* the script's time has begun */
 
 static int64_t
 clock_ns(clockid_t id)
@@ -285,34 +291,45 @@ apply(unsigned int offset, int high, int64_t ts_ns, int event)
 		queue(l, ts_ns);
 }
 
-/* Report each debounced line whose level has held for its period. */
+/*
+ * Report each debounced line whose level has held for its period by now;
+ * the next period's end, or INT64_MAX.  Holds mu.
+ */
+static int64_t
+debounce_due(int64_t now)
+{
+	int64_t next = INT64_MAX;
+	size_t c;
+	unsigned int i;
+	struct fk_line *l;
+
+	for (c = 0; c < nchips; c++)
+		for (i = 0; i < chips[c].nlines; i++) {
+			l = &chips[c].lines[i];
+			if (l->due_ns == 0)
+				continue;
+			if (l->due_ns >= script_next_ns)
+				continue;	/* woken when it moves */
+			if (l->due_ns <= now) {
+				if (l->req != NULL && logical(l) != l->reported)
+					queue(l, l->due_ns);
+				l->due_ns = 0;
+			} else if (l->due_ns < next)
+				next = l->due_ns;
+		}
+	return next;
+}
+
 static void *
 debounce_thread(void *arg)
 {
 	struct timespec ts;
 	int64_t next;
-	size_t c;
-	unsigned int i;
-	struct fk_line *l;
 
 	(void)arg;
 	pthread_mutex_lock(&mu);
 	for (;;) {
-		next = INT64_MAX;
-		for (c = 0; c < nchips; c++)
-			for (i = 0; i < chips[c].nlines; i++) {
-				l = &chips[c].lines[i];
-				if (l->due_ns == 0)
-					continue;
-				if (l->due_ns >= script_next_ns)
-					continue;	/* woken when it moves */
-				if (l->due_ns <= clock_ns(CLOCK_MONOTONIC)) {
-					if (l->req != NULL && logical(l) != l->reported)
-						queue(l, l->due_ns);
-					l->due_ns = 0;
-				} else if (l->due_ns < next)
-					next = l->due_ns;
-			}
+		next = debounce_due(clock_ns(CLOCK_MONOTONIC));
 		if (next == INT64_MAX)
 			pthread_cond_wait(&due_cv, &mu);
 		else {
@@ -487,44 +504,78 @@ fk_debounce_mode(void)
 	return debounce_mode;
 }
 
+/*
+ * Apply every script edge due by now, each stamped with its own time, and
+ * log it.  Holds mu.  Every edge due at once: woken late (or stopped with
+ * the program), the kernel must not let the reader see half a burst it
+ * would have queued whole.
+ */
+static void
+script_due(int64_t now)
+{
+	const struct timed_edge *e;
+	int64_t at;
+
+	while (script_i < nscript &&
+	    (at = script_base_ns + script[script_i].t_ns) <= now) {
+		/* the debounce periods that ended before it, first */
+		script_next_ns = at;
+		(void)debounce_due(at);
+		e = &script[script_i++];
+		apply(e->offset, e->high, at, 1);
+		fk_log("script %lld.%09lld %u %s",
+		    (long long)(e->t_ns / 1000000000),
+		    (long long)(e->t_ns % 1000000000), e->offset,
+		    e->high ? "rising" : "falling");
+	}
+	script_next_ns = script_i < nscript ?
+	    script_base_ns + script[script_i].t_ns : INT64_MAX;
+	pthread_cond_signal(&due_cv);
+}
+
 static void *
 script_thread(void *arg)
 {
 	struct timespec ts;
 	int64_t at;
-	size_t i, first;
 
 	(void)arg;
-	for (i = 0; i < nscript; ) {
-		at = script_base_ns + script[i].t_ns;
+	for (;;) {
+		pthread_mutex_lock(&mu);
+		at = script_next_ns;
+		pthread_mutex_unlock(&mu);
+		if (at == INT64_MAX)
+			break;
 		ts.tv_sec = at / 1000000000;
 		ts.tv_nsec = at % 1000000000;
 		while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts,
 		    NULL) == EINTR)
 			;
-		/*
-		 * Every edge due by now at once: woken late, the thread
-		 * must not let the reader see half a burst the kernel would
-		 * have queued whole.
-		 */
 		pthread_mutex_lock(&mu);
-		first = i;
-		do {
-			apply(script[i].offset, script[i].high, at, 1);
-			i++;
-		} while (i < nscript && (at = script_base_ns +
-		    script[i].t_ns) <= clock_ns(CLOCK_MONOTONIC));
-		script_next_ns = i < nscript ? at : INT64_MAX;
-		pthread_cond_signal(&due_cv);
+		script_due(clock_ns(CLOCK_MONOTONIC));
 		pthread_mutex_unlock(&mu);
-		for (; first < i; first++)
-			fk_log("script %lld.%09lld %u %s",
-			    (long long)(script[first].t_ns / 1000000000),
-			    (long long)(script[first].t_ns % 1000000000),
-			    script[first].offset,
-			    script[first].high ? "rising" : "falling");
 	}
 	return NULL;
+}
+
+/*
+ * The kernel goes on while the program is stopped (SIGSTOP, a busy
+ * machine): our threads do not.  So before the program looks at its
+ * events, everything that was due by now happens, stamped when it was
+ * due, as the kernel would have queued it.
+ */
+void
+fk_catch_up(void)
+{
+	int64_t now;
+
+	pthread_mutex_lock(&mu);
+	if (threads_started) {
+		now = clock_ns(CLOCK_MONOTONIC);
+		script_due(now);
+		(void)debounce_due(now);
+	}
+	pthread_mutex_unlock(&mu);
 }
 
 /* One line of the live FIFO, without its newline. */
@@ -604,6 +655,7 @@ threads_start(void)
 	sigset_t all, old;
 	int64_t wall;
 
+	pthread_mutex_lock(&mu);
 	script_base_ns = clock_ns(CLOCK_MONOTONIC);
 	wall = clock_ns(CLOCK_REALTIME);
 	if (nscript > 0) {
@@ -611,6 +663,8 @@ threads_start(void)
 		fk_log("script start %lld.%09lld", (long long)(wall / 1000000000),
 		    (long long)(wall % 1000000000));
 	}
+	threads_started = 1;
+	pthread_mutex_unlock(&mu);
 	/* the kernel takes no signals from the program: nor do our threads */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -718,6 +772,7 @@ fk_wait(struct fk_request *r, const struct timespec *timeout)
 	struct pollfd pfd;
 	int rc;
 
+	fk_catch_up();
 	pfd.fd = r->pipe[0];
 	pfd.events = POLLIN;
 	rc = ppoll(&pfd, 1, timeout, NULL);
@@ -731,6 +786,7 @@ fk_read(struct fk_request *r, struct fk_event *out, size_t max)
 	size_t n = 0;
 	char b;
 
+	fk_catch_up();
 	for (;;) {
 		pthread_mutex_lock(&mu);
 		while (n < max && r->qlen > 0) {

@@ -87,6 +87,12 @@ int		 fk_value(struct fk_request *, unsigned int offset);
 int		 fk_read(struct fk_request *, struct fk_event *, size_t max);
 /* Like poll(2) on it: 1 events queued, 0 timeout (NULL: forever), -1. */
 int		 fk_wait(struct fk_request *, const struct timespec *timeout);
+/*
+ * Apply what the script and the debounce had due by now, as the kernel,
+ * which is not stopped with the program, would have.  fk_read and fk_wait
+ * do it first; a fake that polls the descriptors itself calls it.
+ */
+void		 fk_catch_up(void);
 /* A line's holder ("" if free), under the lock. */
 void		 fk_line_consumer(struct fk_chip *, unsigned int offset,
 		    char *buf, size_t len);
