@@ -178,15 +178,18 @@ like "$(printf '%s\n' "$ERR" | head -n 1)" '^msdetect: -:4: invalid JSON at colu
 is "$(printf '%s\n' "$ERR" | tail -n +2)" 'msdetect: -:5: identify: missing field "ts" (passed on, not used)
 msdetect: -:6: empty line (passed on, not used)' "each unusable line is named"
 
-# --- depart ends the session only with -d, and only for the card in session
+# --- depart ends the session, only for the card in session, unless -D
 printf '%s\n' "$ALICE" '{"type":"depart","ts":"2026-11-28T11:00:01.000Z","card":"felica:0000000000000001"}' \
     '{"type":"depart","ts":"2026-11-28T11:00:01.000Z","card":"felica:0102030405060708"}' >in6
+run -i in6 msdetect -c plan -r /dev/null
+is "$(printf '%s\n' "$OUT" | summ | cut -d' ' -f1,3 | tr '\n' ' ')" "identify depart session-end reason=depart depart " \
+    "the card's depart ends its session"
 run -i in6 msdetect -d -c plan -r /dev/null
 is "$(printf '%s\n' "$OUT" | summ | cut -d' ' -f1,3 | tr '\n' ' ')" "identify depart session-end reason=depart depart " \
-    "-d: the card's depart ends its session"
-run -i in6 msdetect -c plan -r /dev/null
+    "-d (the default) is still accepted"
+run -i in6 msdetect -D -c plan -r /dev/null
 is "$(printf '%s\n' "$OUT" | summ | tail -n 1 | cut -d' ' -f1,3)" "session-end reason=eof" \
-    "without -d a depart does not end the session"
+    "-D: a depart does not end the session"
 
 # --- bad replay lines are named and skipped; the rest is applied
 printf 'level 3 low\n0.1 3 up\n0.2 99 rising\n0.3 3 rising\nabc 3 rising\n0.1 3 falling\n' >e6

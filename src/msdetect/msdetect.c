@@ -3,9 +3,11 @@
  * session-end events, attributed to the card msid identified.
  *
  * stdin carries msid's lines; each is copied to stdout unchanged and in
- * order, and msdetect's own events are written between them.  One
- * poll(2) loop waits on stdin, the GPIO lines (or the -r replay file)
- * and the next timer (debounce, session timeout, -T).
+ * order, and msdetect's own events are written between them, in time
+ * order: attribute.c holds both on one timeline and decides who is
+ * charged.  Here: one poll(2) loop waits on stdin, the GPIO lines (or
+ * the -r replay file) and the next timer (debounce, the timeline, -T),
+ * and the debounce that turns edges into events.
  */
 #define _GNU_SOURCE	/* ppoll */
 #include <errno.h>
@@ -34,23 +36,12 @@ struct line_state {
 	int64_t		 debounce_ns;	/* ours: 0 if the kernel debounces */
 };
 
-struct session {
-	int		 open;
-	char		 card[MS_CARD_MAX];
-	char		 card_json[MS_CARD_MAX * 6 + 3];
-	unsigned long	 takes, returns;
-	int64_t		 last_ns;	/* last activity */
-};
-
 static struct planogram pg;
 static struct line_state ls[GPIO_LINES_MAX];
-static struct session sess;
 static const char *pg_path;
 static struct gpio *gpio;
-static int64_t session_ns = 60 * INT64_C(1000000000);	/* -t */
 static int64_t idle_exit_ns = -1;			/* -T */
 static int verbose;					/* -v */
-static int end_on_depart;				/* -d */
 static int exit_status = MS_EX_OK;
 
 /*
@@ -81,8 +72,9 @@ clock_sync_wall(void)
 	mono_ref_ns = clock_now();
 }
 
-static void
-format_ts(int64_t ts_ns, char buf[MS_TIME_LEN])
+/* A time on msdetect's clock as the wall-clock ts of an event. */
+void
+ts_format(int64_t ts_ns, char buf[MS_TIME_LEN])
 {
 	static int64_t cached_sec = INT64_MIN;
 	static char cached[MS_TIME_LEN];
@@ -103,22 +95,30 @@ format_ts(int64_t ts_ns, char buf[MS_TIME_LEN])
 	buf[22] = (char)('0' + frac % 10);
 }
 
+/* The inverse: a wall-clock time in ms (a ts read) on msdetect's clock. */
+static int64_t
+ts_mono(int64_t ms)
+{
+	return mono_ref_ns + (ms - wall_ref_ms) * 1000000;
+}
+
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: msdetect [-dfhv] [-r file] [-T seconds] "
-	    "[-t seconds] -c planogram\n");
+	fprintf(stderr, "usage: msdetect [-dDfhv] [-a seconds] [-r file] "
+	    "[-T seconds] [-t seconds]\n"
+	    "                [-w seconds] -c planogram\n");
 }
 
 /*
  * Write one of our events, formatted here rather than through jansson:
  * this is the hot path of a replay.  Every string in it is an
- * identifier, a time or the card (kept JSON-escaped in sess.card_json),
+ * identifier, a time or the card (which attribute.c keeps JSON-escaped),
  * so nothing else needs escaping.  tests/msdetect*.t check the lines
  * against the wire format.  read_ns is when the cause was read (-v).
  */
-static void
-emit(int64_t read_ns, const char *fmt, ...)
+void
+event_write(int64_t read_ns, const char *fmt, ...)
 {
 	char buf[1024];
 	va_list ap;
@@ -138,71 +138,24 @@ emit(int64_t read_ns, const char *fmt, ...)
 	}
 }
 
-static void
-session_end(const char *reason, int64_t ts_ns, int64_t read_ns)
-{
-	char ts[MS_TIME_LEN];
-
-	if (!sess.open)
-		return;
-	format_ts(ts_ns, ts);
-	emit(read_ns, "{\"type\":\"session-end\",\"ts\":\"%s\",\"card\":%s,"
-	    "\"takes\":%lu,\"returns\":%lu,\"reason\":\"%s\"}", ts,
-	    sess.card_json, sess.takes, sess.returns, reason);
-	sess.open = 0;
-}
-
-static void
-item_event(const struct pg_line *l, int take, int64_t ts_ns, int64_t read_ns)
-{
-	char ts[MS_TIME_LEN];
-
-	format_ts(ts_ns, ts);
-	emit(read_ns, "{\"type\":\"%s\",\"ts\":\"%s\",\"slot\":\"%s\","
-	    "\"sku\":\"%s\"%s%s}", take ? "take" : "return", ts, l->slot,
-	    l->sku, sess.open ? ",\"card\":" : "",
-	    sess.open ? sess.card_json : "");
-	if (sess.open) {
-		if (take)
-			sess.takes++;
-		else
-			sess.returns++;
-		if (ts_ns > sess.last_ns)
-			sess.last_ns = ts_ns;
-	} else if (take) {
-		/* the server holds an anonymous take for review */
-		emit(read_ns, "{\"type\":\"alarm\",\"ts\":\"%s\","
-		    "\"reason\":\"take-without-identify\",\"slot\":\"%s\","
-		    "\"sku\":\"%s\",\"message\":\"item taken with no card "
-		    "identified\"}", ts, l->slot, l->sku);
-	}
-}
-
 /* The level of line i has been stable for its debounce time. */
 static void
 commit(size_t i, int64_t read_ns)
 {
 	const struct pg_line *l = &pg.lines[i];
 	struct line_state *s = &ls[i];
-	char ts[MS_TIME_LEN];
 
 	s->stable = s->level;
 	switch (l->kind) {
 	case SENSOR_PRESENCE:
-		item_event(l, !s->stable, s->changed_ns, read_ns);
+		tl_item(l, !s->stable, s->changed_ns, read_ns);
 		break;
 	case SENSOR_PULSE:
 		if (s->stable)
-			item_event(l, 1, s->changed_ns, read_ns);
+			tl_item(l, 1, s->changed_ns, read_ns);
 		break;
 	case SENSOR_DOOR:
-		format_ts(s->changed_ns, ts);
-		emit(read_ns, "{\"type\":\"door\",\"ts\":\"%s\","
-		    "\"state\":\"%s\"}", ts, s->stable ? "open" : "closed");
-		if (s->stable && sess.open && s->changed_ns > sess.last_ns)
-			sess.last_ns = s->changed_ns;
-		else if (!s->stable)
-			session_end("door", s->changed_ns, read_ns);
+		tl_door(s->stable, s->changed_ns, read_ns);
 		break;
 	}
 }
@@ -296,7 +249,20 @@ any_pending(void)
 	return 0;
 }
 
-/* ns until the next debounce or session deadline; -1 if none. */
+/* The oldest change still settling in our debounce; INT64_MAX if none. */
+static int64_t
+oldest_pending(void)
+{
+	int64_t t = INT64_MAX;
+	size_t i;
+
+	for (i = 0; i < pg.n; i++)
+		if (pending(i) && ls[i].changed_ns < t)
+			t = ls[i].changed_ns;
+	return t;
+}
+
+/* ns until the next debounce or timeline deadline; -1 if none. */
 static int64_t
 next_deadline(int64_t now)
 {
@@ -309,65 +275,53 @@ next_deadline(int64_t now)
 			if (best == -1 || d < best)
 				best = d;
 		}
-	/* the session's timeout counts only with nothing settling */
-	if (sess.open && best == -1)
-		best = sess.last_ns + session_ns - now;
+	d = tl_next(now, oldest_pending());
+	if (d != -1 && (best == -1 || d < best))
+		best = d;
 	return best == -1 ? -1 : best < 0 ? 0 : best;
 }
 
+/*
+ * A line from stdin, read at now: onto the timeline, to be passed on.
+ * An identify or a depart is placed at its ts; with -r, whose times are
+ * not the wall clock, at now.
+ */
 static void
-check_session_timeout(int64_t now)
-{
-	/* an edge still settling is activity */
-	if (sess.open && now - sess.last_ns >= session_ns && !any_pending())
-		session_end("timeout", now, 0);
-}
-
-/* A line from stdin: pass it on; an identify opens a session. */
-static void
-input_line(struct ms_reader *in, int64_t read_ns)
+input_line(struct ms_reader *in, int64_t now, int replay)
 {
 	char err[256];
-	const char *card;
+	enum tl_line_kind kind = TL_OTHER;
+	const char *card = NULL;
+	int64_t t = INT64_MIN, ms;
 	json_t *j;
+	int rc = 0;
 
 	j = ms_json_parse_line(in->line, in->len, err, sizeof(err));
-	if (j == NULL) {
+	if (j == NULL)
+		rc = -1;
+	else if (ms_msg_type(j) == MS_MSG_DEPART) {
+		kind = TL_DEPART;
+		rc = ms_validate_depart(j, err, sizeof(err));
+	} else if (ms_msg_type(j) == MS_MSG_IDENTIFY) {
+		kind = TL_IDENTIFY;
+		rc = ms_validate_identify(j, err, sizeof(err));
+	}
+	if (rc == -1) {
 		ms_warn_at(in->source, in->lineno, "%s (passed on, not used)",
 		    err);
 		exit_status = MS_EX_FAIL;
-	} else if (end_on_depart && ms_msg_type(j) == MS_MSG_DEPART) {
-		if (ms_validate_depart(j, err, sizeof(err)) == -1) {
-			ms_warn_at(in->source, in->lineno, "%s (passed on, not "
-			    "used)", err);
-			exit_status = MS_EX_FAIL;
-		} else if (sess.open && strcmp(sess.card, json_string_value(
-		    json_object_get(j, "card"))) == 0)
-			session_end("depart", clock_now(), read_ns);
-	} else if (ms_msg_type(j) == MS_MSG_IDENTIFY) {
-		if (ms_validate_identify(j, err, sizeof(err)) == -1) {
-			ms_warn_at(in->source, in->lineno, "%s (passed on, not "
-			    "used)", err);
-			exit_status = MS_EX_FAIL;
-		} else {
-			card = json_string_value(json_object_get(j, "card"));
-			if (sess.open && strcmp(sess.card, card) != 0)
-				session_end("identify", clock_now(), read_ns);
-			if (!sess.open) {
-				memset(&sess, 0, sizeof(sess));
-				sess.open = 1;
-				snprintf(sess.card, sizeof(sess.card), "%s", card);
-				/* card_json has room for any card (6 bytes a byte) */
-				ms_json_quote(sess.card_json,
-				    sizeof(sess.card_json), sess.card);
-			}
-			sess.last_ns = clock_now();
-		}
+		kind = TL_OTHER;
+	} else if (kind != TL_OTHER) {
+		card = json_string_value(json_object_get(j, "card"));
+		if (replay)
+			t = now;
+		else if (ms_time_parse(json_string_value(json_object_get(j,
+		    "ts")), &ms) == 0)
+			t = ts_mono(ms);
 	}
+	tl_line(in->line, in->len, kind, card, t, now);
 	json_decref(j);
-	ms_write_raw(stdout, in->line, in->len, 1);
 }
-
 /*
  * The replay source (-r): edges from a file or FIFO, paced by their
  * times, or as fast as they can be read with -f.
@@ -471,10 +425,10 @@ replay_run(struct replay *rp)
 			continue;	/* a reload took the line away */
 		/* what was due before this edge happens first */
 		settle(rp->due_ns, read_ns);
-		check_session_timeout(rp->due_ns);
 		edge((size_t)k, rp->rec.high ^ pg.lines[k].active_low,
 		    rp->due_ns, read_ns);
 		settle(clock_now(), read_ns);
+		tl_release(clock_now(), oldest_pending(), read_ns);
 		n++;
 	}
 }
@@ -546,6 +500,22 @@ own_debounce(const struct planogram *p, size_t i,
 	return st != NULL && st[i].kernel_debounce ? 0 : p->lines[i].debounce_ns;
 }
 
+/*
+ * The timeline waits for the longest debounce the kernel does: its edges
+ * come that long after the time they carry.
+ */
+static void
+kernel_debounce_update(void)
+{
+	size_t i;
+
+	tl_cfg.kernel_debounce_ns = 0;
+	for (i = 0; gpio != NULL && i < pg.n; i++)
+		if (ls[i].debounce_ns == 0 &&
+		    pg.lines[i].debounce_ns > tl_cfg.kernel_debounce_ns)
+			tl_cfg.kernel_debounce_ns = pg.lines[i].debounce_ns;
+}
+
 static int
 same_request(const struct planogram *a, const struct planogram *b)
 {
@@ -599,6 +569,7 @@ reload(void)
 					edge(i, st[i].level, clock_now(),
 					    ms_mono_ns());
 			}
+			kernel_debounce_update();
 			ms_warnx("%s: not reloaded, keeping the planogram in use",
 			    pg_path);
 			return;
@@ -645,6 +616,7 @@ reload(void)
 	pg = np;
 	memcpy(ls, nls, sizeof(ls));
 	index_build();
+	kernel_debounce_update();
 	if (verbose)
 		ms_warnx("%s: reloaded, %zu lines", pg_path, pg.n);
 }
@@ -680,7 +652,7 @@ main(int argc, char *argv[])
 	int gpiofds[GPIO_LINES_MAX];
 	struct gpio_line_status st[GPIO_LINES_MAX];
 	const char *replay_path = NULL;
-	int64_t now, t, last_input_ns;
+	int64_t now, now0, t, last_input_ns;
 	unsigned long long edges_before;
 	int64_t loop_ns;
 	size_t i, ngpiofd = 0, npfd, n_kernel_debounce = 0;
@@ -691,13 +663,17 @@ main(int argc, char *argv[])
 	char err[256];
 
 	ms_setprog(argv[0]);
-	while ((ch = getopt(argc, argv, "c:dfhr:T:t:v")) != -1) {
+	while ((ch = getopt(argc, argv, "a:c:dDfhr:T:t:vw:")) != -1) {
 		switch (ch) {
 		case 'c':
 			pg_path = optarg;
 			break;
 		case 'd':
-			end_on_depart = 1;
+			/* the default now; kept for the pipelines that say it */
+			tl_cfg.end_on_depart = 1;
+			break;
+		case 'D':
+			tl_cfg.end_on_depart = 0;
 			break;
 		case 'f':
 			fast = 1;
@@ -708,19 +684,26 @@ main(int argc, char *argv[])
 		case 'r':
 			replay_path = optarg;
 			break;
+		case 'a':
 		case 'T':
 		case 't':
+		case 'w':
 			if (ms_parse_seconds(optarg, &t) == -1 ||
-			    t > INT64_C(1000000000)) {
+			    t > INT64_C(1000000000) ||
+			    (ch == 'w' && t > 3600 * 1000)) {
 				ms_warnx("-%c: bad number of seconds \"%s\"", ch,
 				    optarg);
 				usage();
 				return MS_EX_USAGE;
 			}
-			if (ch == 'T')
+			if (ch == 'a')
+				tl_cfg.margin_ns = t * 1000000;
+			else if (ch == 'T')
 				idle_exit_ns = t * 1000000;
+			else if (ch == 't')
+				tl_cfg.session_ns = t * 1000000;
 			else
-				session_ns = t * 1000000;
+				tl_cfg.window_ns = t * 1000000;
 			break;
 		case 'v':
 			verbose = 1;
@@ -760,6 +743,8 @@ main(int argc, char *argv[])
 		ms_reader_init(&rp.r, fd, replay_path);
 		rp.fast = fast;
 		clock_frozen = fast;
+		/* edges and lines are stamped when read: none comes late */
+		tl_cfg.window_ns = 0;
 		clock_vnow = ms_mono_ns();
 		replay_initial_levels();
 	} else {
@@ -772,6 +757,7 @@ main(int argc, char *argv[])
 			n_kernel_debounce += st[i].kernel_debounce;
 			n_own_debounce += ls[i].debounce_ns > 0;
 		}
+		kernel_debounce_update();
 	}
 	clock_sync_wall();
 	if (verbose && replay_path != NULL)
@@ -796,19 +782,29 @@ main(int argc, char *argv[])
 
 	ms_reader_init(&in, STDIN_FILENO, "-");
 	last_input_ns = clock_now();
+	tl_start(last_input_ns);
 	while (!ms_sig_stop && !ms_write_failed()) {
 		loop_ns = ms_mono_ns();
 		if (ms_sig_reload) {
 			ms_sig_reload = 0;
 			reload();
 		}
+		if (!rp.fast)
+			clock_sync_wall();
+		/*
+		 * Whatever happened before now0 is read below, from both
+		 * inputs, before anything is written: however long msdetect
+		 * was stopped, a take is never written before a card that
+		 * came ahead of it was seen.
+		 */
+		now0 = clock_now();
 		/* stdin: every whole line that is waiting */
 		while (!in.eof) {
 			rc = ms_reader_line(&in, 1, err, sizeof(err));
 			if (rc == MS_READ_AGAIN)
 				break;
 			if (rc == MS_READ_LINE) {
-				input_line(&in, ms_mono_ns());
+				input_line(&in, clock_now(), gpio == NULL);
 				continue;
 			}
 			if (rc == MS_READ_BAD) {
@@ -838,11 +834,10 @@ main(int argc, char *argv[])
 				clock_skew = clock_vnow - ms_mono_ns();
 			}
 		}
-		if (!rp.fast)
-			clock_sync_wall();
 		now = clock_now();
 		settle(now, loop_ns);
-		check_session_timeout(now);
+		/* a replay's inputs are stamped when read, so all is known */
+		tl_release(gpio != NULL ? now0 : now, oldest_pending(), loop_ns);
 		if (n_edges != edges_before)
 			last_input_ns = now;
 
@@ -903,7 +898,7 @@ main(int argc, char *argv[])
 	/* stopping: what is still settling counts, then the session ends */
 	now = clock_now();
 	settle(INT64_MAX / 2, 0);
-	session_end("eof", now, 0);
+	tl_finish(now);
 	if (verbose)
 		print_stats();
 	gpio_close(gpio);

@@ -61,4 +61,55 @@ struct replay_rec {
 };
 int	replay_parse(char *line, struct replay_rec *, char *err, size_t errlen);
 
+/*
+ * attribute.c: the timeline.  Lines from stdin and settled sensor events
+ * are held there, written in time order, and each take or return is
+ * charged to the session open at its time (see msdetect(1), Sessions).
+ * Times are on msdetect's clock (CLOCK_MONOTONIC, or the replay's).
+ */
+#define TL_WINDOW_DEFAULT_NS	INT64_C(1000000000)	/* -w 1 */
+#define TL_MARGIN_DEFAULT_NS	INT64_C(250000000)	/* -a 0.25 */
+#define TL_SESSION_DEFAULT_NS	INT64_C(20000000000)	/* -t 20 */
+
+struct tl_config {
+	int64_t		 window_ns;	/* -w: how late an input may come */
+	int64_t		 margin_ns;	/* -a: too close to a change of card */
+	int64_t		 session_ns;	/* -t: idle time that ends a session */
+	int64_t		 kernel_debounce_ns; /* the longest the kernel does */
+	int		 end_on_depart;	/* not -D */
+};
+extern struct tl_config tl_cfg;
+
+enum tl_line_kind { TL_OTHER, TL_IDENTIFY, TL_DEPART };
+
+/* The timeline starts at now: nothing is placed before it. */
+void	tl_start(int64_t now);
+
+/*
+ * A line read from stdin at now, to be passed on: an identify or depart
+ * of card at t (its ts), or another line (t INT64_MIN: as early as its
+ * place in stdin allows).
+ */
+void	tl_line(const char *line, size_t len, enum tl_line_kind,
+	    const char *card, int64_t t, int64_t now);
+/* A take or return on l, or the door opening or closing, at t. */
+void	tl_item(const struct pg_line *l, int take, int64_t t, int64_t read_ns);
+void	tl_door(int open, int64_t t, int64_t read_ns);
+/*
+ * Write what can no longer be preceded by anything: pending is the
+ * oldest change still settling in msdetect's own debounce (INT64_MAX if
+ * none); read_ns when the input that made it due was read (-v).
+ */
+void	tl_release(int64_t now, int64_t pending, int64_t read_ns);
+/* ns until tl_release has something to do (0: now), -1 for nothing. */
+int64_t	tl_next(int64_t now, int64_t pending);
+int	tl_holding(void);
+/* Stopping: write everything held, then end the session (eof). */
+void	tl_finish(int64_t now);
+
+/* msdetect.c: the clock and the output, for attribute.c. */
+void	ts_format(int64_t ts_ns, char buf[MS_TIME_LEN]);
+void	event_write(int64_t read_ns, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+
 #endif
