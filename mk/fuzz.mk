@@ -7,7 +7,7 @@ FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=u
 	-std=c11 -D_XOPEN_SOURCE=700 -D_DEFAULT_SOURCE -Isrc/lib
 FUZZ_LIB := $(filter-out src/lib/dbenv.c,$(LIB_SRCS))
 FUZZ_LIBS := $(JANSSON_LIBS) $(CRYPTO_LIBS)
-FUZZERS := ndjson planogram lines gateway
+FUZZERS := ndjson planogram lines gateway conf
 
 fuzz_srcs_ndjson :=
 fuzz_srcs_planogram := src/msdetect/planogram.c src/msdetect/replay.c
