@@ -125,7 +125,7 @@ enum ms_msg_type {
 	MS_MSG_DOOR, MS_MSG_ALARM, MS_MSG_SESSION_END,
 	MS_MSG_QUERY, MS_MSG_CART, MS_MSG_PAY, MS_MSG_SETTLEMENT,
 	MS_MSG_ACK, MS_MSG_ERROR, MS_MSG_CHARGE, MS_MSG_CHARGED,
-	MS_MSG_PRODUCT, MS_MSG_USER,
+	MS_MSG_PRODUCT, MS_MSG_USER, MS_MSG_OUTCOME,
 	MS_MSG_NTYPES
 };
 
@@ -135,6 +135,7 @@ enum ms_msg_type {
 #define MS_KEY_MAX	255	/* idempotency keys (Stripe's limit) */
 #define MS_CARDS_MAX	16	/* cards per user */
 #define MS_ITEMS_MAX	10000	/* items in one cart reply */
+#define MS_WAIT_MAX	600	/* a pay's wait for its outcome, seconds */
 #define MS_CART_PAGE	100	/* items in a query's cart, at most */
 #define MS_ACK_ITEMS	20	/* items in an identify ack's cart, at most */
 
@@ -159,6 +160,7 @@ int	ms_validate_error(const json_t *, char *, size_t);
 int	ms_validate_charge(const json_t *, char *, size_t);
 int	ms_validate_charged(const json_t *, char *, size_t);
 int	ms_validate_product(const json_t *, char *, size_t);
+int	ms_validate_outcome(const json_t *, char *, size_t);
 int	ms_validate_user(const json_t *, char *, size_t);
 /* Characters (not bytes) of a UTF-8 string. */
 size_t	ms_utf8_chars(const char *);

@@ -32,7 +32,9 @@ enum kind {
 	K_ENUM,		/* one of the strings in .values */
 	K_ITEMS,	/* array of cart items */
 	K_TOTALS,	/* array of {currency, amount} */
-	K_CART		/* a nested cart message */
+	K_CART,		/* a nested cart message */
+	K_WAIT,		/* seconds, 0..MS_WAIT_MAX */
+	K_NAMES		/* {language: name}, a product's names by language */
 };
 
 struct field {
@@ -50,6 +52,8 @@ static const char *const limit_states[] = { "ok", "over", "blocked", NULL };
 static const char *const item_states[] = { "unpaid", "settling", "paid", "void", "credit", "held", NULL };
 static const char *const settle_states[] = { "open", "paid", "declined", "failed",
     "review", "closed", NULL };
+static const char *const outcome_states[] = { "paid", "declined", "failed",
+    "review", "pending", NULL };
 static const char *const charged_status[] = { "succeeded", "declined", "failed", "unknown", NULL };
 static const char *const end_reasons[] = { "door", "identify", "timeout", "eof", "depart", NULL };
 static const char *const error_codes[] = {
@@ -110,6 +114,7 @@ static const struct field f_query[] = {
 	{ "card", K_CARD, 0, NULL },
 	{ "all", K_BOOL, 0, NULL },
 	{ "offset", K_COUNT, 0, NULL },
+	{ "settlement", K_ID, 0, NULL },
 	{ NULL, 0, 0, NULL }
 };
 static const struct field f_cart[] = {
@@ -156,6 +161,20 @@ static const struct field f_pay[] = {
 	{ "user", K_ID, 0, NULL },
 	{ "card", K_CARD, 0, NULL },
 	{ "currency", K_CURRENCY, 0, NULL },
+	{ "wait", K_WAIT, 0, NULL },
+	{ NULL, 0, 0, NULL }
+};
+static const struct field f_outcome[] = {
+	{ "type", K_TEXT, 1, NULL },
+	{ "id", K_ID, 0, NULL },
+	{ "settlement", K_ID, 1, NULL },
+	{ "user", K_ID, 1, NULL },
+	{ "state", K_ENUM, 1, outcome_states },
+	{ "amount", K_AMOUNT, 1, NULL },
+	{ "currency", K_CURRENCY, 1, NULL },
+	{ "code", K_TEXT_NULL, 0, NULL },
+	{ "message", K_TEXT_NULL, 0, NULL },
+	{ "reason", K_TEXT, 0, NULL },
 	{ NULL, 0, 0, NULL }
 };
 static const struct field f_settlement[] = {
@@ -228,6 +247,7 @@ static const struct field f_product[] = {
 	{ "type", K_TEXT, 1, NULL },
 	{ "sku", K_ID, 1, NULL },
 	{ "name", K_NAME, 1, NULL },
+	{ "names", K_NAMES, 0, NULL },
 	{ "price", K_AMOUNT, 1, NULL },
 	{ "currency", K_CURRENCY, 1, NULL },
 	{ "active", K_BOOL, 0, NULL },
@@ -256,7 +276,7 @@ static const char *const type_names[MS_MSG_NTYPES] = {
 	[MS_MSG_SETTLEMENT] = "settlement", [MS_MSG_ACK] = "ack",
 	[MS_MSG_ERROR] = "error", [MS_MSG_CHARGE] = "charge",
 	[MS_MSG_CHARGED] = "charged", [MS_MSG_PRODUCT] = "product",
-	[MS_MSG_USER] = "user",
+	[MS_MSG_USER] = "user", [MS_MSG_OUTCOME] = "outcome",
 };
 
 int
@@ -541,6 +561,42 @@ check_value(const char *what, const struct field *f, const json_t *v,
 				return -1;
 		}
 		return 0;
+	case K_WAIT:
+		if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+		    json_integer_value(v) > MS_WAIT_MAX) {
+			SET_ERR("%s: field \"%s\" must be whole seconds from 0 "
+			    "to %d", what, f->name, MS_WAIT_MAX);
+			return -1;
+		}
+		return 0;
+	case K_NAMES: {
+		const char *lang;
+		json_t *n;
+
+		if (!json_is_object(v)) {
+			SET_ERR("%s: field \"%s\" must be an object", what, f->name);
+			return -1;
+		}
+		json_object_foreach((json_t *)v, lang, n) {
+			size_t len = strlen(lang);
+
+			if (len < 2 || len > 16 || strspn(lang,
+			    "abcdefghijklmnopqrstuvwxyz"
+			    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-") != len) {
+				SET_ERR("%s: %s: \"%.20s\" is not a language tag "
+				    "like ja or pt-BR", what, f->name, lang);
+				return -1;
+			}
+			if (!json_is_string(n) || *json_string_value(n) == '\0' ||
+			    !text_valid(json_string_value(n), MS_NAME_MAX)) {
+				SET_ERR("%s: %s.%s must be a name: a non-empty "
+				    "string, no control characters, not too long",
+				    what, f->name, lang);
+				return -1;
+			}
+		}
+		return 0;
+	}
 	case K_CART:
 		if (!json_is_object(v)) {
 			SET_ERR("%s: field \"%s\" must be an object", what, f->name);
@@ -645,6 +701,8 @@ int ms_validate_charge(const json_t *o, char *err, size_t errlen)
 { return check_fields("charge", o, f_charge, err, errlen); }
 int ms_validate_charged(const json_t *o, char *err, size_t errlen)
 { return check_fields("charged", o, f_charged, err, errlen); }
+int ms_validate_outcome(const json_t *o, char *err, size_t errlen)
+{ return check_fields("outcome", o, f_outcome, err, errlen); }
 int ms_validate_product(const json_t *o, char *err, size_t errlen)
 { return check_fields("product", o, f_product, err, errlen); }
 
@@ -665,6 +723,16 @@ ms_validate_query(const json_t *o, char *err, size_t errlen)
 {
 	if (check_fields("query", o, f_query, err, errlen) == -1)
 		return -1;
+	/* a settlement's outcome, or a cart */
+	if (json_object_get(o, "settlement") != NULL) {
+		if (json_object_get(o, "user") || json_object_get(o, "card") ||
+		    json_object_get(o, "all") || json_object_get(o, "offset")) {
+			SET_ERR("query: \"settlement\" goes alone, without "
+			    "\"user\", \"card\", \"all\" or \"offset\"");
+			return -1;
+		}
+		return 0;
+	}
 	return check_one_of_user_card("query", o, err, errlen);
 }
 
@@ -722,6 +790,7 @@ ms_msg_validate(const json_t *o, char *err, size_t errlen)
 		[MS_MSG_CHARGED] = ms_validate_charged,
 		[MS_MSG_PRODUCT] = ms_validate_product,
 		[MS_MSG_USER] = ms_validate_user,
+		[MS_MSG_OUTCOME] = ms_validate_outcome,
 	};
 	const json_t *t;
 	enum ms_msg_type type;
