@@ -102,7 +102,7 @@ crates=
 for round in 1 2 3; do
 	say "round $round: setting up the databases"
 	rm -rf db s.db s.db-wal s.db-shm c.db c.db-wal c.db-shm
-	mscart import -d db setup.nd || { say "import failed"; exit 1; }
+	mscart import -c -d db setup.nd || { say "import failed"; exit 1; }
 	"$peer_bin" import s.db <setup.nd || { say "sqlite_peer import failed"; exit 1; }
 	sqlite3 c.db <schema.sql >/dev/null || { say "sqlite setup failed"; exit 1; }
 	ours0=$(dbsize)

@@ -37,7 +37,7 @@ with open("events", "w") as o:
             "card": "iso14443a:%08X" % (0x20000000 + i % users)},
             separators=(",", ":")) + "\n")
 PY
-mscart import -d server <setup >/dev/null || { say "import failed"; exit 1; }
+mscart import -c -d server <setup >/dev/null || { say "import failed"; exit 1; }
 
 rate() {	# rate COUNT START END
 	awk -v n="$1" -v a="$2" -v b="$3" 'BEGIN { printf "%d", (b > a ? n / (b - a) : 0) }'

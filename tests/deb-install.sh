@@ -108,7 +108,7 @@ getent group ms >/dev/null
 ok $? "group ms exists"
 is "$(mode /var/lib/ms)" "ms:ms 750" "/var/lib/ms is ms:ms 0750"
 is "$(mode /etc/ms)" "root:ms 750" "/etc/ms is root:ms 0750"
-runuser -u ms -- /usr/bin/mscart due -d /var/lib/ms/server </dev/null >/dev/null
+runuser -u ms -- /usr/bin/mscart init -d /var/lib/ms/server </dev/null >/dev/null
 ok $? "ms can make its ledger in /var/lib/ms"
 is "$(mode /var/lib/ms/server)" "ms:ms 700" "the ledger is ms's alone"
 

@@ -37,7 +37,7 @@ cat >catalog <<EOF
 {"type":"product","sku":"cola","name":"Cola","price":150,"currency":"EUR"}
 {"type":"user","user":"alice","name":"Alice","cards":["$A"],"currency":"EUR"}
 EOF
-mscart import catalog
+mscart import -c catalog
 ok $? "catalogue imported"
 cp catalog applied
 

@@ -8,7 +8,7 @@ export MSCART_DB
 GEN=$MS_TOP/tests/mscart/gen.py
 N=800	# takes per writer
 python3 "$GEN" setup 40 10 >setup
-run -i setup mscart import
+run -i setup mscart import -c
 is "$RC" 0 "setup"
 
 expect=0

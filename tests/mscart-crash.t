@@ -9,7 +9,7 @@ export MSCART_DB
 GEN=$MS_TOP/tests/mscart/gen.py
 N=4000
 python3 "$GEN" setup 30 10 >setup
-run -i setup mscart import
+run -i setup mscart import -c
 is "$RC" 0 "setup"
 python3 "$GEN" takes r1 1 $N 30 10 7 >takes 2>sum
 expect=$(cat sum)

@@ -13,7 +13,7 @@ cat >catalog.ndjson <<EOF
 {"type":"product","sku":"cola","name":"Cola","price":150,"currency":"EUR"}
 {"type":"user","user":"alice","name":"Alice","cards":["line:alice"],"currency":"EUR"}
 EOF
-run mscart import catalog.ndjson
+run mscart import -c catalog.ndjson
 is "$RC" 0 "catalogue imported"
 
 # tk ROBOT SEQ [SKU]: one take line

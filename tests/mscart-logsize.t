@@ -10,7 +10,7 @@ export MSCART_DB
 GEN=$MS_TOP/tests/mscart/gen.py
 N=60000
 python3 "$GEN" setup 1000 20 >setup
-run -i setup mscart import
+run -i setup mscart import -c
 is "$RC" 0 "setup"
 python3 "$GEN" takes r1 1 $N 1000 20 5 >takes 2>/dev/null
 

@@ -13,6 +13,7 @@ cat >setup <<EOF
 {"type":"user","user":"bob","name":"Bob","cards":["$B"],"currency":"EUR"}
 {"type":"take","ts":"2026-11-28T10:00:00.000Z","robot":"r8","seq":1,"slot":"A1","sku":"cola","card":"$B"}
 EOF
+mscart init
 run -i setup mscart apply
 is "$RC" 0 "setup"
 

@@ -13,7 +13,7 @@ export MSCART_DB
 
 printf '%s\n' '{"type":"product","sku":"cola","name":"Cola","price":150,"currency":"JPY"}' \
     '{"type":"user","user":"alice","name":"Alice","cards":["line:alice"],"currency":"JPY"}' >catalog
-run mscart import catalog
+run mscart import -c catalog
 is "$RC" 0 "catalogue"
 tk() {
 	printf '{"type":"take","ts":"2026-11-28T10:00:00.000Z","robot":"r1","seq":%d,"slot":"A1","sku":"cola","card":"line:alice"}\n' "$1"

@@ -40,7 +40,7 @@ cat >catalog.ndjson <<EOF
 {"type":"user","user":"alice","name":"Alice","cards":["$A"],"payment":"cus_alice","limit":500,"currency":"EUR"}
 {"type":"user","user":"bob","name":"Bob","cards":["$B"],"currency":"EUR"}
 EOF
-run mscart import catalog.ndjson
+run mscart import -c catalog.ndjson
 is "$RC" 0 "import exits 0"
 is "$OUT" "" "import is quiet on stdout"
 for f in DB_CONFIG lines.db audit.db; do

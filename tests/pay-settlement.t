@@ -31,7 +31,7 @@ charged() {	# charged SETTLEMENT KEY STATUS [EXTRA]: 150 EUR
 }
 get() { printf '%s\n' "$1" | jget "$2"; }
 
-printf '{"type":"product","sku":"cola","name":"Cola","price":150,"currency":"EUR"}\n' | mscart import
+printf '{"type":"product","sku":"cola","name":"Cola","price":150,"currency":"EUR"}\n' | mscart import -c
 
 # --- point 2: frozen when the settlement opens
 user ann ',"payment":"cus_ann1","payment_method":"pm_ann1"'

@@ -20,7 +20,7 @@ printf '%s\n' \
     '{"type":"product","sku":"gum","name":"Gum","price":90,"currency":"EUR"}' \
     '{"type":"user","user":"bob","name":"Bob","cards":["iso14443a:0B0B0B0B"],"currency":"EUR"}' \
     >catalog
-mscart import -d server catalog
+mscart import -c -d server catalog
 ok $? "catalogue and users imported"
 
 # takes N SKU...: N take events by bob's card, one per sku given in turn

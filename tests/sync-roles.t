@@ -6,6 +6,7 @@
 . "$MS_TOP/tests/sshd.sh"
 
 S="$MS_BIN/mscart serve -d $T/server --role"
+mscart init -d server
 sshd_key admin "$S admin"
 sshd_key robot "$S robot:r7"
 sshd_key alice "$S terminal:alice"

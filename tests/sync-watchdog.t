@@ -53,7 +53,7 @@ SRV=$T/server
 for i in 1 2 3 4 5 6 7 8 9 10; do
 	printf '{"type":"product","sku":"s%d","name":"S%d","price":100,"currency":"JPY"}\n' $i $i
 done >catalog
-run mscart import -d "$SRV" catalog
+run mscart import -c -d "$SRV" catalog
 is "$RC" 0 "the server's catalogue"
 mkfifo gate
 printf '%s\n' "if [ -p '$T/gate' ]; then echo started >'$T/link.up'" \

@@ -11,7 +11,7 @@ serve="mscart serve --role robot:r7 -d $T/server"
 printf '%s\n' \
     '{"type":"product","sku":"cola","name":"Cola","price":150,"currency":"EUR"}' \
     '{"type":"user","user":"bob","name":"Bob","cards":["iso14443a:04A1B2C3"]}' |
-    mscart import -d server >/dev/null 2>&1
+    mscart import -c -d server >/dev/null 2>&1
 ok $? "server database set up"
 
 # --- record ---

@@ -122,10 +122,10 @@ parse_line(struct ms_conf *conf, char *line, unsigned *seen)
 		    "or timezone)";
 	if (*val == '\0')
 		return "empty value";
-	if ((n = strlen(val)) >= k->size)
-		return "value too long";
 	if ((why = k->check(val)) != NULL)
 		return why;
+	if ((n = strlen(val)) >= k->size)
+		return "value too long";
 	if (*seen & (1u << (k - keys)))
 		return "the key is set twice";
 	*seen |= 1u << (k - keys);

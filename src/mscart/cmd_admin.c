@@ -83,7 +83,7 @@ parse_duration(const char *s, int64_t *ms)
 static int
 open_store(struct store *st, const char *home)
 {
-	return store_open(st, store_home(home), 0) == 0 ? 0 : -1;
+	return store_open(st, store_ledger(home, 0), 0) == 0 ? 0 : -1;
 }
 
 /* ----- show ----- */

@@ -146,12 +146,16 @@ admin_loop(int argc, char **argv, const char *syn, const char *optstring,
 {
 	const char *home = NULL;
 	struct role role;
-	int ch, nosync = 0, batch = 1000;
+	int ch, nosync = 0, batch = 1000, create = 0;
 
 	while ((ch = getopt(argc, argv, optstring)) != -1) {
 		if (ch == 'h') {
 			loop_usage(syn);
 			return MS_EX_OK;
+		}
+		if (ch == 'c') {	/* import -c: make the ledger if none */
+			create = 1;
+			continue;
 		}
 		if (ch == 'v') {
 			o->quiet = 0;
@@ -164,7 +168,8 @@ admin_loop(int argc, char **argv, const char *syn, const char *optstring,
 	argv += optind;
 	role_admin(&role, who);
 	o->role = &role;
-	return loop_files(store_home(home), nosync, batch, o, argc, argv, 0);
+	return loop_files(store_ledger(home, create), nosync, batch, o, argc,
+	    argv, 0);
 }
 
 int
@@ -228,7 +233,7 @@ cmd_serve(int argc, char **argv)
 	o.role = &role;
 	o.allowed = requests;
 	/* a client's refused line is answered, not a server failure */
-	return loop_files(store_home(home), nosync, batch, &o, 0, NULL, 1);
+	return loop_files(store_ledger(home, 0), nosync, batch, &o, 0, NULL, 1);
 }
 
 int
@@ -238,8 +243,8 @@ cmd_import(int argc, char **argv)
 
 	o.quiet = 1;
 	o.allowed = TYPE_BIT(MS_MSG_PRODUCT) | TYPE_BIT(MS_MSG_USER);
-	return admin_loop(argc, argv, "import [-hv] [-d dir] [file ...]", "d:hv",
-	    "import", &o);
+	return admin_loop(argc, argv, "import [-chv] [-d dir] [file ...]",
+	    "cd:hv", "import", &o);
 }
 
 int

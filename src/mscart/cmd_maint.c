@@ -1,6 +1,6 @@
 /*
- * cmd_maint.c: looking after the environment: the audit log, hot
- * backups and verification.
+ * cmd_maint.c: looking after the environment: making a ledger, the audit
+ * log, hot backups and verification.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -12,6 +12,36 @@
 
 #include "ledger.h"
 #include "mscart.h"
+
+/* ----- init ----- */
+
+/*
+ * The one command that makes a new ledger (import -c aside): everything
+ * else refuses a directory without one.  An existing ledger is left as
+ * it is, so init can start every script that sets up a shop.
+ */
+int
+cmd_init(int argc, char **argv)
+{
+	const char *syn = "init [-h] [-d dir]";
+	const char *home = NULL;
+	struct store st;
+	int ch;
+
+	while ((ch = getopt(argc, argv, "d:h")) != -1) {
+		switch (ch) {
+		case 'd': home = optarg; break;
+		case 'h': cmd_usage(syn); return MS_EX_OK;
+		default: return cmd_usage(syn);
+		}
+	}
+	if (optind != argc)
+		return cmd_usage(syn);
+	if (store_open(&st, store_ledger(home, 1), 0) != 0)
+		return MS_EX_FAIL;
+	store_close(&st);
+	return ms_close_stdout() == 0 ? MS_EX_OK : MS_EX_FAIL;
+}
 
 /* ----- log ----- */
 
@@ -104,7 +134,7 @@ cmd_log(int argc, char **argv)
 	}
 	if (optind != argc)
 		return cmd_usage(syn);
-	if (store_open(&st, store_home(home), 0) != 0)
+	if (store_open(&st, store_ledger(home, 0), 0) != 0)
 		return MS_EX_TEMPFAIL;
 	if ((rc = store_scan_begin(&st, st.audit, &txn, &c)) != 0)
 		goto out;
@@ -169,7 +199,7 @@ cmd_backup(int argc, char **argv)
 	}
 	if (optind + 1 != argc)
 		return cmd_usage(syn);
-	if (store_open(&st, store_home(home), 0) != 0)
+	if (store_open(&st, store_ledger(home, 0), 0) != 0)
 		return MS_EX_TEMPFAIL;
 	/* a checkpoint first keeps the copied log short */
 	st.env->txn_checkpoint(st.env, 0, 0, 0);
@@ -180,7 +210,7 @@ cmd_backup(int argc, char **argv)
 		return MS_EX_FAIL;
 	}
 	/* the copy gets the same settings */
-	snprintf(src, sizeof(src), "%s/DB_CONFIG", store_home(home));
+	snprintf(src, sizeof(src), "%s/DB_CONFIG", store_ledger(home, 0));
 	snprintf(dst, sizeof(dst), "%s/DB_CONFIG", argv[optind]);
 	if ((in = fopen(src, "r")) != NULL) {
 		if ((out = fopen(dst, "w")) != NULL) {
@@ -378,7 +408,7 @@ cmd_verify(int argc, char **argv)
 	}
 	if (optind != argc)
 		return cmd_usage(syn);
-	if (store_open(&st, store_home(home), 0) != 0)
+	if (store_open(&st, store_ledger(home, 0), 0) != 0)
 		return MS_EX_TEMPFAIL;
 	rc = run_txn(&st, verify_txn, &a);
 	/* flush every page so the file check below sees a whole database */
@@ -389,7 +419,7 @@ cmd_verify(int argc, char **argv)
 		ms_warnx("verify: %s", db_strerror(rc));
 		return MS_EX_TEMPFAIL;
 	}
-	files = store_verify_files(store_home(home));
+	files = store_verify_files(store_ledger(home, 0));
 	if (files != 0)
 		a.problems++;
 	fprintf(stderr, "%s: verify: %ld lines, %ld settlements, %ld problem%s\n",

@@ -11,10 +11,11 @@ static const struct command {
 	int		(*run)(int, char **);
 	const char	*synopsis;
 } commands[] = {
+	{ "init", cmd_init, "init [-h] [-d dir]" },
 	{ "apply", cmd_apply, "apply [-hn] [-b batch] [-d dir] [file ...]" },
 	{ "serve", cmd_serve, "serve --role role [-hn] [-b batch] [-d dir]" },
 	{ "show", cmd_show, "show [-aHh] [-d dir] user | card" },
-	{ "import", cmd_import, "import [-hv] [-d dir] [file ...]" },
+	{ "import", cmd_import, "import [-chv] [-d dir] [file ...]" },
 	{ "due", cmd_due, "due [-h] [-d dir] [-o duration] [-s id] [-u user] [-w duration]" },
 	{ "settle", cmd_settle, "settle [-h] [-d dir] [file ...]" },
 	{ "void", cmd_void, "void [-h] [-d dir] [-m reason] line" },

@@ -12,7 +12,8 @@ int	cmd_show(int, char **);
 int	cmd_void(int, char **);
 int	cmd_refund(int, char **);
 int	cmd_report(int, char **);
-int	cmd_log(int, char **);
+int	cmd_log(int, char **);		/* cmd_maint.c */
+int	cmd_init(int, char **);
 int	cmd_backup(int, char **);
 int	cmd_verify(int, char **);
 int	cmd_record(int, char **);	/* sync/record.c */

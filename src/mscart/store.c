@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conf.h"
 #include "store.h"
 
 const char *const store_db_names[] = {
@@ -107,6 +108,43 @@ store_home(const char *opt)
 	if ((e = getenv("MSCART_DB")) != NULL && *e != '\0')
 		return e;
 	return ".";
+}
+
+/*
+ * The ledger's directory: -d, else MSCART_DB, else "ledger" in ms.conf.
+ * Only init and import -c make a ledger; every other command refuses a
+ * directory that has none, naming where it looked, and exits 1: a
+ * command run in the wrong place must not start an empty ledger there.
+ */
+const char *
+store_ledger(const char *opt, int create)
+{
+	const struct ms_conf *conf = ms_conf();
+	const char *home, *from, *e;
+	char path[4096];
+	struct stat sb;
+
+	if (opt != NULL && *opt != '\0') {
+		home = opt;
+		from = "-d";
+	} else if ((e = getenv("MSCART_DB")) != NULL && *e != '\0') {
+		home = e;
+		from = "MSCART_DB";
+	} else if (conf->ledger[0] != '\0') {
+		home = conf->ledger;
+		from = conf->source;
+	} else
+		ms_errx(MS_EX_FAIL, "no ledger given: use -d DIR, MSCART_DB or "
+		    "\"ledger = DIR\" in %s", getenv("MS_CONF") != NULL &&
+		    *getenv("MS_CONF") != '\0' ? getenv("MS_CONF") :
+		    MS_CONF_DEFAULT);
+	if (create)
+		return home;
+	snprintf(path, sizeof(path), "%s/lines.db", home);
+	if (stat(path, &sb) == -1)
+		ms_errx(MS_EX_FAIL, "%s (from %s): not a ledger (no lines.db); "
+		    "mscart init makes one", home, from);
+	return home;
 }
 
 static int

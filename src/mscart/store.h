@@ -66,6 +66,8 @@ void	store_close(struct store *);
 /* Close and reopen after DB_RUNRECOVERY. */
 int	store_reopen(struct store *);
 const char *store_home(const char *opt);	/* -d, MSCART_DB, or "." */
+/* The ledger: -d, MSCART_DB or ms.conf; exits 1 unless one is there or create. */
+const char *store_ledger(const char *opt, int create);
 
 int	store_begin(struct store *, DB_TXN *parent, DB_TXN **, int readonly);
 /* A read-committed transaction and a cursor on db, for a whole scan. */

@@ -26,7 +26,7 @@ shop_open() {
 {"type":"user","user":"bob","name":"Bob","cards":["iso14443a:$MIFARE7"],"payment":"$BOB"}
 {"type":"user","user":"carol","name":"Carol","cards":["iso14443a:$MIFARE4"],"payment":"$CAROL"}
 JSON
-	mscart -d "$SERVER" import "$T/shop.ndjson" || return 1
+	mscart -d "$SERVER" import -c "$T/shop.ndjson" || return 1
 	printf '%s\n' "$STRIPE_MOCK_KEY" >"$T/stripe.key"
 	chmod 600 "$T/stripe.key"
 	for r in r1 r2; do
