@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "ms.h"
+#include "version.h"
 #include "mscart.h"
 
 static const struct command {
@@ -42,6 +43,7 @@ int
 main(int argc, char *argv[])
 {
 	ms_setprog(argv[0]);
+	ms_version_option(argc, argv);
 	/* mscart -d dir command ...: the same as MSCART_DB=dir */
 	if (argc >= 3 && strcmp(argv[1], "-d") == 0) {
 		if (setenv("MSCART_DB", argv[2], 1) == -1)

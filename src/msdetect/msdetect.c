@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "msdetect.h"
+#include "version.h"
 
 #define EDGES_MAX	1024	/* edges read from the chip at once */
 #define REPLAY_BATCH	4096	/* replay lines between looks at stdin */
@@ -663,6 +664,7 @@ main(int argc, char *argv[])
 	char err[256];
 
 	ms_setprog(argv[0]);
+	ms_version_option(argc, argv);
 	while ((ch = getopt(argc, argv, "a:c:dDfhr:T:t:vw:")) != -1) {
 		switch (ch) {
 		case 'c':

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "msid.h"
+#include "version.h"
 
 #define BACKOFF_MIN_MS	200
 #define BACKOFF_MAX_MS	3000
@@ -222,6 +223,7 @@ main(int argc, char *argv[])
 	long v;
 
 	ms_setprog(argv[0]);
+	ms_version_option(argc, argv);
 	sane_fds();
 	while ((ch = getopt(argc, argv, "d:H:hk:l:n:p:T:t:v")) != -1) {
 		switch (ch) {

@@ -26,6 +26,7 @@
 #include <openssl/crypto.h>
 
 #include "ms.h"
+#include "version.h"
 #include "mspay.h"
 
 #define REPLY_MAX	(1024 * 1024)	/* longest gateway reply we keep */
@@ -1093,6 +1094,7 @@ main(int argc, char *argv[])
 	int ch, failed;
 
 	ms_setprog(argv[0]);
+	ms_version_option(argc, argv);
 	while ((ch = getopt_long(argc, argv, "f:g:hK:P:T:u:", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
