@@ -26,6 +26,7 @@
 #include <openssl/crypto.h>
 
 #include "ms.h"
+#include "conf.h"
 #include "version.h"
 #include "mspay.h"
 
@@ -1095,6 +1096,13 @@ main(int argc, char *argv[])
 
 	ms_setprog(argv[0]);
 	ms_version_option(argc, argv);
+	/* ms.conf says the shop's gateway and payroll file; -g and -f override */
+	if (strcmp(ms_conf()->gateway, "stripe") == 0)
+		opt.gw = GW_STRIPE;
+	else if (strcmp(ms_conf()->gateway, "webhook") == 0)
+		opt.gw = GW_WEBHOOK;
+	if (ms_conf()->payroll[0] != '\0')
+		opt.ledger_path = ms_conf()->payroll;
 	while ((ch = getopt_long(argc, argv, "f:g:hK:P:T:u:", longopts,
 	    NULL)) != -1) {
 		switch (ch) {

@@ -1,0 +1,31 @@
+#!/bin/sh
+# ms.conf for mspay (issue 17, point 1): "payroll" is the ledger file and
+# "gateway" the gateway when -f and -g are not given; the options win.
+. "$(dirname "$0")/lib.sh"
+
+charge() {
+	printf '{"type":"charge","settlement":"%s","user":"ann","customer":"cus_ann","amount":100,"currency":"EUR","key":"key-%s"}\n' "$1" "$1"
+}
+MS_CONF=$T/ms.conf
+export MS_CONF
+printf 'gateway = ledger\npayroll = %s/office.csv\n' "$T" >ms.conf
+charge s1 >in
+run -i in mspay
+is "$RC:$ERR" "0:" "mspay with ms.conf's gateway and payroll file exits 0, quietly"
+is "$(cut -d, -f1 office.csv | tr -d '"' | tr '\n' ' ')" "settlement s1 " "the charge went to ms.conf's payroll file"
+ok "$([ ! -e payroll.csv ]; echo $?)" "not to the default payroll.csv"
+charge s2 >in
+run -i in mspay -f other.csv
+is "$(cut -d, -f1 other.csv | tr -d '"' | tr '\n' ' ')" "settlement s2 " "-f overrides ms.conf's payroll"
+printf 'gateway = webhook\n' >ms.conf
+run -i in mspay
+is "$RC" 2 "gateway = webhook without -u: a usage error, as with -g webhook"
+charge s4 >in
+run -i in mspay -g ledger -f third.csv
+is "$RC:$(cut -d, -f1 third.csv | tr -d '"' | tr '\n' ' ')" "0:settlement s4 " "-g overrides ms.conf's gateway"
+printf 'gateway = paypal\npayroll = %s/office.csv\n' "$T" >ms.conf
+charge s3 >in
+run -i in mspay
+is "$ERR" "mspay: $T/ms.conf:1: want ledger, stripe or webhook" "a bad gateway line is named"
+is "$RC:$(tail -n 1 office.csv | cut -d, -f1 | tr -d '"')" "0:s3" "and not applied: the rest of the file is"
+done_testing
