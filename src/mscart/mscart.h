@@ -14,6 +14,11 @@ int	cmd_refund(int, char **);
 int	cmd_report(int, char **);
 int	cmd_log(int, char **);		/* cmd_maint.c */
 int	cmd_init(int, char **);
+int	cmd_list(int, char **);		/* cmd_list.c */
+int	cmd_card(int, char **);		/* cmd_edit.c */
+int	cmd_price(int, char **);
+int	cmd_block(int, char **);
+int	cmd_unblock(int, char **);
 int	cmd_backup(int, char **);
 int	cmd_verify(int, char **);
 int	cmd_record(int, char **);	/* sync/record.c */

@@ -1,0 +1,263 @@
+/*
+ * cmd_list.c: mscart list, what the ledger holds, one kind at a time:
+ * users, products, cards, robots, the review queue and settlements.
+ * NDJSON by default (one record a line, as stored), -H a table for
+ * people.  Each list is read in one read-committed scan and written
+ * after it, so a retried scan never prints twice.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ledger.h"
+#include "mscart.h"
+#include "shoptime.h"
+
+/* fn with each key and value of db, in key order. */
+static int
+scan_db(struct store *st, DB *db, void (*fn)(const DBT *k, const DBT *d,
+    json_t *out), json_t *out)
+{
+	DB_TXN *txn;
+	DBC *c;
+	DBT k, d;
+	int rc;
+
+	if ((rc = store_scan_begin(st, db, &txn, &c)) != 0)
+		return rc;
+	memset(&k, 0, sizeof(k));
+	memset(&d, 0, sizeof(d));
+	k.flags = DB_DBT_REALLOC;
+	d.flags = DB_DBT_REALLOC;
+	while ((rc = c->get(c, &k, &d, DB_NEXT)) == 0)
+		fn(&k, &d, out);
+	free(k.data);
+	free(d.data);
+	c->close(c);
+	txn->commit(txn, 0);
+	return rc == DB_NOTFOUND ? 0 : rc;
+}
+
+/* users.db, products.db: the stored JSON record. */
+static void
+add_record(const DBT *k, const DBT *d, json_t *out)
+{
+	json_t *v;
+
+	(void)k;
+	if ((v = json_loadb(d->data, d->size, 0, NULL)) != NULL)
+		json_array_append_new(out, v);
+}
+
+/* cards.db: token -> user. */
+static void
+add_card(const DBT *k, const DBT *d, json_t *out)
+{
+	json_array_append_new(out, json_pack("{s:s%,s:s%}", "card",
+	    (const char *)k->data, (size_t)k->size, "user",
+	    (const char *)d->data, (size_t)d->size));
+}
+
+/*
+ * events.db: robot\0first seq -> last seq, runs of applied seqs.  One
+ * record a robot: how many events were applied, the last seq and the
+ * runs (more than one: gaps the robot has still to send).
+ */
+static void
+add_run(const DBT *k, const DBT *d, json_t *out)
+{
+	const char *robot = k->data;
+	size_t n = strnlen(robot, k->size);
+	json_t *last = json_array_get(out, json_array_size(out) - 1);
+	int64_t first, end;
+
+	if (n + 9 != k->size || d->size != 8)
+		return;
+	first = ms_be64_get((const unsigned char *)k->data + n + 1);
+	end = ms_be64_get(d->data);
+	if (last != NULL && strlen(str(last, "robot")) == n &&
+	    memcmp(str(last, "robot"), robot, n) == 0) {
+		json_object_set_new(last, "events", json_integer(num(last,
+		    "events") + (end - first + 1)));
+		json_object_set_new(last, "last_seq", json_integer(end));
+		json_object_set_new(last, "runs", json_integer(num(last,
+		    "runs") + 1));
+		return;
+	}
+	json_array_append_new(out, json_pack("{s:s%,s:I,s:I,s:i}", "robot",
+	    robot, n, "events", (json_int_t)(end - first + 1), "last_seq",
+	    (json_int_t)end, "runs", 1));
+}
+
+static void
+add_settlement(const DBT *k, const DBT *d, json_t *out)
+{
+	json_t *v;
+
+	(void)k;
+	if ((v = json_loadb(d->data, d->size, 0, NULL)) != NULL) {
+		json_array_append_new(out, settlement_message(v));
+		json_decref(v);
+	}
+}
+
+/* The review queue: the takes nobody's card was on, still to decide. */
+static void
+add_review(json_t *l, void *arg)
+{
+	json_t *out = arg;
+
+	if (strcmp(str(l, "owner"), OWNER_REVIEW) == 0 &&
+	    strcmp(str(l, "state"), "void") != 0)
+		json_array_append(out, l);
+}
+
+static const char *
+text(const json_t *o, const char *k)
+{
+	const char *s = str(o, k);
+
+	return s != NULL ? s : "-";
+}
+
+static void
+money(const json_t *o, const char *amount, char *buf, size_t len)
+{
+	const char *cur = str(o, "currency");
+
+	if (json_object_get(o, amount) == NULL || cur == NULL ||
+	    ms_money_format(num(o, amount), cur, buf, len) == -1)
+		snprintf(buf, len, "-");
+}
+
+static void
+table(const char *kind, const json_t *rows)
+{
+	char a[64], t[64];
+	size_t i;
+	json_t *r;
+
+	if (strcmp(kind, "users") == 0) {
+		printf("%-16s %-24s %-9s %5s %18s\n", "USER", "NAME", "STATUS",
+		    "CARDS", "LIMIT");
+		json_array_foreach(rows, i, r) {
+			if (json_object_get(r, "limit") != NULL)
+				money(r, "limit", a, sizeof(a));
+			else
+				snprintf(a, sizeof(a), "-");
+			printf("%-16s %-24s %-9s %5zu %18s\n", text(r, "user"),
+			    text(r, "name"), text(r, "status"),
+			    json_array_size(json_object_get(r, "cards")), a);
+		}
+	} else if (strcmp(kind, "products") == 0) {
+		printf("%-16s %-32s %14s %s\n", "SKU", "NAME", "PRICE", "ACTIVE");
+		json_array_foreach(rows, i, r) {
+			money(r, "price", a, sizeof(a));
+			printf("%-16s %-32s %14s %s\n", text(r, "sku"),
+			    text(r, "name"), a, json_is_false(json_object_get(r,
+			    "active")) ? "no" : "yes");
+		}
+	} else if (strcmp(kind, "cards") == 0) {
+		printf("%-40s %s\n", "CARD", "USER");
+		json_array_foreach(rows, i, r)
+			printf("%-40s %s\n", text(r, "card"), text(r, "user"));
+	} else if (strcmp(kind, "robots") == 0) {
+		printf("%-16s %10s %10s %5s\n", "ROBOT", "EVENTS", "LAST SEQ",
+		    "RUNS");
+		json_array_foreach(rows, i, r)
+			printf("%-16s %10lld %10lld %5lld\n", text(r, "robot"),
+			    (long long)num(r, "events"),
+			    (long long)num(r, "last_seq"),
+			    (long long)num(r, "runs"));
+	} else if (strcmp(kind, "review") == 0) {
+		printf("%-8s %-24s %-12s %-6s %-16s %12s %s\n", "LINE", "WHEN",
+		    "EVENT", "SLOT", "SKU", "PRICE", "STATE");
+		json_array_foreach(rows, i, r) {
+			money(r, "price", a, sizeof(a));
+			ms_shoptime_format(str(r, "ts"), t, sizeof(t));
+			printf("%-8s %-24s %-12s %-6s %-16s %12s %s\n",
+			    text(r, "id"), t, text(r, "event"), text(r, "slot"),
+			    text(r, "sku"), a, text(r, "state"));
+		}
+	} else {
+		printf("%-20s %-16s %14s %-9s %s\n", "SETTLEMENT", "USER",
+		    "AMOUNT", "STATE", "CREATED");
+		json_array_foreach(rows, i, r) {
+			money(r, "amount", a, sizeof(a));
+			ms_shoptime_format(str(r, "created"), t, sizeof(t));
+			printf("%-20s %-16s %14s %-9s %s\n",
+			    text(r, "settlement"), text(r, "user"), a,
+			    text(r, "state"), t);
+		}
+	}
+}
+
+int
+cmd_list(int argc, char **argv)
+{
+	const char *syn = "list [-Hh] [-d dir] "
+	    "users | products | cards | robots | review | settlements";
+	const char *home = NULL, *kind;
+	struct store st;
+	json_t *rows, *r;
+	size_t i;
+	int ch, human = 0, rc;
+
+	while ((ch = getopt(argc, argv, "Hd:h")) != -1) {
+		switch (ch) {
+		case 'H': human = 1; break;
+		case 'd': home = optarg; break;
+		case 'h': cmd_usage(syn); return MS_EX_OK;
+		default: return cmd_usage(syn);
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc != 1)
+		return cmd_usage(syn);
+	kind = argv[0];
+	if (strcmp(kind, "users") != 0 && strcmp(kind, "products") != 0 &&
+	    strcmp(kind, "cards") != 0 && strcmp(kind, "robots") != 0 &&
+	    strcmp(kind, "review") != 0 && strcmp(kind, "settlements") != 0) {
+		ms_warnx("list %s: want users, products, cards, robots, review "
+		    "or settlements", kind);
+		return cmd_usage(syn);
+	}
+	if (store_open(&st, store_ledger(home, 0), 0) != 0)
+		return MS_EX_TEMPFAIL;
+	for (int tries = 0;; tries++) {
+		rows = json_array();
+		if (strcmp(kind, "users") == 0)
+			rc = scan_db(&st, st.users, add_record, rows);
+		else if (strcmp(kind, "products") == 0)
+			rc = scan_db(&st, st.products, add_record, rows);
+		else if (strcmp(kind, "cards") == 0)
+			rc = scan_db(&st, st.cards, add_card, rows);
+		else if (strcmp(kind, "robots") == 0)
+			rc = scan_db(&st, st.events, add_run, rows);
+		else if (strcmp(kind, "settlements") == 0)
+			rc = scan_db(&st, st.settlements, add_settlement, rows);
+		else
+			rc = store_lines_scan(&st, add_review, rows);
+		if (rc == 0 || !store_retryable(rc) || tries >= 100)
+			break;
+		json_decref(rows);
+	}
+	store_close(&st);
+	if (rc != 0) {
+		ms_warnx("list %s: %s", kind, db_strerror(rc));
+		json_decref(rows);
+		return MS_EX_TEMPFAIL;
+	}
+	if (human) {
+		ms_shoptime_init();
+		table(kind, rows);
+	}
+	else
+		json_array_foreach(rows, i, r)
+			ms_write_json(stdout, r, 0);
+	json_decref(rows);
+	return ms_close_stdout() == 0 ? MS_EX_OK : MS_EX_FAIL;
+}
