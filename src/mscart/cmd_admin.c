@@ -11,6 +11,7 @@
 
 #include "ledger.h"
 #include "mscart.h"
+#include "shoptime.h"
 
 int
 cmd_usage(const char *synopsis)
@@ -125,7 +126,7 @@ static void
 show_table(const json_t *cart)
 {
 	const char *cur = str(cart, "currency");
-	char amount[64], when[MS_TIME_LEN];
+	char amount[64], when[64];
 	size_t i;
 	json_t *it, *v;
 
@@ -135,17 +136,15 @@ show_table(const json_t *cart)
 	    str(cart, "name") ? ")" : "", str(cart, "status"), str(cart, "limit"));
 	if (str(cart, "card") != NULL)
 		printf("card %s\n", str(cart, "card"));
-	printf("%-8s %-19s %-12s %-20s %14s  %-8s %s\n", "LINE", "TAKEN", "SKU",
+	printf("%-8s %-23s %-12s %-20s %14s  %-8s %s\n", "LINE", "TAKEN", "SKU",
 	    "NAME", "PRICE", "STATE", "ROBOT");
 	json_array_foreach(json_object_get(cart, "items"), i, it) {
-		snprintf(when, sizeof(when), "%s", str(it, "ts"));
-		when[10] = ' ';
-		when[19] = '\0';
+		ms_shoptime_format(str(it, "ts"), when, sizeof(when));
 		if (ms_money_format(num(it, "price"), str(it, "currency"), amount,
 		    sizeof(amount)) == -1)
 			snprintf(amount, sizeof(amount), "%lld",
 			    (long long)num(it, "price"));
-		printf("%-8s %-19s %-12.12s %-20.20s %14s  %-8s %s\n",
+		printf("%-8s %-23s %-12.12s %-20.20s %14s  %-8s %s\n",
 		    str(it, "id"), when, str(it, "sku"),
 		    str(it, "name") ? str(it, "name") : "", amount,
 		    str(it, "state"), str(it, "robot") ? str(it, "robot") : "-");
@@ -206,8 +205,10 @@ cmd_show(int argc, char **argv)
 		ms_warnx("%s: unknown user", a.who);
 		return MS_EX_FAIL;
 	}
-	if (human)
+	if (human) {
+		ms_shoptime_init();
 		show_table(a.cart);
+	}
 	else
 		ms_write_json(stdout, a.cart, 0);
 	json_decref(a.cart);
@@ -615,9 +616,29 @@ int cmd_refund(int argc, char **argv) { return fix_cmd(argc, argv, 1); }
 
 /* ----- report ----- */
 
+/* A CSV field: quoted, its quotes doubled; empty for none. */
+static const char *
+csv_field(const char *s, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	if (s == NULL || len < 3)
+		return "";
+	buf[n++] = '"';
+	for (; *s && n + 3 < len; s++) {
+		if (*s == '"')
+			buf[n++] = '"';
+		buf[n++] = *s;
+	}
+	buf[n++] = '"';
+	buf[n] = '\0';
+	return buf;
+}
+
 struct report_arg {
 	const char	*by;
 	json_t		*groups;
+	int64_t		 from, to;	/* lines taken in [from, to) */
 };
 
 static void
@@ -625,11 +646,17 @@ report_line(json_t *l, void *arg)
 {
 	struct report_arg *a = arg;
 	const char *g1, *owner = str(l, "owner"), *state = str(l, "state");
-	char key[MS_CARD_MAX + MS_ID_MAX + 16], day[11];
+	char key[MS_CARD_MAX + MS_ID_MAX + 16], day[16];
 	json_int_t price = num(l, "price");
+	struct tm tm;
 	json_t *g;
-	int64_t v;
+	int64_t v, ts;
 
+	if (ms_time_parse(str(l, "ts"), &ts) != 0)
+		ts = INT64_MIN;	/* an older line without one */
+	if ((a->from != INT64_MIN && (ts == INT64_MIN || ts < a->from)) ||
+	    (a->to != INT64_MAX && (ts == INT64_MIN || ts >= a->to)))
+		return;
 	if (strcmp(a->by, "product") == 0)
 		g1 = str(l, "sku");
 	else if (strcmp(a->by, "robot") == 0)
@@ -637,7 +664,11 @@ report_line(json_t *l, void *arg)
 	else if (strcmp(a->by, "user") == 0)
 		g1 = strncmp(owner, OWNER_USER, 2) == 0 ? owner + 2 : owner;
 	else {
-		snprintf(day, sizeof(day), "%s", str(l, "ts"));
+		/* the shop's day or month, not UTC's */
+		if (ts == INT64_MIN || ms_shoptime_tm(ts, &tm) == -1 ||
+		    strftime(day, sizeof(day), strcmp(a->by, "month") == 0 ?
+		    "%Y-%m" : "%Y-%m-%d", &tm) == 0)
+			snprintf(day, sizeof(day), "-");
 		g1 = day;
 	}
 	snprintf(key, sizeof(key), "%s\t%s", g1, str(l, "currency"));
@@ -646,6 +677,8 @@ report_line(json_t *l, void *arg)
 		    "key", g1, "currency", str(l, "currency"), "count", 0,
 		    "amount", 0, "paid", 0, "unpaid", 0);
 		json_object_set_new(a->groups, key, g);
+		if (strcmp(a->by, "product") == 0 && str(l, "name") != NULL)
+			json_object_set(g, "name", json_object_get(l, "name"));
 	}
 	if (strcmp(state, "void") == 0)
 		return;
@@ -661,12 +694,44 @@ report_line(json_t *l, void *arg)
 		json_object_set_new(g, "unpaid", json_integer(v));
 }
 
+/* Users' names beside their ids (report -b user). */
 static int
-report_scan(struct store *st, const char *by, json_t *groups)
+report_names(struct store *st, DB_TXN *txn, void *arg)
 {
-	struct report_arg a = { by, groups };
+	json_t *groups = arg, *g, *u;
+	const char *key;
+	int rc;
 
-	return store_lines_scan(st, report_line, &a);
+	json_object_foreach(groups, key, g) {
+		if (strncmp(key, OWNER_CARD, 2) == 0 ||
+		    strncmp(key, OWNER_REVIEW, 2) == 0 || str(g, "key") == NULL)
+			continue;
+		rc = db_get_json(st->users, txn, str(g, "key"), &u, 0);
+		if (rc == DB_NOTFOUND)
+			continue;
+		if (rc != 0)
+			return rc;
+		if (str(u, "name") != NULL)
+			json_object_set(g, "name", json_object_get(u, "name"));
+		json_decref(u);
+	}
+	return 0;
+}
+
+static int
+report_scan(struct store *st, struct report_arg *a)
+{
+	int rc;
+
+	for (int tries = 0;; tries++) {
+		json_object_clear(a->groups);
+		rc = store_lines_scan(st, report_line, a);
+		if (rc == 0 || !store_retryable(rc) || tries >= 100)
+			break;
+	}
+	if (rc == 0 && strcmp(a->by, "user") == 0)
+		rc = run_txn(st, report_names, a->groups);
+	return rc;
 }
 
 static int
@@ -678,17 +743,23 @@ key_cmp(const void *a, const void *b)
 int
 cmd_report(int argc, char **argv)
 {
-	const char *syn = "report [-ch] [-b by] [-d dir]";
-	const char *home = NULL, *by = "product";
+	static const char *const longs[] = { "--from=f", "--to=t", NULL };
+	const char *syn = "report [-ch] [-b by] [-d dir] [--from time] [--to time]";
+	const char *home = NULL, *by = "product", *from = NULL, *to = NULL;
+	struct report_arg a = { NULL, NULL, INT64_MIN, INT64_MAX };
 	struct store st;
 	json_t *groups;
 	const char *key;
 	json_t *g;
+	char field[2 * MS_NAME_MAX * 4 + 3];
 	int ch, csv = 0, rc;
 
-	while ((ch = getopt(argc, argv, "b:cd:h")) != -1) {
+	long_opts(argc, argv, longs);
+	while ((ch = getopt(argc, argv, "b:cd:f:ht:")) != -1) {
 		switch (ch) {
 		case 'b': by = optarg; break;
+		case 'f': from = optarg; break;
+		case 't': to = optarg; break;
 		case 'c': csv = 1; break;
 		case 'd': home = optarg; break;
 		case 'h': cmd_usage(syn); return MS_EX_OK;
@@ -698,14 +769,29 @@ cmd_report(int argc, char **argv)
 	if (optind != argc)
 		return cmd_usage(syn);
 	if (strcmp(by, "product") != 0 && strcmp(by, "robot") != 0 &&
-	    strcmp(by, "user") != 0 && strcmp(by, "day") != 0) {
-		ms_warnx("-b %s: must be product, robot, user or day", by);
+	    strcmp(by, "user") != 0 && strcmp(by, "day") != 0 &&
+	    strcmp(by, "month") != 0) {
+		ms_warnx("-b %s: must be product, robot, user, day or month", by);
 		return cmd_usage(syn);
+	}
+	/* periods are the shop's: a date is its midnight, in its zone */
+	ms_shoptime_init();
+	if (from != NULL && ms_shoptime_parse(from, &a.from) == -1) {
+		ms_warnx("--from %s: not a date (2026-12-01) or local time "
+		    "(2026-12-01T09:30)", from);
+		return MS_EX_USAGE;
+	}
+	if (to != NULL && ms_shoptime_parse(to, &a.to) == -1) {
+		ms_warnx("--to %s: not a date (2026-12-01) or local time "
+		    "(2026-12-01T09:30)", to);
+		return MS_EX_USAGE;
 	}
 	if (open_store(&st, home) == -1)
 		return MS_EX_TEMPFAIL;
 	groups = json_object();
-	rc = report_scan(&st, by, groups);
+	a.by = by;
+	a.groups = groups;
+	rc = report_scan(&st, &a);
 	store_close(&st);
 	if (rc != 0) {
 		ms_warnx("report: %s", db_strerror(rc));
@@ -713,7 +799,7 @@ cmd_report(int argc, char **argv)
 		return MS_EX_TEMPFAIL;
 	}
 	if (csv)
-		printf("by,key,currency,count,amount,paid,unpaid\n");
+		printf("by,key,currency,count,amount,paid,unpaid,name\n");
 	/* keys are "group\tcurrency": sort for a stable report */
 	{
 		size_t n = json_object_size(groups), i = 0;
@@ -725,12 +811,14 @@ cmd_report(int argc, char **argv)
 		for (i = 0; i < n; i++) {
 			g = json_object_get(groups, keys[i]);
 			if (csv)
-				printf("%s,\"%s\",%s,%lld,%lld,%lld,%lld\n", by,
-				    str(g, "key"), str(g, "currency"),
+				printf("%s,\"%s\",%s,%lld,%lld,%lld,%lld,%s\n",
+				    by, str(g, "key"), str(g, "currency"),
 				    (long long)num(g, "count"),
 				    (long long)num(g, "amount"),
 				    (long long)num(g, "paid"),
-				    (long long)num(g, "unpaid"));
+				    (long long)num(g, "unpaid"),
+				    csv_field(str(g, "name"), field,
+				    sizeof(field)));
 			else
 				ms_write_json(stdout, g, 0);
 		}
