@@ -12,6 +12,7 @@
 
 #include "ledger.h"
 #include "mscart.h"
+#include "shoptime.h"
 
 /* ----- init ----- */
 
@@ -69,26 +70,92 @@ audit_entries(const DBT *d)
 	return k < 0 ? 1 : k;
 }
 
-/*
- * Print an audit record's entries from the skip-th on: a record of takes
- * as one line per take, {"n":...,"ts":...,"who":...,"what":"take",...}.
- */
-static void
-audit_print(const DBT *d, long skip)
+/* What log prints: the filters (-u, --from, --to) and where. */
+struct log_arg {
+	struct store	*st;
+	DB_TXN		*txn;
+	const char	*user;		/* -u: entries about this user */
+	int64_t		 from, to;	/* entries made in [from, to) */
+	long		 count;		/* -n with a filter: the last count */
+	json_t		*kept;		/* ... of the entries that pass */
+};
+
+static int
+log_filtered(const struct log_arg *a)
 {
-	json_t *rec, *takes, *t, *e;
-	json_int_t n;
-	size_t i;
+	return a->user != NULL || a->from != INT64_MIN || a->to != INT64_MAX;
+}
+
+/* Is entry e about a->user, made in the period? */
+static int
+log_match(const struct log_arg *a, const json_t *e)
+{
+	const char *owner = str(e, "owner");
+	const json_t *rec = json_object_get(e, "record");
+	int64_t ts;
+
+	if ((a->from != INT64_MIN || a->to != INT64_MAX) &&
+	    (ms_time_parse(str(e, "ts"), &ts) != 0 || ts < a->from ||
+	    ts >= a->to))
+		return 0;
+	if (a->user == NULL)
+		return 1;
+	return (str(e, "user") != NULL && strcmp(str(e, "user"), a->user) == 0) ||
+	    (owner != NULL && strncmp(owner, OWNER_USER, 2) == 0 &&
+	    strcmp(owner + 2, a->user) == 0) ||
+	    (json_is_object(rec) && str(rec, "user") != NULL &&
+	    strcmp(str(rec, "user"), a->user) == 0);
+}
+
+/* Print e, or keep it for the end (a filter with -n); takes e. */
+static void
+log_emit(struct log_arg *a, json_t *e)
+{
 	char *s;
 
-	if (takes_count(d) < 0) {
+	if (log_filtered(a)) {
+		if (!log_match(a, e)) {
+			json_decref(e);
+			return;
+		}
+		if (a->count > 0) {
+			json_array_append_new(a->kept, e);
+			if ((long)json_array_size(a->kept) > a->count)
+				json_array_remove(a->kept, 0);
+			return;
+		}
+	}
+	if ((s = json_dumps(e, JSON_COMPACT | JSON_PRESERVE_ORDER)) != NULL)
+		ms_write_raw(stdout, s, strlen(s), 0);
+	free(s);
+	json_decref(e);
+}
+
+/*
+ * Print an audit record's entries from the skip-th on: a record of takes
+ * as one line per take, {"n":...,"ts":...,"who":...,"what":"take",...},
+ * with the sku of the take's line.
+ */
+static void
+audit_print(struct log_arg *a, const DBT *d, long skip)
+{
+	json_t *rec, *takes, *t, *e, *l;
+	json_int_t n;
+	int64_t id;
+	size_t i;
+
+	if (takes_count(d) < 0 && !log_filtered(a)) {
 		ms_write_raw(stdout, d->data, d->size, 0);
 		return;
 	}
-	if ((rec = json_loadb(d->data, d->size, 0, NULL)) == NULL ||
-	    !json_is_array(takes = json_object_get(rec, "takes"))) {
-		ms_write_raw(stdout, d->data, d->size, 0);
-		json_decref(rec);
+	if ((rec = json_loadb(d->data, d->size, JSON_PRESERVE_ORDER,
+	    NULL)) == NULL) {
+		if (!log_filtered(a))
+			ms_write_raw(stdout, d->data, d->size, 0);
+		return;
+	}
+	if (!json_is_array(takes = json_object_get(rec, "takes"))) {
+		log_emit(a, rec);
 		return;
 	}
 	n = json_integer_value(json_object_get(rec, "n"));
@@ -99,10 +166,14 @@ audit_print(const DBT *d, long skip)
 		    json_object_get(rec, "ts"), "who", json_object_get(rec, "who"),
 		    "what", "take");
 		json_object_update(e, t);
-		if ((s = json_dumps(e, JSON_COMPACT | JSON_PRESERVE_ORDER)) != NULL)
-			ms_write_raw(stdout, s, strlen(s), 0);
-		free(s);
-		json_decref(e);
+		if (json_object_get(e, "sku") == NULL && str(e, "line") != NULL &&
+		    line_id_parse(str(e, "line"), &id) == 0 &&
+		    line_get(a->st, a->txn, id, &l, 0) == 0) {
+			if (str(l, "sku") != NULL)
+				json_object_set(e, "sku", json_object_get(l, "sku"));
+			json_decref(l);
+		}
+		log_emit(a, e);
 	}
 	json_decref(rec);
 }
@@ -110,18 +181,39 @@ audit_print(const DBT *d, long skip)
 int
 cmd_log(int argc, char **argv)
 {
-	const char *syn = "log [-h] [-d dir] [-n count]";
-	const char *home = NULL;
+	const char *syn = "log [-h] [-d dir] [-n count] [-u user] [--from time] "
+	    "[--to time]";
+	const char *home = NULL, *from = NULL, *to = NULL;
+	struct log_arg a = { NULL, NULL, NULL, INT64_MIN, INT64_MAX, 0, NULL };
 	struct store st;
 	DB_TXN *txn;
 	DBC *c;
 	DBT k, d;
 	long count = -1, skip = 0;
+	size_t i;
+	json_t *e;
 	int ch, rc;
 
-	while ((ch = getopt(argc, argv, "d:hn:")) != -1) {
+	for (int i = 1; i < argc; i++) {	/* --from, --to: -f, -t */
+		if (strcmp(argv[i], "--") == 0)
+			break;
+		if (strcmp(argv[i], "--from") == 0)
+			argv[i] = "-f";
+		else if (strcmp(argv[i], "--to") == 0)
+			argv[i] = "-t";
+	}
+	while ((ch = getopt(argc, argv, "d:f:hn:t:u:")) != -1) {
 		switch (ch) {
 		case 'd': home = optarg; break;
+		case 'f': from = optarg; break;
+		case 't': to = optarg; break;
+		case 'u':
+			if (!ms_id_valid(optarg)) {
+				ms_warnx("-u %s: not a user id", optarg);
+				return cmd_usage(syn);
+			}
+			a.user = optarg;
+			break;
 		case 'h': cmd_usage(syn); return MS_EX_OK;
 		case 'n':
 			if (ms_parse_long(optarg, 1, LONG_MAX, &count) == -1) {
@@ -134,10 +226,29 @@ cmd_log(int argc, char **argv)
 	}
 	if (optind != argc)
 		return cmd_usage(syn);
+	ms_shoptime_init();	/* a period is the shop's */
+	if (from != NULL && ms_shoptime_parse(from, &a.from) == -1) {
+		ms_warnx("--from %s: not a date (2026-12-01) or local time "
+		    "(2026-12-01T09:30)", from);
+		return MS_EX_USAGE;
+	}
+	if (to != NULL && ms_shoptime_parse(to, &a.to) == -1) {
+		ms_warnx("--to %s: not a date (2026-12-01) or local time "
+		    "(2026-12-01T09:30)", to);
+		return MS_EX_USAGE;
+	}
 	if (store_open(&st, store_ledger(home, 0), 0) != 0)
 		return MS_EX_TEMPFAIL;
 	if ((rc = store_scan_begin(&st, st.audit, &txn, &c)) != 0)
 		goto out;
+	a.st = &st;
+	a.txn = txn;
+	if (log_filtered(&a)) {
+		/* the last count entries that pass: all of them are read */
+		a.count = count;
+		a.kept = json_array();
+		count = -1;
+	}
 	memset(&k, 0, sizeof(k));
 	memset(&d, 0, sizeof(d));
 	k.flags = DB_DBT_REALLOC;
@@ -158,8 +269,17 @@ cmd_log(int argc, char **argv)
 	} else
 		rc = c->get(c, &k, &d, DB_FIRST);
 	for (; rc == 0; rc = c->get(c, &k, &d, DB_NEXT)) {
-		audit_print(&d, skip);
+		audit_print(&a, &d, skip);
 		skip = 0;
+	}
+	if (a.kept != NULL) {
+		a.count = 0;
+		a.user = NULL;
+		a.from = INT64_MIN;
+		a.to = INT64_MAX;
+		json_array_foreach(a.kept, i, e)
+			log_emit(&a, json_incref(e));
+		json_decref(a.kept);
 	}
 	free(k.data);
 	free(d.data);
