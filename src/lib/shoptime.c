@@ -71,7 +71,8 @@ ms_shoptime_parse(const char *s, int64_t *ms)
 	if (*end != '\0')
 		return -1;
 	tm.tm_isdst = -1;	/* as the zone says on that day */
-	if ((t = mktime(&tm)) == (time_t)-1 && tm.tm_year != 69)
+	/* -1 is also the last second of 1969: no shop's period */
+	if ((t = mktime(&tm)) == (time_t)-1)
 		return -1;
 	*ms = (int64_t)t * 1000;
 	return 0;

@@ -5,7 +5,6 @@
  * people.  Each list is read in one read-committed scan and written
  * after it, so a retried scan never prints twice.
  */
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
