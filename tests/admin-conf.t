@@ -28,4 +28,12 @@ charge s3 >in
 run -i in mspay
 is "$ERR" "mspay: $T/ms.conf:1: want ledger, stripe or webhook" "a bad gateway line is named"
 is "$RC:$(tail -n 1 office.csv | cut -d, -f1 | tr -d '"')" "0:s3" "and not applied: the rest of the file is"
+
+# a pattern: strftime's conversions in the shop's time, one file a month
+printf 'payroll = %s/payroll-%%Y-%%m.csv\n' "$T" >ms.conf
+charge s5 >in
+run -i in env TZ=UTC mspay
+is "$RC:$ERR" "0:" "mspay with a payroll pattern exits 0"
+f=payroll-$(TZ=UTC date +%Y-%m).csv
+is "$(tail -n 1 "$f" 2>/dev/null | cut -d, -f1 | tr -d '"')" "s5" "the charge went to this month's file, $f"
 done_testing

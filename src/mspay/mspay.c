@@ -27,6 +27,7 @@
 
 #include "ms.h"
 #include "conf.h"
+#include "shoptime.h"
 #include "version.h"
 #include "mspay.h"
 
@@ -1071,6 +1072,26 @@ run_http(struct ms_reader *r)
 	return 0;
 }
 
+/*
+ * ms.conf's payroll file, its strftime(3) conversions in the shop's time
+ * (payroll-%Y-%m.csv: one file a month, one journal beside them).
+ */
+static const char *
+payroll_path(const char *pattern)
+{
+	static char path[MS_CONF_VALUE_MAX + 64];
+	struct tm tm;
+
+	if (strchr(pattern, '%') == NULL)
+		return pattern;
+	ms_shoptime_init();
+	if (ms_shoptime_tm(ms_now_ms(), &tm) == -1 ||
+	    strftime(path, sizeof(path), pattern, &tm) == 0)
+		ms_errx(MS_EX_USAGE, "payroll %s in ms.conf: not a file name "
+		    "pattern", pattern);
+	return path;
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -1102,7 +1123,7 @@ main(int argc, char *argv[])
 	else if (strcmp(ms_conf()->gateway, "webhook") == 0)
 		opt.gw = GW_WEBHOOK;
 	if (ms_conf()->payroll[0] != '\0')
-		opt.ledger_path = ms_conf()->payroll;
+		opt.ledger_path = payroll_path(ms_conf()->payroll);
 	while ((ch = getopt_long(argc, argv, "f:g:hK:P:T:u:", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
