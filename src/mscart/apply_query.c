@@ -49,6 +49,32 @@ resolve_user(struct ctx *c, const char *what, char *user, size_t len,
 	return rc;
 }
 
+/*
+ * A settlement's outcome, for a device that went away before it came: a
+ * terminal may ask for its own user's settlements only, and hears of one
+ * it may not see as of one that does not exist.
+ */
+static int
+query_settlement(struct ctx *c)
+{
+	const char *sid = str(c->msg, "settlement");
+	json_t *s;
+	int rc;
+
+	rc = db_get_json(c->st->settlements, c->txn, sid, &s, 0);
+	if (rc == DB_NOTFOUND || (rc == 0 && c->role->kind == ROLE_TERMINAL &&
+	    strcmp(str(s, "user"), c->role->id) != 0)) {
+		if (rc == 0)
+			json_decref(s);
+		return refuse(c, "invalid", "query: no settlement %s", sid);
+	}
+	if (rc != 0)
+		return rc;
+	c->reply = settlement_outcome(s, json_object_get(c->msg, "id"));
+	json_decref(s);
+	return 0;
+}
+
 int
 apply_query(struct ctx *c)
 {
@@ -57,6 +83,8 @@ apply_query(struct ctx *c)
 	json_t *u = NULL;
 	int rc;
 
+	if (str(c->msg, "settlement") != NULL)
+		return query_settlement(c);
 	if ((rc = resolve_user(c, "query", user, sizeof(user), &u)) != 0 ||
 	    c->refused)
 		return rc;

@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -228,6 +229,8 @@ struct due_arg {
 	json_t		*charges;
 	json_t		*held;		/* why users were left alone */
 	json_t		*ended;		/* settlements due ended unsent */
+	json_t		*sent;		/* -f: settlement -> true, printed by
+					   this process and still open */
 	size_t		 next;
 	int		 overflow;
 };
@@ -314,7 +317,7 @@ due_emit(struct store *st, DB_TXN *txn, void *arg)
 	DBT k, d;
 	char sid[64], ts[MS_TIME_LEN], why[200];
 	const char *last;
-	json_t *s, *u, *ch, *ch_last;
+	json_t *s, *u, *ch, *ch_last, *open_now = json_object();
 	int rc;
 
 	json_decref(a->charges);
@@ -336,6 +339,11 @@ due_emit(struct store *st, DB_TXN *txn, void *arg)
 		sid[d.size] = '\0';
 		if (a->sett != NULL && strcmp(a->sett, sid) != 0)
 			continue;
+		if (a->sent != NULL) {
+			json_object_set_new(open_now, sid, json_true());
+			if (json_object_get(a->sent, sid) != NULL)
+				continue;
+		}
 		if ((rc = db_get_json(st->settlements, txn, sid, &s, 1)) != 0)
 			break;
 		if (a->user != NULL && strcmp(a->user, str(s, "user")) != 0) {
@@ -402,6 +410,8 @@ due_emit(struct store *st, DB_TXN *txn, void *arg)
 		if (ch_last != NULL)
 			json_object_set_new(ch, "last_attempt", ch_last);
 		json_array_append_new(a->charges, ch);
+		if (a->sent != NULL)
+			json_object_set_new(a->sent, sid, json_true());
 		rc = audit_add(st, txn, "admin:due", "charge", json_pack(
 		    "{s:s,s:O}", "settlement", sid, "attempt",
 		    json_object_get(s, "attempts")));
@@ -412,15 +422,82 @@ due_emit(struct store *st, DB_TXN *txn, void *arg)
 	}
 	free(k.data);
 	c->close(c);
+	if (a->sent != NULL && (rc == 0 || rc == DB_NOTFOUND)) {
+		/* forget those that ended: the set stays as small as opens */
+		const char *sk;
+		void *tmp;
+		json_t *v;
+
+		json_object_foreach_safe(a->sent, tmp, sk, v)
+			if (json_object_get(open_now, sk) == NULL)
+				json_object_del(a->sent, sk);
+	}
+	json_decref(open_now);
 	return rc == DB_NOTFOUND ? 0 : rc;
+}
+
+/*
+ * Write what due_emit found: the users held and the settlements ended
+ * to stderr, the charges to stdout, flushed.  -1 when stdout failed.
+ */
+static int
+due_print(struct due_arg *a)
+{
+	size_t i;
+	json_t *ch;
+
+	json_array_foreach(a->held, i, ch)
+		ms_warnx("due: %s", json_string_value(ch));
+	json_array_foreach(a->ended, i, ch)
+		ms_warnx("due: %s", json_string_value(ch));
+	json_array_foreach(a->charges, i, ch)
+		ms_write_json(stdout, ch, i + 1 == json_array_size(a->charges));
+	json_array_clear(a->held);
+	json_array_clear(a->ended);
+	json_array_clear(a->charges);
+	return ms_write_failed() ? -1 : 0;
+}
+
+/*
+ * due -f: print every open settlement once, as it opens, until a signal.
+ * It wakes at the settlement bell (a pay's commit rings it), and looks
+ * once a minute besides, in case a ring was lost (the directory moved, a
+ * writer that does not ring).  It opens no settlement of its own: the
+ * batch run does that for tabs nobody paid at a device.
+ */
+static int
+due_follow(struct store *st, struct due_arg *a)
+{
+	struct pollfd p = { .fd = -1, .events = POLLIN };
+	int rc;
+
+	a->sent = json_object();
+	if ((p.fd = settlement_bell_watch(st->home)) == -1)
+		ms_warn("due: %s: the settlement bell (looking once a minute)",
+		    st->home);
+	ms_warnx("due: following settlements in %s", st->home);
+	rc = 0;
+	while (!ms_sig_stop) {
+		if ((rc = run_txn(st, due_emit, a)) != 0)
+			break;
+		if (due_print(a) == -1)
+			break;
+		if (ms_sig_poll(&p, p.fd != -1 ? 1 : 0, 60 * 1000) > 0)
+			settlement_bell_heard(p.fd);
+	}
+	if (p.fd != -1)
+		close(p.fd);
+	json_decref(a->sent);
+	a->sent = NULL;
+	return rc;
 }
 
 int
 cmd_due(int argc, char **argv)
 {
 	static const char *const map[] = { "--older-than=o", "--user=u",
-	    "--settlement=s", "--retry-wait=w", NULL };
-	const char *syn = "due [-h] [-d dir] [-o duration] [-s id] [-u user] "
+	    "--settlement=s", "--retry-wait=w", "--follow=f", NULL };
+	const char *syn = "due [-fh] [-d dir] [-o duration] [-s id] [-u user] "
 	    "[-w duration]";
 	const char *home = NULL;
 	struct due_arg a = { 0 };
@@ -428,14 +505,15 @@ cmd_due(int argc, char **argv)
 	int64_t older;
 	size_t i;
 	json_t *ch;
-	int c, rc;
+	int c, rc, follow = 0;
 
 	a.cutoff = INT64_MAX;
 	a.retry_ms = SETTLE_RETRY_MS;
 	long_opts(argc, argv, map);
-	while ((c = getopt(argc, argv, "d:ho:s:u:w:")) != -1) {
+	while ((c = getopt(argc, argv, "d:fho:s:u:w:")) != -1) {
 		switch (c) {
 		case 'd': home = optarg; break;
+		case 'f': follow = 1; break;
 		case 'h': cmd_usage(syn); return MS_EX_OK;
 		case 'o':
 			if (parse_duration(optarg, &older) == -1) {
@@ -464,6 +542,21 @@ cmd_due(int argc, char **argv)
 	ms_sig_install(0);
 	a.todo = json_array();
 	a.held = json_array();
+	if (follow) {
+		a.charges = json_array();
+		a.ended = json_array();
+		rc = due_follow(&st, &a);
+		store_close(&st);
+		json_decref(a.todo);
+		json_decref(a.charges);
+		json_decref(a.held);
+		json_decref(a.ended);
+		if (rc != 0) {
+			ms_warnx("due: %s", db_strerror(rc));
+			return MS_EX_TEMPFAIL;
+		}
+		return ms_close_stdout() != 0 ? MS_EX_FAIL : MS_EX_OK;
+	}
 	rc = a.sett != NULL ? 0 : due_scan(&st, &a);
 	for (a.next = 0; rc == 0 && a.next < json_array_size(a.todo) &&
 	    !ms_sig_stop; a.next++)

@@ -232,6 +232,7 @@ cmd_serve(int argc, char **argv)
 	}
 	o.role = &role;
 	o.allowed = requests;
+	o.outcomes = 1;
 	/* a client's refused line is answered, not a server failure */
 	return loop_files(store_ledger(home, 0), nosync, batch, &o, 0, NULL, 1);
 }

@@ -57,6 +57,127 @@ run_txn(struct store *st, int (*fn)(struct store *, DB_TXN *, void *),
 
 /* ----- the loop ----- */
 
+/*
+ * Outcomes serve owes: a pay with "wait" is answered at once (the
+ * settlement opened), then with an outcome message once settle has ended
+ * the settlement, or "pending" when wait seconds pass first.  The main
+ * thread keeps them here and waits for the settlement bell beside the
+ * input, so lines go on being answered meanwhile.
+ */
+struct pending {
+	char	 sett[MS_ID_MAX + 1];
+	json_t	*id;		/* the pay's id, or NULL */
+	int64_t	 deadline;	/* ms since the epoch */
+};
+
+struct watch {
+	int		 fd;		/* the bell's inotify fd, or -1 */
+	int		 rang;
+	struct pending	*p;
+	size_t		 n, cap;
+};
+
+#define WAIT_MAX_MS	(MS_WAIT_MAX * 1000LL)
+
+/* Something to look at now: the bell rang or a deadline passed. */
+static int
+watch_due(const struct watch *w)
+{
+	int64_t now;
+
+	if (w->n == 0)
+		return 0;
+	if (w->rang)
+		return 1;
+	now = ms_now_ms();
+	for (size_t i = 0; i < w->n; i++)
+		if (w->p[i].deadline <= now)
+			return 1;
+	return 0;
+}
+
+/* poll()'s timeout: until the nearest deadline, or -1. */
+static int
+watch_timeout(const struct watch *w)
+{
+	int64_t first = INT64_MAX, now = ms_now_ms();
+
+	for (size_t i = 0; i < w->n; i++)
+		if (w->p[i].deadline < first)
+			first = w->p[i].deadline;
+	if (first == INT64_MAX)
+		return -1;
+	return first <= now ? 0 : (int)(first - now);
+}
+
+static void
+watch_add(struct watch *w, const json_t *pay, const json_t *sett)
+{
+	struct pending *np;
+	int64_t wait = json_integer_value(json_object_get(pay, "wait")) * 1000;
+
+	if (w->n == w->cap) {
+		size_t cap = w->cap ? w->cap * 2 : 16;
+
+		if ((np = realloc(w->p, cap * sizeof(*np))) == NULL) {
+			ms_warn("outcome");
+			return;
+		}
+		w->p = np;
+		w->cap = cap;
+	}
+	np = &w->p[w->n++];
+	snprintf(np->sett, sizeof(np->sett), "%s", str(sett, "settlement"));
+	np->id = json_incref(json_object_get(pay, "id"));
+	np->deadline = ms_now_ms() + (wait < WAIT_MAX_MS ? wait : WAIT_MAX_MS);
+	w->rang = 1;	/* it may have ended already: look once */
+}
+
+/*
+ * Write the outcome of every pending settlement that has ended, and
+ * "pending" for those whose wait is over.  A settlement that cannot be
+ * read now is looked at again at the next ring or deadline.
+ */
+static void
+watch_check(struct store *st, struct watch *w)
+{
+	int64_t now = ms_now_ms();
+	size_t i = 0;
+
+	if (w->fd != -1)
+		settlement_bell_heard(w->fd);
+	w->rang = 0;
+	while (i < w->n) {
+		struct pending *p = &w->p[i];
+		json_t *s = NULL, *m;
+		int rc;
+
+		rc = db_get_json(st->settlements, NULL, p->sett, &s, 0);
+		if (rc != 0 || (strcmp(str(s, "state"), "open") == 0 &&
+		    p->deadline > now)) {
+			json_decref(s);
+			i++;
+			continue;
+		}
+		m = settlement_outcome(s, p->id);
+		ms_write_json(stdout, m, 1);
+		json_decref(m);
+		json_decref(s);
+		json_decref(p->id);
+		w->p[i] = w->p[--w->n];
+	}
+}
+
+static void
+watch_free(struct watch *w)
+{
+	for (size_t i = 0; i < w->n; i++)
+		json_decref(w->p[i].id);
+	free(w->p);
+	if (w->fd != -1)
+		close(w->fd);
+}
+
 struct item {
 	json_t		*msg;		/* NULL for a line refused on reading */
 	json_t		*reply;
@@ -417,7 +538,7 @@ feed_trash(struct feed *f, struct batch *b)
  * waiting.  Returns 0, or -1 when no more lines will come.
  */
 static int
-feed_batch(struct feed *f, struct batch *b, size_t max)
+feed_batch(struct feed *f, struct batch *b, size_t max, struct watch *w)
 {
 	char c[64];
 	int more;
@@ -435,11 +556,19 @@ feed_batch(struct feed *f, struct batch *b, size_t max)
 			}
 		}
 		if (b->n == max || f->done || ms_sig_stop ||
-		    (b->n > 0 && f->idle))
+		    (b->n > 0 && f->idle) || watch_due(w))
 			break;
 		f->main_waits = 1;
 		pthread_mutex_unlock(&f->mu);
-		poll(&(struct pollfd){ .fd = f->wake[0], .events = POLLIN }, 1, -1);
+		{
+			struct pollfd p[2] = {
+				{ .fd = f->wake[0], .events = POLLIN },
+				{ .fd = w->n > 0 ? w->fd : -1, .events = POLLIN },
+			};
+
+			if (poll(p, 2, watch_timeout(w)) > 0 && p[1].revents)
+				w->rang = 1;
+		}
 		pthread_mutex_lock(&f->mu);
 		if (!f->main_waits)	/* woken: take the byte */
 			while (read(f->wake[0], c, 1) == -1 && errno == EINTR)
@@ -460,8 +589,12 @@ ledger_loop(struct store *st, int fd, const char *source,
 	pthread_t tid;
 	size_t max = o->batch_max > 0 ? (size_t)o->batch_max : 1000;
 	long refused = 0;
-	int rc, eof = 0, fatal = 0, started;
+	struct watch w = { .fd = -1 };
+	int rc, eof = 0, fatal = 0, started, ring;
 
+	if (o->outcomes && (w.fd = settlement_bell_watch(st->home)) == -1)
+		ms_warn("%s: the settlement bell (outcomes wait for their "
+		    "deadline)", st->home);
 	memset(&b, 0, sizeof(b));
 	b.o = o;
 	b.source = source;
@@ -473,7 +606,9 @@ ledger_loop(struct store *st, int fd, const char *source,
 		return -1;
 	}
 	while (!eof && !fatal && !ms_sig_stop && !ms_write_failed()) {
-		eof = feed_batch(&f, &b, max) == -1;
+		eof = feed_batch(&f, &b, max, &w) == -1;
+		if (watch_due(&w))
+			watch_check(st, &w);
 		if (b.n == 0)
 			continue;
 		watchdog_arm();
@@ -501,6 +636,15 @@ ledger_loop(struct store *st, int fd, const char *source,
 		watchdog_arm();
 		st->env->txn_checkpoint(st->env, 8192, 1, 0);
 		watchdog_disarm();
+		/* a settlement opened or ended: wake its followers */
+		ring = 0;
+		for (size_t i = 0; rc == 0 && i < b.n; i++)
+			if (!b.items[i].refused &&
+			    (b.items[i].type == MS_MSG_PAY ||
+			    b.items[i].type == MS_MSG_CHARGED))
+				ring = 1;
+		if (ring)
+			settlement_bell_ring(st->home);
 		for (size_t i = 0; i < b.n; i++) {
 			struct item *it = &b.items[i];
 
@@ -513,6 +657,9 @@ ledger_loop(struct store *st, int fd, const char *source,
 				ms_write_raw(stdout, it->raw, it->rawlen, i + 1 == b.n);
 			else if (!o->quiet)
 				ms_write_json(stdout, it->reply, i + 1 == b.n);
+			if (o->outcomes && !it->refused && it->type == MS_MSG_PAY &&
+			    json_object_get(it->msg, "wait") != NULL)
+				watch_add(&w, it->msg, it->reply);
 			free(it->raw);
 			it->raw = NULL;
 			json_decref(it->reply);
@@ -520,6 +667,21 @@ ledger_loop(struct store *st, int fd, const char *source,
 		}
 		feed_trash(&f, &b);
 	}
+	/*
+	 * The input ended with outcomes owed: they are waited for (each
+	 * within its own wait), so "pay, then hang up the write side" hears
+	 * them.  A signal ends the wait.
+	 */
+	while (eof && !fatal && w.n > 0 && !ms_sig_stop && !ms_write_failed()) {
+		struct pollfd p = { .fd = w.fd, .events = POLLIN };
+
+		if (!watch_due(&w) && ms_sig_poll(&p, w.fd != -1 ? 1 : 0,
+		    watch_timeout(&w)) > 0)
+			w.rang = 1;
+		if (watch_due(&w))
+			watch_check(st, &w);
+	}
+	watch_free(&w);
 	if (eof && f.error) {
 		ms_warnx("%s: %s", source, f.err);
 		fatal = 1;

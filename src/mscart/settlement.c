@@ -14,12 +14,16 @@
  *	open --unknown----> open		due prints it again (so does a
  *						failure of mspay's own set-up)
  */
+#include <sys/inotify.h>
+
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "apply.h"
 
@@ -450,4 +454,102 @@ apply_charged(struct ctx *c)
 		c->reply = settlement_message(s);
 	json_decref(s);
 	return rc;
+}
+
+/* ----- the bell and the outcome ----- */
+
+void
+settlement_bell_ring(const char *home)
+{
+	char path[1100];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", home, SETTLEMENT_BELL);
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0660)) != -1)
+		close(fd);	/* IN_CLOSE_WRITE is the ring */
+}
+
+/*
+ * The directory, not the file, is watched: the bell need not exist yet,
+ * and one removed (a backup restored) still rings once made again.  The
+ * database's own files are opened once and kept open, so the watch
+ * hardly ever wakes for anything else.
+ */
+int
+settlement_bell_watch(const char *home)
+{
+	int fd;
+
+	if ((fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) == -1)
+		return -1;
+	if (inotify_add_watch(fd, home, IN_CLOSE_WRITE) == -1) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+void
+settlement_bell_heard(int fd)
+{
+	char buf[4096];
+
+	while (read(fd, buf, sizeof(buf)) > 0)
+		;
+}
+
+/*
+ * What a person at the device can do about an end that was not paid, by
+ * the gateway's code (mspay(1) CODES); the gateway's own message goes
+ * along in "message".
+ */
+static const char *
+outcome_reason(const char *state, const char *code)
+{
+	static const struct { const char *code, *reason; } reasons[] = {
+		{ "expired_card", "card expired, see the office" },
+		{ "insufficient_funds", "not enough money on the card, see the office" },
+		{ "incorrect_cvc", "card details wrong, see the office" },
+		{ "processing_error", "the bank could not take it, try again later" },
+		{ "no-payment", "no card on file, see the office" },
+		{ "authentication_required", "the bank wants a check, see the office" },
+		{ NULL, NULL }
+	};
+
+	for (size_t i = 0; code != NULL && reasons[i].code; i++)
+		if (strcmp(code, reasons[i].code) == 0)
+			return reasons[i].reason;
+	if (strcmp(state, "declined") == 0)
+		return "card declined, see the office";
+	if (strcmp(state, "review") == 0)
+		return "payment being checked, see the office";
+	return "payment failed, see the office";
+}
+
+json_t *
+settlement_outcome(const json_t *s, const json_t *id)
+{
+	const char *state = str(s, "state");
+	json_t *m;
+
+	if (strcmp(state, "closed") == 0)
+		state = "paid";		/* nothing to charge */
+	else if (strcmp(state, "open") == 0)
+		state = "pending";
+	m = json_pack("{s:s,s:O,s:O,s:s,s:O,s:O}", "type", "outcome",
+	    "settlement", json_object_get(s, "settlement"),
+	    "user", json_object_get(s, "user"), "state", state,
+	    "amount", json_object_get(s, "amount"),
+	    "currency", json_object_get(s, "currency"));
+	if (id != NULL)
+		json_object_set(m, "id", (json_t *)id);
+	if (strcmp(state, "paid") != 0 && strcmp(state, "pending") != 0) {
+		json_object_set(m, "code", json_object_get(s, "code") ?
+		    json_object_get(s, "code") : json_null());
+		json_object_set(m, "message", json_object_get(s, "message") ?
+		    json_object_get(s, "message") : json_null());
+		json_object_set_new(m, "reason", json_string(outcome_reason(
+		    state, str(s, "code"))));
+	}
+	return m;
 }
