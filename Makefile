@@ -42,7 +42,7 @@ $(BUILD)/config.mk: mk/config.sh mk/deps.sh mk/gpiod-other.sh
 
 DB_LIBS := -ldb-5.3
 
-TOOLS := msid msdetect mscart mspay
+TOOLS := msid msdetect mscart mspay msscreen
 PROGS := $(addprefix $(BINOUT)/,$(TOOLS))
 MANS := $(wildcard man/*.[1-8])
 
@@ -63,6 +63,7 @@ msid_LIBS := $(NFC_LIBS) $(JANSSON_LIBS) $(CRYPTO_LIBS)
 msdetect_LIBS := $(GPIOD_LIBS) $(JANSSON_LIBS) $(CRYPTO_LIBS)
 mscart_LIBS := $(DB_LIBS) $(JANSSON_LIBS) $(CRYPTO_LIBS) -pthread
 mspay_LIBS := $(CURL_LIBS) $(JANSSON_LIBS) $(CRYPTO_LIBS) -lm
+msscreen_LIBS := $(JANSSON_LIBS) $(CRYPTO_LIBS)
 msid_CFLAGS := $(NFC_CFLAGS)
 msdetect_CFLAGS := $(GPIOD_CFLAGS)
 mspay_CFLAGS := $(CURL_CFLAGS)
