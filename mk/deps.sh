@@ -19,7 +19,7 @@ pkgs="make gcc libc6-dev pkg-config libnfc-dev libnfc-bin libjansson-dev
 libdb-dev db5.3-util libcurl4-openssl-dev libgpiod-dev libssl-dev openssl
 libsqlite3-dev sqlite3 mandoc man-db perl openssh-server openssh-client
 python3 clang curl procps psmisc iproute2 ca-certificates util-linux
-build-essential dpkg-dev debhelper fakeroot lintian systemd apt-utils tzdata"
+build-essential dpkg-dev debhelper fakeroot lintian systemd apt-utils tzdata tmux"
 
 missing() {
 	m=
