@@ -59,13 +59,14 @@ printf '{"type":"product","sku":"cola","name":"Cola","names":{"ja":"コーラ"},
 	user carol cus_carol
 	user dave cus_dave
 	user erin cus_erin
+	printf '{"type":"user","user":"nopay","name":"nopay","cards":["line:nopay"],"currency":"JPY"}\n'
 	i=1
 	while [ $i -le 50 ]; do
 		user t$i cus_t$i
 		i=$((i + 1))
 	done
 } | mscart apply >/dev/null
-take alice bob carol dave
+take alice bob carol dave nopay
 gwdouble_start --latency 0.05 --key "$KEY" || exit 1
 
 # --- a serve waiting for an outcome answers other lines meanwhile
@@ -100,6 +101,17 @@ is "$RC/$(get "$o" state)/$(get "$o" code)" "0/declined/insufficient_funds" \
     "pay, then end of input: serve waits for the outcome: declined"
 is "$(get "$o" reason)" "not enough money on the card, see the office" \
     "declined: a reason a person can act on"
+
+# --- no card on file: due -f ends it unsent, and rings for the device
+start=$(date +%s)
+run sh -c 'printf "{\"type\":\"pay\",\"user\":\"nopay\",\"wait\":60}\n" |
+    mscart serve --role terminal:nopay'
+o=$(printf '%s\n' "$OUT" | grep outcome)
+is "$(get "$o" state)/$(get "$o" code)/$(get "$o" reason)" \
+    "failed/no-payment/no card on file, see the office" \
+    "no payment reference: failed, with what to do"
+ok $([ $(($(date +%s) - start)) -lt 30 ] && echo 0 || echo 1) \
+    "no payment reference: told at once, not at the end of the wait"
 
 # --- a device that goes away before the outcome asks again
 run sh -c 'printf "{\"type\":\"pay\",\"user\":\"carol\",\"wait\":0}\n" |

@@ -480,6 +480,8 @@ due_follow(struct store *st, struct due_arg *a)
 	while (!ms_sig_stop) {
 		if ((rc = run_txn(st, due_emit, a)) != 0)
 			break;
+		if (json_array_size(a->ended) > 0)
+			settlement_bell_ring(st->home);	/* their devices wait */
 		if (due_print(a) == -1)
 			break;
 		if (ms_sig_poll(&p, p.fd != -1 ? 1 : 0, 60 * 1000) > 0)
@@ -563,6 +565,8 @@ cmd_due(int argc, char **argv)
 		rc = run_txn(&st, due_open_one, &a);
 	if (rc == 0)
 		rc = run_txn(&st, due_emit, &a);
+	if (rc == 0 && json_array_size(a.ended) > 0)
+		settlement_bell_ring(st.home);	/* their devices wait */
 	store_close(&st);
 	json_decref(a.todo);
 	if (rc != 0) {
