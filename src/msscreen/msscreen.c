@@ -95,6 +95,43 @@ catalogue_load(struct screen *sc, const char *path)
 	return bad ? -1 : 0;
 }
 
+/*
+ * Columns a UTF-8 string takes on a terminal: East Asian wide characters
+ * (kanji, kana, hangul, full-width forms) take two.  Written out rather
+ * than wcswidth(3), which needs a UTF-8 locale the screen may not run in.
+ */
+static size_t
+text_columns(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t cols = 0;
+
+	while (*p) {
+		unsigned long c = *p;
+		int n = c < 0x80 ? 0 : c < 0xE0 ? 1 : c < 0xF0 ? 2 : 3;
+
+		c &= n == 0 ? 0x7F : n == 1 ? 0x1F : n == 2 ? 0x0F : 0x07;
+		for (p++; n > 0 && (*p & 0xC0) == 0x80; n--, p++)
+			c = c << 6 | (*p & 0x3F);
+		cols += (c >= 0x1100 && c <= 0x115F) || (c >= 0x2E80 &&
+		    c <= 0xA4CF) || (c >= 0xAC00 && c <= 0xD7A3) ||
+		    (c >= 0xF900 && c <= 0xFAFF) || (c >= 0xFE30 && c <= 0xFE4F) ||
+		    (c >= 0xFF00 && c <= 0xFF60) || (c >= 0xFFE0 && c <= 0xFFE6) ||
+		    (c >= 0x20000 && c <= 0x3FFFD) ? 2 : 1;
+	}
+	return cols;
+}
+
+/* "  label ....... amount", the amount ending at column 50. */
+static void
+row(const char *label, const char *amount)
+{
+	size_t used = 2 + text_columns(label) + strlen(amount);
+
+	printf("  %s%*s%s\n", label, used < 50 ? (int)(50 - used) : 1, "",
+	    amount);
+}
+
 static void
 money(int64_t amount, const char *cur, char *buf, size_t len)
 {
@@ -140,19 +177,20 @@ draw(const struct screen *sc)
 			money(json_integer_value(json_object_get(it, "price")),
 			    json_string_value(json_object_get(it, "currency")),
 			    a, sizeof(a));
-			printf("  %-30s %16s\n", item_name(sc, it), a);
+			row(item_name(sc, it), a);
 		}
 		if (json_is_integer(json_object_get(c, "total"))) {
 			money(json_integer_value(json_object_get(c, "total")),
 			    cur, a, sizeof(a));
-			printf("\n  %-30s %16s\n", sc->w->total, a);
+			printf("\n");
+			row(sc->w->total, a);
 		}
 		if (json_is_integer(json_object_get(c, "credit_limit")) &&
 		    json_is_integer(json_object_get(c, "total"))) {
 			money(json_integer_value(json_object_get(c, "credit_limit")) -
 			    json_integer_value(json_object_get(c, "total")), cur,
 			    a, sizeof(a));
-			printf("  %-30s %16s\n", sc->w->left, a);
+			row(sc->w->left, a);
 		}
 		{
 			const char *lim = json_string_value(json_object_get(c, "limit"));
