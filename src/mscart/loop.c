@@ -71,7 +71,9 @@ struct pending {
 };
 
 struct watch {
+	const char	*home;
 	int		 fd;		/* the bell's inotify fd, or -1 */
+	int		 tried;		/* fd made, or failed to be */
 	int		 rang;
 	struct pending	*p;
 	size_t		 n, cap;
@@ -115,6 +117,18 @@ watch_add(struct watch *w, const json_t *pay, const json_t *sett)
 {
 	struct pending *np;
 	int64_t wait = json_integer_value(json_object_get(pay, "wait")) * 1000;
+
+	/*
+	 * The watch is made at the first pay that waits, not for every
+	 * serve: a robot's link never needs one, and a user has few
+	 * inotify instances (128 by default).
+	 */
+	if (!w->tried) {
+		w->tried = 1;
+		if ((w->fd = settlement_bell_watch(w->home)) == -1)
+			ms_warn("%s: the settlement bell (outcomes wait for "
+			    "their deadline)", w->home);
+	}
 
 	if (w->n == w->cap) {
 		size_t cap = w->cap ? w->cap * 2 : 16;
@@ -589,12 +603,9 @@ ledger_loop(struct store *st, int fd, const char *source,
 	pthread_t tid;
 	size_t max = o->batch_max > 0 ? (size_t)o->batch_max : 1000;
 	long refused = 0;
-	struct watch w = { .fd = -1 };
+	struct watch w = { .home = st->home, .fd = -1 };
 	int rc, eof = 0, fatal = 0, started, ring;
 
-	if (o->outcomes && (w.fd = settlement_bell_watch(st->home)) == -1)
-		ms_warn("%s: the settlement bell (outcomes wait for their "
-		    "deadline)", st->home);
 	memset(&b, 0, sizeof(b));
 	b.o = o;
 	b.source = source;
