@@ -139,7 +139,7 @@ run sh -c 'printf "{\"type\":\"pay\",\"user\":\"dave\"}\n" |
 sd=$(get "$OUT" settlement)
 kd=$(get "$OUT" key)
 mkfifo go
-(read x <go; mscart due | mspay -g stripe -u "$GW_URL" | mscart settle >batch.out 2>batch.err) &
+(read x <go; mscart due | mspay -g stripe -u "$GW_URL" | mscart settle >batch.out) 2>batch.err &
 BATCH=$!
 svc_start "$GW_URL" 2
 echo go >go
