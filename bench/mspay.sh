@@ -105,15 +105,18 @@ for prefix in ("m", "c"):
     once = sum(1 for s, v in st["charges"].items() if s.startswith(prefix) and len(v) == 1)
     if once != 3 * n or st["mismatch"]:
         sys.exit("bench mspay: %s: %d of %d charged exactly once" % (prefix, once, 3 * n))
+# the figures are medians; the ratio is the median of the rounds' ratios
 med = statistics.median
 ours, peer = med(rm), med(rc)
+ratio = med(a / b for a, b in zip(rm, rc))
 row = lambda *f: print("\t".join(str(x) for x in f))
 row("mspay -P 16 vs curl --parallel 16 (charges/s)", "%.0f" % ours, "%.0f" % peer,
-    "%.2f" % (ours / peer), ">=1000, ratio>=1",
-    "yes" if ours >= 1000 and ours >= peer else "no")
+    "%.2f" % ratio, ">=1000, ratio>=1",
+    "yes" if ours >= 1000 and ratio >= 1 else "no")
 ours, peer = med(cm), med(cc)
+ratio = med(a / b for a, b in zip(cm, cc))
 row("mspay CPU per charge vs curl --parallel (us)", "%.0f" % ours, "%.0f" % peer,
-    "%.2f" % (ours / peer), "ratio<1", "yes" if ours < peer else "no")
+    "%.2f" % ratio, "ratio<1", "yes" if ratio < 1 else "no")
 PY
 [ $? = 0 ] || exit 1
 
