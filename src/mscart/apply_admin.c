@@ -81,9 +81,13 @@ apply_product(struct ctx *c)
 	return rc;
 }
 
-/* Move the takes an unknown card made onto the user it now belongs to. */
-static int
-claim_card_lines(struct ctx *c, const char *card, const char *user)
+/*
+ * Move the takes an unknown card made onto the user it now belongs to
+ * (a user record naming the card, or mscart card add), audited as who.
+ */
+int
+card_claim_lines(struct store *st, DB_TXN *txn, const char *who,
+    const char *card, const char *user)
 {
 	char from[MS_CARD_MAX + 4], to[MS_ID_MAX + 4];
 	int64_t *ids;
@@ -93,19 +97,19 @@ claim_card_lines(struct ctx *c, const char *card, const char *user)
 
 	snprintf(from, sizeof(from), OWNER_CARD "%s", card);
 	snprintf(to, sizeof(to), OWNER_USER "%s", user);
-	if ((rc = owner_lines(c->st, c->txn, from, &ids, &n)) != 0)
+	if ((rc = owner_lines(st, txn, from, &ids, &n)) != 0)
 		return rc;
 	for (size_t i = 0; i < n && rc == 0; i++) {
-		if ((rc = line_get(c->st, c->txn, ids[i], &l, 1)) != 0)
+		if ((rc = line_get(st, txn, ids[i], &l, 1)) != 0)
 			break;
 		json_object_set_new(l, "owner", json_string(to));
-		if ((rc = line_put(c->st, c->txn, ids[i], l)) == 0 &&
-		    (rc = owner_del(c->st, c->txn, from, ids[i])) == 0)
-			rc = owner_add(c->st, c->txn, to, ids[i]);
+		if ((rc = line_put(st, txn, ids[i], l)) == 0 &&
+		    (rc = owner_del(st, txn, from, ids[i])) == 0)
+			rc = owner_add(st, txn, to, ids[i]);
 		json_decref(l);
 	}
 	if (rc == 0 && n > 0)
-		rc = audit_add(c->st, c->txn, c->role->who, "card-claim",
+		rc = audit_add(st, txn, who, "card-claim",
 		    json_pack("{s:s,s:s,s:I}", "card", card, "user", user,
 		    "lines", (json_int_t)n));
 	free(ids);
@@ -167,8 +171,10 @@ apply_user(struct ctx *c)
 			rc = 0;
 		}
 	json_array_foreach(cards, i, v) {
-		if ((rc = db_put_str(c->st->cards, c->txn, json_string_value(v),
-		    user)) != 0 || (rc = claim_card_lines(c, json_string_value(v),
+		const char *card = json_string_value(v);
+
+		if ((rc = db_put_str(c->st->cards, c->txn, card, user)) != 0 ||
+		    (rc = card_claim_lines(c->st, c->txn, c->role->who, card,
 		    user)) != 0)
 			goto out;
 	}

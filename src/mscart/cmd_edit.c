@@ -57,37 +57,6 @@ parse_amount(const char *s, int exp, int64_t *out)
 	return 0;
 }
 
-/* The unknown card's takes become the user's, as import does. */
-static int
-claim_card(struct store *st, DB_TXN *txn, struct edit *e)
-{
-	char from[MS_CARD_MAX + 4], to[MS_ID_MAX + 4];
-	int64_t *ids;
-	size_t n;
-	json_t *l;
-	int rc;
-
-	snprintf(from, sizeof(from), OWNER_CARD "%s", e->card);
-	snprintf(to, sizeof(to), OWNER_USER "%s", e->id);
-	if ((rc = owner_lines(st, txn, from, &ids, &n)) != 0)
-		return rc;
-	for (size_t i = 0; i < n && rc == 0; i++) {
-		if ((rc = line_get(st, txn, ids[i], &l, 1)) != 0)
-			break;
-		json_object_set_new(l, "owner", json_string(to));
-		if ((rc = line_put(st, txn, ids[i], l)) == 0 &&
-		    (rc = owner_del(st, txn, from, ids[i])) == 0)
-			rc = owner_add(st, txn, to, ids[i]);
-		json_decref(l);
-	}
-	if (rc == 0 && n > 0)
-		rc = audit_add(st, txn, e->role.who, "card-claim", json_pack(
-		    "{s:s,s:s,s:I}", "card", e->card, "user", e->id, "lines",
-		    (json_int_t)n));
-	free(ids);
-	return rc;
-}
-
 static int
 edit_card(struct store *st, DB_TXN *txn, struct edit *e, json_t *user)
 {
@@ -123,7 +92,8 @@ edit_card(struct store *st, DB_TXN *txn, struct edit *e, json_t *user)
 		}
 		json_array_append_new(cards, json_string(e->card));
 		if ((rc = db_put_str(st->cards, txn, e->card, e->id)) != 0 ||
-		    (rc = claim_card(st, txn, e)) != 0)
+		    (rc = card_claim_lines(st, txn, e->role.who, e->card,
+		    e->id)) != 0)
 			return rc;
 	} else {
 		if (at == (size_t)-1) {

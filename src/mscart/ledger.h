@@ -103,4 +103,8 @@ json_t	*settlement_outcome(const json_t *stored, const json_t *id);
 int	user_default_currency(struct store *, DB_TXN *, const char *user,
 	    char cur[4]);
 
+/* Move the takes an unknown card made onto its new user (apply_admin.c). */
+int	card_claim_lines(struct store *, DB_TXN *, const char *who,
+	    const char *card, const char *user);
+
 #endif
