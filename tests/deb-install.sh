@@ -86,7 +86,7 @@ is "$(dpkg-query -W -f '${db:Status-Abbrev}' ms)" "ii " "ms is installed"
 dpkg -L ms >"$T/owned"
 while read -r f; do [ -f "$f" ] && [ ! -L "$f" ] && echo "$f"; done <"$T/owned" >"$T/files"
 
-for p in msid msdetect mscart mspay; do
+for p in msid msdetect mscart mspay msscreen; do
 	[ -x "/usr/bin/$p" ]
 	ok $? "/usr/bin/$p"
 done

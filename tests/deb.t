@@ -46,7 +46,7 @@ like "$OUT" '^Depends: .*libdb5\.3' "Depends come from the libraries (shlibs)"
 
 dpkg-deb -c "$deb" | awk '{ print $6 }' | sed 's,^\./,,' >"$T/files"
 has() { grep -qx -- "$1" "$T/files"; }
-for p in msid msdetect mscart mspay; do
+for p in msid msdetect mscart mspay msscreen; do
 	has "usr/bin/$p"
 	ok $? "/usr/bin/$p"
 done

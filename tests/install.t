@@ -5,7 +5,7 @@
 
 run make -C "$MS_TOP" -s install DESTDIR="$T/root" PREFIX=/usr
 is "$RC" 0 "make install exits 0"
-for p in msid msdetect mscart mspay; do
+for p in msid msdetect mscart mspay msscreen; do
 	[ -x "$T/root/usr/bin/$p" ]
 	ok $? "/usr/bin/$p installed"
 done
