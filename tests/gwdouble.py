@@ -411,8 +411,13 @@ async def serve(gw, method, target, headers, body, writer):
         if kind == "429":
             hdrs["Retry-After"] = str(args.retry_after)
             gw.not_before[key] = now + args.retry_after
-            st, b = stripe_error(429, "rate_limit_error", "Too many requests",
-                                 "rate_limit")
+            # a fault of one key, as Stripe's lock on one object is: a
+            # rate limit is --rate-limit's, for every key at once
+            st, b = stripe_error(429, "invalid_request_error",
+                                 "This object cannot be accessed right now "
+                                 "because another API request or Stripe "
+                                 "process is currently accessing it.",
+                                 "lock_timeout")
         elif kind == "409":
             st, b = stripe_error(409, "idempotency_error",
                                  "another request with this key is in progress",

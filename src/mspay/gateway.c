@@ -242,6 +242,33 @@ reply_open(const struct reply *r, struct outcome *o)
 	return NULL;
 }
 
+/*
+ * Whether a reply says the account's request rate is over the gateway's
+ * limit.  Stripe answers 429 for that (code rate_limit, or none), and
+ * also for a lock on one object that another request holds (code
+ * lock_timeout), which says nothing about the rate: that request alone
+ * is tried again after a while.
+ */
+int
+reply_rate_limited(const struct reply *r)
+{
+	json_t *j, *e;
+	const char *code;
+	int limited = 1;
+
+	if (r->status != 429)
+		return 0;
+	if (r->body != NULL && r->len > 0 &&
+	    (j = json_loadb(r->body, r->len, 0, NULL)) != NULL) {
+		e = json_object_get(j, "error");
+		code = json_string_value(json_object_get(e, "code"));
+		if (code != NULL && strcmp(code, "lock_timeout") == 0)
+			limited = 0;
+		json_decref(j);
+	}
+	return limited;
+}
+
 static void
 stripe_object(const json_t *j, enum stripe_api api, const struct reply *r,
     struct outcome *o)

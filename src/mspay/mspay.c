@@ -1005,8 +1005,8 @@ run_http(struct ms_reader *r)
 			}
 			rep.should_retry = j->should_retry;
 			rep.retry_after_ms = j->retry_after_ms;
-			/* a 429 is the gateway's rate limit: slow down */
-			pace_answer(&pace, j->started, rep.status == 429,
+			/* a 429 for the rate is the gateway's limit: slow down */
+			pace_answer(&pace, j->started, reply_rate_limited(&rep),
 			    rep.retry_after_ms);
 			if (j->rtoolong) {
 				rep.status = 0;

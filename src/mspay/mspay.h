@@ -77,6 +77,9 @@ struct found {
 	struct outcome	 declined;	/* the last failed one */
 };
 
+/* gateway.c: a 429 for the account's rate, not a lock on one object. */
+int	 reply_rate_limited(const struct reply *);
+
 /* The Stripe API version the parser was written for. */
 #define STRIPE_VERSION	"2024-06-20"
 
