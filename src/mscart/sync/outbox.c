@@ -239,21 +239,31 @@ outbox_event_put(struct outbox *ob, DB_TXN *txn, int64_t seq,
 	return ob->events->put(ob->events, txn, &key, &data, 0);
 }
 
+/* The record of our robot's seq in db (events or held), malloc'ed. */
+static int
+seq_get(struct outbox *ob, DB *db, DB_TXN *txn, int64_t seq, u_int32_t flags,
+    DBT *data)
+{
+	unsigned char kbuf[MS_ID_MAX + 16];
+	DBT key;
+
+	memset(&key, 0, sizeof(key));
+	memset(data, 0, sizeof(*data));
+	key.data = kbuf;
+	key.size = (u_int32_t)event_key(ob, seq, kbuf);
+	data->flags = DB_DBT_MALLOC;
+	return db->get(db, txn, &key, data, flags);
+}
+
 int
 outbox_event_get(struct outbox *ob, DB_TXN *txn, int64_t seq, char **line,
     size_t *len)
 {
-	unsigned char kbuf[MS_ID_MAX + 16];
-	DBT key, data;
+	DBT data;
 	int rc;
 
 	*line = NULL;
-	memset(&key, 0, sizeof(key));
-	memset(&data, 0, sizeof(data));
-	key.data = kbuf;
-	key.size = (u_int32_t)event_key(ob, seq, kbuf);
-	data.flags = DB_DBT_MALLOC;
-	if ((rc = ob->events->get(ob->events, txn, &key, &data, 0)) != 0)
+	if ((rc = seq_get(ob, ob->events, txn, seq, 0, &data)) != 0)
 		return rc;
 	*line = data.data;
 	*len = data.size;
@@ -466,17 +476,11 @@ held_put(struct outbox *ob, DB_TXN *txn, int64_t seq, const char *rec)
 static int
 held_get(struct outbox *ob, DB_TXN *txn, int64_t seq, json_t **rec)
 {
-	unsigned char kbuf[MS_ID_MAX + 16];
-	DBT key, data;
+	DBT data;
 	int rc;
 
 	*rec = NULL;
-	memset(&key, 0, sizeof(key));
-	memset(&data, 0, sizeof(data));
-	key.data = kbuf;
-	key.size = (u_int32_t)event_key(ob, seq, kbuf);
-	data.flags = DB_DBT_MALLOC;
-	if ((rc = ob->held->get(ob->held, txn, &key, &data, DB_RMW)) != 0)
+	if ((rc = seq_get(ob, ob->held, txn, seq, DB_RMW, &data)) != 0)
 		return rc;
 	*rec = json_loadb(data.data, data.size, 0, NULL);
 	free(data.data);
