@@ -53,7 +53,7 @@ printf '%s\n' "$PAID" >&4
 shows ja "お支払い済み 290 JPY"; ok $? "ja: paid"
 grep -q "コーラ" pane.ja; ok $? "ja: the cart stays on the screen with the outcome"
 exec 4>&-
-tm wait-for done.ja
+timeout 30 tmux -u -S "$T/tmux.sock" wait-for done.ja	# bounded: never hang the suite
 is "$(cat rc.ja)" "rc=0" "ja: the end of input ends it with 0"
 
 screen en
@@ -63,7 +63,7 @@ grep -q "Cola" pane.en; ok $? "en: the cart's own names"
 printf '%s\n' '{"type":"outcome","settlement":"S3","user":"alice","state":"pending","amount":1,"currency":"JPY"}' >&4
 shows en "no answer yet, ask again later"; ok $? "en: pending"
 exec 4>&-
-tm wait-for done.en
+timeout 30 tmux -u -S "$T/tmux.sock" wait-for done.en	# bounded: never hang the suite
 
 # signals and usage, without a pane
 mkfifo sig.in
