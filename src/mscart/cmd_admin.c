@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bell.h"
 #include "ledger.h"
 #include "mscart.h"
 #include "shoptime.h"
@@ -472,7 +473,7 @@ due_follow(struct store *st, struct due_arg *a)
 	int rc;
 
 	a->sent = json_object();
-	if ((p.fd = settlement_bell_watch(st->home)) == -1)
+	if ((p.fd = bell_watch(st->home)) == -1)
 		ms_warn("due: %s: the settlement bell (looking once a minute)",
 		    st->home);
 	ms_warnx("due: following settlements in %s", st->home);
@@ -481,11 +482,11 @@ due_follow(struct store *st, struct due_arg *a)
 		if ((rc = run_txn(st, due_emit, a)) != 0)
 			break;
 		if (json_array_size(a->ended) > 0)
-			settlement_bell_ring(st->home);	/* their devices wait */
+			bell_ring(st->home, SETTLEMENT_BELL);	/* their devices wait */
 		if (due_print(a) == -1)
 			break;
 		if (ms_sig_poll(&p, p.fd != -1 ? 1 : 0, 60 * 1000) > 0)
-			settlement_bell_heard(p.fd);
+			bell_heard(p.fd);
 	}
 	if (p.fd != -1)
 		close(p.fd);
@@ -566,7 +567,7 @@ cmd_due(int argc, char **argv)
 	if (rc == 0)
 		rc = run_txn(&st, due_emit, &a);
 	if (rc == 0 && json_array_size(a.ended) > 0)
-		settlement_bell_ring(st.home);	/* their devices wait */
+		bell_ring(st.home, SETTLEMENT_BELL);	/* their devices wait */
 	store_close(&st);
 	json_decref(a.todo);
 	if (rc != 0) {

@@ -84,17 +84,6 @@ int	settlement_hold(const json_t *user, int64_t now, int64_t retry_ms,
 	    char *why, size_t len);
 json_t	*settlement_message(const json_t *stored);
 /*
- * The settlement bell: a commit that opened or ended a settlement rings
- * it (opens and closes a small file in the database directory); a
- * follower (due -f, serve waiting for an outcome) watches the directory
- * with inotify and wakes at once.  watch returns an fd that polls
- * readable when it rang, or -1; heard drains it.
- */
-#define SETTLEMENT_BELL	"settlements.bell"
-void	settlement_bell_ring(const char *home);
-int	settlement_bell_watch(const char *home);
-void	settlement_bell_heard(int fd);
-/*
  * What a device is told of its payment (an outcome message): paid,
  * declined, failed or review with a reason a person can act on, or
  * pending while the settlement is open.  id: the pay's id, or NULL.

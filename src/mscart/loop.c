@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "apply.h"
+#include "bell.h"
 
 int
 run_txn(struct store *st, int (*fn)(struct store *, DB_TXN *, void *),
@@ -125,7 +126,7 @@ watch_add(struct watch *w, const json_t *pay, const json_t *sett)
 	 */
 	if (!w->tried) {
 		w->tried = 1;
-		if ((w->fd = settlement_bell_watch(w->home)) == -1)
+		if ((w->fd = bell_watch(w->home)) == -1)
 			ms_warn("%s: the settlement bell (outcomes wait for "
 			    "their deadline)", w->home);
 	}
@@ -159,7 +160,7 @@ watch_check(struct store *st, struct watch *w)
 	size_t i = 0;
 
 	if (w->fd != -1)
-		settlement_bell_heard(w->fd);
+		bell_heard(w->fd);
 	w->rang = 0;
 	while (i < w->n) {
 		struct pending *p = &w->p[i];
@@ -655,7 +656,7 @@ ledger_loop(struct store *st, int fd, const char *source,
 			    b.items[i].type == MS_MSG_CHARGED))
 				ring = 1;
 		if (ring)
-			settlement_bell_ring(st->home);
+			bell_ring(st->home, SETTLEMENT_BELL);
 		for (size_t i = 0; i < b.n; i++) {
 			struct item *it = &b.items[i];
 

@@ -14,8 +14,6 @@
  *	open --unknown----> open		due prints it again (so does a
  *						failure of mspay's own set-up)
  */
-#include <sys/inotify.h>
-
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -456,47 +454,7 @@ apply_charged(struct ctx *c)
 	return rc;
 }
 
-/* ----- the bell and the outcome ----- */
-
-void
-settlement_bell_ring(const char *home)
-{
-	char path[1100];
-	int fd;
-
-	snprintf(path, sizeof(path), "%s/%s", home, SETTLEMENT_BELL);
-	if ((fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0660)) != -1)
-		close(fd);	/* IN_CLOSE_WRITE is the ring */
-}
-
-/*
- * The directory, not the file, is watched: the bell need not exist yet,
- * and one removed (a backup restored) still rings once made again.  The
- * database's own files are opened once and kept open, so the watch
- * hardly ever wakes for anything else.
- */
-int
-settlement_bell_watch(const char *home)
-{
-	int fd;
-
-	if ((fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) == -1)
-		return -1;
-	if (inotify_add_watch(fd, home, IN_CLOSE_WRITE) == -1) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-void
-settlement_bell_heard(int fd)
-{
-	char buf[4096];
-
-	while (read(fd, buf, sizeof(buf)) > 0)
-		;
-}
+/* ----- the outcome ----- */
 
 /*
  * What a person at the device can do about an end that was not paid, by

@@ -39,14 +39,18 @@
 
 #include "../mscart.h"
 #include "../store.h"
+#include "../bell.h"
 #include "outbox.h"
 
 #define WINDOW		2048	/* messages in flight on the link */
 #define READ_CHUNK	256	/* events read from the outbox at once */
 #define PENDING_MAX	1000	/* requests waiting for their turn */
 #define BACKOFF_MIN_MS	100
+#define FAST_CAP_MS	2000	/* the longest wait in the first minute down */
+#define FAST_FOR_MS	60000
 #define STOP_GRACE_MS	2000	/* SIGTERM: time left for replies in flight */
-#define RESCAN_MS	250	/* idle: how often to look for new events */
+#define RESCAN_MS	250	/* idle, no bell: how often to look for events */
+#define BELL_RESCAN_MS	5000	/* idle, with the bell: the same, to be sure */
 
 struct inflight {
 	int64_t	 seq;		/* the event's seq, or 0 for a request */
@@ -87,6 +91,8 @@ struct push {
 	size_t		 outoff, outlen, outcap;
 	int64_t		 backoff, backoff_max, timeout;
 	int64_t		 next_attempt, waiting_since;
+	int64_t		 down_since;	/* offline since (0: the link is up) */
+	int		 bell;		/* the outbox bell's inotify fd, or -1 */
 	enum shown	 shown;
 	int		 catching_up;
 	struct ms_reader in;
@@ -252,7 +258,7 @@ static void
 link_down(struct push *p, const char *why, int64_t grace_ms)
 {
 	char st[64];
-	int64_t delay;
+	int64_t delay, now;
 	int status;
 
 	if (p->ln.to != -1)
@@ -277,9 +283,21 @@ link_down(struct push *p, const char *why, int64_t grace_ms)
 		    "retrying with backoff");
 		p->shown = SHOWN_OFFLINE;
 	}
-	/* full jitter in [backoff/2, backoff], so robots do not stampede */
+	/*
+	 * A link that just went down most often comes back soon (a dead
+	 * zone, a restarted server): for the first minute the wait stays
+	 * under two seconds, so the robot is back within that of the link.
+	 * A connection attempt costs a server that is down nothing more
+	 * than a refused connection; after a minute the wait grows to -b.
+	 * Full jitter in [backoff/2, backoff], so robots do not stampede.
+	 */
+	now = ms_mono_ms();
+	if (p->down_since == 0)
+		p->down_since = now;
+	if (now - p->down_since < FAST_FOR_MS && p->backoff > FAST_CAP_MS)
+		p->backoff = FAST_CAP_MS;
 	delay = p->backoff / 2 + random() % (p->backoff / 2 + 1);
-	p->next_attempt = ms_mono_ms() + delay;
+	p->next_attempt = now + delay;
 	p->backoff = p->backoff * 2 > p->backoff_max ? p->backoff_max :
 	    p->backoff * 2;
 }
@@ -607,6 +625,7 @@ read_replies(struct push *p)
 		if (!p->ln.confirmed) {
 			p->ln.confirmed = 1;
 			p->backoff = BACKOFF_MIN_MS;
+			p->down_since = 0;
 			if (p->shown != SHOWN_ONLINE) {
 				if (p->last > p->acked)
 					ms_warnx("push: connected; %lld events to "
@@ -798,10 +817,10 @@ cmd_push(int argc, char **argv)
 	static struct push push;
 	static struct request requests[PENDING_MAX];
 	struct push *p;
-	struct pollfd pfd[3];
+	struct pollfd pfd[4];
 	const char *dir = NULL, *robot = NULL;
 	char err[512];
-	int ch, nfd, in_i, from_i, to_i, rc, status = MS_EX_OK;
+	int ch, nfd, in_i, from_i, to_i, bell_i, rc, status = MS_EX_OK;
 	long wsecs;
 	int64_t now, wait;
 
@@ -896,6 +915,8 @@ cmd_push(int argc, char **argv)
 	}
 	p->sent = p->acked;
 	ms_reader_init(&p->in, STDIN_FILENO, "-");
+	/* a record beside us rings when it has committed (-f) */
+	p->bell = p->follow ? bell_watch(p->ob.home) : -1;
 
 	while (!ms_sig_stop && !p->dbfail && !p->refused) {
 		now = ms_mono_ms();
@@ -918,7 +939,12 @@ cmd_push(int argc, char **argv)
 		}
 
 		nfd = 0;
-		in_i = from_i = to_i = -1;
+		in_i = from_i = to_i = bell_i = -1;
+		if (p->bell != -1) {
+			pfd[nfd].fd = p->bell;
+			pfd[nfd].events = POLLIN;
+			bell_i = nfd++;
+		}
 		if (!p->in_eof) {
 			pfd[nfd].fd = STDIN_FILENO;
 			pfd[nfd].events = POLLIN;
@@ -936,9 +962,11 @@ cmd_push(int argc, char **argv)
 		}
 		/*
 		 * Idle: look at the outbox now and then, for a record that
-		 * does not write to our stdin (-f, or separate services).
+		 * does not write to our stdin (-f, or separate services);
+		 * with -f its bell wakes us at once, and the look is only to
+		 * be sure.
 		 */
-		wait = RESCAN_MS;
+		wait = p->bell != -1 ? BELL_RESCAN_MS : RESCAN_MS;
 		if (!p->up && p->next_attempt - now < wait)
 			wait = p->next_attempt - now;
 		if (p->up && p->fcount > 0 &&
@@ -957,6 +985,10 @@ cmd_push(int argc, char **argv)
 		if (rc == 0 && (!p->up || p->fcount == 0)) {
 			refresh_positions(p);
 			p->retry_scan = 1;
+		}
+		if (bell_i != -1 && pfd[bell_i].revents) {
+			bell_heard(p->bell);
+			refresh_positions(p);
 		}
 		if (in_i != -1 && pfd[in_i].revents)
 			read_stdin(p);
@@ -982,6 +1014,8 @@ cmd_push(int argc, char **argv)
 		status = MS_EX_FAIL;
 	if (p->bad > 0 && status == MS_EX_OK)
 		status = MS_EX_FAIL;
+	if (p->bell != -1)
+		close(p->bell);
 	outbox_close(&p->ob);
 	ms_reader_free(&p->in);
 	free(p->out);

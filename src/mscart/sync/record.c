@@ -21,6 +21,7 @@
 
 #include "../mscart.h"
 #include "../store.h"
+#include "../bell.h"
 #include "outbox.h"
 
 #define BATCH	1000
@@ -292,6 +293,8 @@ failed:
 			break;
 	}
 	free(line);
+	if (rc == 0)
+		bell_ring(ob->home, OUTBOX_BELL);	/* push -f wakes */
 	return rc;
 }
 
