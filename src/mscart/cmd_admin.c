@@ -437,6 +437,26 @@ due_emit(struct store *st, DB_TXN *txn, void *arg)
 }
 
 /*
+ * due -n: everything a run would do, in one transaction that is then
+ * aborted, so the charges printed are the ones a run would print now.
+ */
+static int
+due_dry(struct store *st, DB_TXN *txn, void *arg)
+{
+	struct due_arg *a = arg;
+	int rc = 0;
+
+	json_array_clear(a->held);
+	a->overflow = 0;
+	/* each open leaves the counters in txn, as its own commit would */
+	for (a->next = 0; rc == 0 && a->next < json_array_size(a->todo);
+	    a->next++)
+		if ((rc = due_open_one(st, txn, a)) == 0)
+			rc = store_counters_save(st, txn);
+	return rc != 0 ? rc : due_emit(st, txn, a);
+}
+
+/*
  * Write what due_emit found: the users held and the settlements ended
  * to stderr, the charges to stdout, flushed.  -1 when stdout failed.
  */
@@ -498,8 +518,9 @@ int
 cmd_due(int argc, char **argv)
 {
 	static const char *const map[] = { "--older-than=o", "--user=u",
-	    "--settlement=s", "--retry-wait=w", "--follow=f", NULL };
-	const char *syn = "due [-fh] [-d dir] [-o duration] [-s id] [-u user] "
+	    "--settlement=s", "--retry-wait=w", "--follow=f", "--dry-run=n",
+	    NULL };
+	const char *syn = "due [-fhn] [-d dir] [-o duration] [-s id] [-u user] "
 	    "[-w duration]";
 	const char *home = NULL;
 	struct due_arg a = { 0 };
@@ -507,16 +528,17 @@ cmd_due(int argc, char **argv)
 	int64_t older;
 	size_t i;
 	json_t *ch;
-	int c, rc, follow = 0;
+	int c, rc, follow = 0, dry = 0;
 
 	a.cutoff = INT64_MAX;
 	a.retry_ms = SETTLE_RETRY_MS;
 	long_opts(argc, argv, map);
-	while ((c = getopt(argc, argv, "d:fho:s:u:w:")) != -1) {
+	while ((c = getopt(argc, argv, "d:fhno:s:u:w:")) != -1) {
 		switch (c) {
 		case 'd': home = optarg; break;
 		case 'f': follow = 1; break;
 		case 'h': cmd_usage(syn); return MS_EX_OK;
+		case 'n': dry = 1; break;
 		case 'o':
 			if (parse_duration(optarg, &older) == -1) {
 				ms_warnx("-o %s: not a duration like 90s, 15m, 2h, 7d",
@@ -539,6 +561,10 @@ cmd_due(int argc, char **argv)
 	}
 	if (optind != argc)
 		return cmd_usage(syn);
+	if (dry && follow) {
+		ms_warnx("due: -n and -f: a follower opens nothing to try");
+		return cmd_usage(syn);
+	}
 	if (open_store(&st, home) == -1)
 		return MS_EX_TEMPFAIL;
 	ms_sig_install(0);
@@ -560,12 +586,17 @@ cmd_due(int argc, char **argv)
 		return ms_close_stdout() != 0 ? MS_EX_FAIL : MS_EX_OK;
 	}
 	rc = a.sett != NULL ? 0 : due_scan(&st, &a);
-	for (a.next = 0; rc == 0 && a.next < json_array_size(a.todo) &&
-	    !ms_sig_stop; a.next++)
-		rc = run_txn(&st, due_open_one, &a);
-	if (rc == 0)
-		rc = run_txn(&st, due_emit, &a);
-	if (rc == 0 && json_array_size(a.ended) > 0)
+	if (dry) {
+		if (rc == 0)
+			rc = run_txn_dry(&st, due_dry, &a);
+	} else {
+		for (a.next = 0; rc == 0 && a.next < json_array_size(a.todo) &&
+		    !ms_sig_stop; a.next++)
+			rc = run_txn(&st, due_open_one, &a);
+		if (rc == 0)
+			rc = run_txn(&st, due_emit, &a);
+	}
+	if (rc == 0 && !dry && json_array_size(a.ended) > 0)
 		settlement_bell_ring(st.home);	/* their devices wait */
 	store_close(&st);
 	json_decref(a.todo);

@@ -66,6 +66,9 @@ int	cart_build_page(struct store *, DB_TXN *, const char *user,
  */
 int	run_txn(struct store *, int (*fn)(struct store *, DB_TXN *, void *),
 	    void *arg);
+/* The same, but the transaction is aborted at the end: a dry run. */
+int	run_txn_dry(struct store *, int (*fn)(struct store *, DB_TXN *,
+	    void *), void *arg);
 
 
 /*

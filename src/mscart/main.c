@@ -22,7 +22,7 @@ static const struct command {
 	{ "unblock", cmd_unblock, "unblock [-h] [-d dir] user" },
 	{ "show", cmd_show, "show [-aHh] [-d dir] user | card" },
 	{ "import", cmd_import, "import [-chv] [-d dir] [file ...]" },
-	{ "due", cmd_due, "due [-h] [-d dir] [-o duration] [-s id] [-u user] [-w duration]" },
+	{ "due", cmd_due, "due [-fhn] [-d dir] [-o duration] [-s id] [-u user] [-w duration]" },
 	{ "settle", cmd_settle, "settle [-h] [-d dir] [file ...]" },
 	{ "void", cmd_void, "void [-h] [-d dir] [-m reason] line" },
 	{ "refund", cmd_refund, "refund [-h] [-d dir] [-m reason] line" },
