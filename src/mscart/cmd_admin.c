@@ -219,6 +219,7 @@ cmd_show(int argc, char **argv)
 /* ----- due ----- */
 
 struct due_arg {
+	struct role	 role;		/* admin:due@LOGIN, for the audit */
 	const char	*user, *sett;
 	int64_t		 cutoff;	/* lines taken at or before, or
 					   INT64_MAX: no -o (a cutoff before
@@ -294,7 +295,7 @@ due_open_one(struct store *st, DB_TXN *txn, void *arg)
 		    why, ""));
 		return 0;
 	}
-	rc = settlement_open(st, txn, "admin:due", user,
+	rc = settlement_open(st, txn, a->role.who, user,
 	    json_string_value(json_array_get(pair, 1)), &s);
 	if (rc == EOVERFLOW) {
 		ms_warnx("due: the total of user %s overflows",
@@ -362,7 +363,7 @@ due_emit(struct store *st, DB_TXN *txn, void *arg)
 			/* nothing to charge it to: ended here, never sent */
 			snprintf(why, sizeof(why), "user %s has no payment "
 			    "reference", str(s, "user"));
-			rc = settlement_end(st, txn, "admin:due", s, "failed",
+			rc = settlement_end(st, txn, a->role.who, s, "failed",
 			    "no-payment", why);
 			json_array_append_new(a->ended, json_pack("s+++", sid,
 			    ": ", why, ": failed, its lines are unpaid again"));
@@ -412,7 +413,7 @@ due_emit(struct store *st, DB_TXN *txn, void *arg)
 		json_array_append_new(a->charges, ch);
 		if (a->sent != NULL)
 			json_object_set_new(a->sent, sid, json_true());
-		rc = audit_add(st, txn, "admin:due", "charge", json_pack(
+		rc = audit_add(st, txn, a->role.who, "charge", json_pack(
 		    "{s:s,s:O}", "settlement", sid, "attempt",
 		    json_object_get(s, "attempts")));
 		json_decref(u);
@@ -532,6 +533,7 @@ cmd_due(int argc, char **argv)
 
 	a.cutoff = INT64_MAX;
 	a.retry_ms = SETTLE_RETRY_MS;
+	role_admin(&a.role, "due");
 	long_opts(argc, argv, map);
 	while ((c = getopt(argc, argv, "d:fhno:s:u:w:")) != -1) {
 		switch (c) {
@@ -622,6 +624,7 @@ cmd_due(int argc, char **argv)
 /* ----- void and refund ----- */
 
 struct fix_arg {
+	struct role	 role;		/* admin:void@LOGIN or admin:refund@... */
 	int64_t		 id;
 	const char	*reason;
 	int		 refund;
@@ -659,7 +662,7 @@ fix_txn(struct store *st, DB_TXN *txn, void *arg)
 		}
 		json_object_set_new(l, "state", json_string("void"));
 		if ((rc = line_put(st, txn, a->id, l)) == 0)
-			rc = audit_add(st, txn, "admin", "void", json_pack(
+			rc = audit_add(st, txn, a->role.who, "void", json_pack(
 			    "{s:s,s:s*,s:s}", "line", id, "reason", a->reason,
 			    "owner", str(l, "owner")));
 		json_decref(l);
@@ -691,7 +694,7 @@ fix_txn(struct store *st, DB_TXN *txn, void *arg)
 	json_object_set(cl, "credit_for", json_object_get(l, "id"));
 	if ((rc = line_put(st, txn, cid, cl)) == 0 &&
 	    (rc = owner_add(st, txn, str(cl, "owner"), cid)) == 0)
-		rc = audit_add(st, txn, "admin", "refund", json_pack(
+		rc = audit_add(st, txn, a->role.who, "refund", json_pack(
 		    "{s:s,s:O,s:s*}", "line", id, "credit_for",
 		    json_object_get(l, "id"), "reason", a->reason));
 	json_decref(cl);
@@ -710,6 +713,7 @@ fix_cmd(int argc, char **argv, int refund)
 	int ch, rc;
 
 	a.refund = refund;
+	role_admin(&a.role, refund ? "refund" : "void");
 	while ((ch = getopt(argc, argv, "d:hm:")) != -1) {
 		switch (ch) {
 		case 'd': home = optarg; break;
