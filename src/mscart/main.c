@@ -15,7 +15,7 @@ static const struct command {
 	{ "init", cmd_init, "init [-h] [-d dir]" },
 	{ "apply", cmd_apply, "apply [-hn] [-b batch] [-d dir] [file ...]" },
 	{ "serve", cmd_serve, "serve --role role [-hn] [-b batch] [-d dir]" },
-	{ "list", cmd_list, "list [-Hh] [-d dir] users | products | cards | robots | review | settlements" },
+	{ "list", cmd_list, "list [-Hh] [-d dir] users | products | cards | robots | review | settlements | credits" },
 	{ "card", cmd_card, "card [-h] [-d dir] add | remove user card" },
 	{ "price", cmd_price, "price [-h] [-d dir] sku amount [currency]" },
 	{ "block", cmd_block, "block [-h] [-d dir] user" },
