@@ -4,6 +4,7 @@
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
 MANDIR ?= $(PREFIX)/share/man
+LIBEXECDIR ?= $(PREFIX)/libexec
 DESTDIR ?=
 
 CC ?= cc
@@ -122,9 +123,13 @@ demo: deps-quiet $(PROGS) $(TEST_PROGS)
 lint:
 	mandoc -Tlint -W warning $(MANS)
 
+# contrib/ms-notify is what contrib/ms-notify@.service runs
+# (/usr/libexec/ms/ms-notify with PREFIX=/usr, as the package has it).
 install: $(PROGS)
 	install -d $(DESTDIR)$(BINDIR)
 	install -m 755 $(PROGS) $(DESTDIR)$(BINDIR)
+	install -d $(DESTDIR)$(LIBEXECDIR)/ms
+	install -m 755 contrib/ms-notify $(DESTDIR)$(LIBEXECDIR)/ms
 	for m in $(MANS); do \
 		s=$${m##*.}; install -d $(DESTDIR)$(MANDIR)/man$$s; \
 		install -m 644 $$m $(DESTDIR)$(MANDIR)/man$$s; \
@@ -132,6 +137,8 @@ install: $(PROGS)
 
 uninstall:
 	for t in $(TOOLS); do rm -f $(DESTDIR)$(BINDIR)/$$t; done
+	rm -f $(DESTDIR)$(LIBEXECDIR)/ms/ms-notify
+	rmdir $(DESTDIR)$(LIBEXECDIR)/ms 2>/dev/null || true
 	for m in $(MANS); do \
 		s=$${m##*.}; rm -f $(DESTDIR)$(MANDIR)/man$$s/$${m##*/}; \
 	done

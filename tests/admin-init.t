@@ -60,7 +60,7 @@ run mscart report
 is "$RC" 0 "bad lines do not stop a program"
 is "$ERR" "mscart: $T/ms.conf:2: not an ISO 4217 currency code
 mscart: $T/ms.conf:3: not a zone name (Area/City)
-mscart: $T/ms.conf:4: unknown key (want currency, gateway, ledger, payroll or timezone)
+mscart: $T/ms.conf:4: unknown key (want currency, gateway, key, ledger, payroll, timezone or url)
 mscart: $T/ms.conf:5: not \"key = value\"
 mscart: $T/ms.conf:6: the key is set twice" "each bad line is named with its number and why"
 printf 'ledger = %s/nowhere ledger\n' "$T" >"$MS_CONF"

@@ -55,8 +55,8 @@ run mscart list settlements
 like "$OUT" '^\{"type":"settlement","settlement":"[^"]*","user":"alice","amount":150,"currency":"EUR".*"state":"open"' \
     "list settlements: alice's open settlement"
 check "list of something else is a usage error" "" "" \
-"mscart: list lines: want users, products, cards, robots, review or settlements
-usage: mscart list [-Hh] [-d dir] users | products | cards | robots | review | settlements" \
+"mscart: list lines: want users, products, cards, robots, review, settlements or credits
+usage: mscart list [-Hh] [-d dir] users | products | cards | robots | review | settlements | credits" \
 2 mscart list lines
 
 # --- edits ---

@@ -106,6 +106,13 @@ case $(echo "$pw" | cut -d: -f7) in */nologin|/bin/false) r=0 ;; *) r=1 ;; esac
 ok $r "ms has no login shell"
 getent group ms >/dev/null
 ok $? "group ms exists"
+pw=$(getent passwd ms-robot)
+ok $? "user ms-robot exists"
+is "$(echo "$pw" | cut -d: -f6)" /var/lib/ms/robot "ms-robot's home is its outbox"
+for g in dialout gpio ms; do
+	id -nG ms-robot | tr ' ' '\n' | grep -qx "$g"
+	ok $? "ms-robot is in group $g"
+done
 is "$(mode /var/lib/ms)" "ms:ms 750" "/var/lib/ms is ms:ms 0750"
 is "$(mode /etc/ms)" "root:ms 750" "/etc/ms is root:ms 0750"
 runuser -u ms -- /usr/bin/mscart init -d /var/lib/ms/server </dev/null >/dev/null

@@ -1,8 +1,9 @@
 #!/bin/sh
 # The Debian package: dpkg-buildpackage builds ms_*.deb from a copy of the
 # work tree (uncommitted edits included), lintian finds no error in it,
-# and it holds the programs, every man page, the systemd units, the ms
-# user and its directories, and the examples, with maintainer scripts
+# and it holds the programs, every man page, the systemd units and the
+# notifier they start on failure, the ms and ms-robot users and their
+# directories, the GPIO udev rule, and the examples, with maintainer scripts
 # that neither enable nor start a unit.  Nothing is installed here:
 # tests/deb-install.sh installs the package in a throwaway root.
 . "$(dirname "$0")/lib.sh"
@@ -70,13 +71,26 @@ for e in authorized_keys.example planogram.example ms.conf.example; do
 done
 unlike "$(cat "$T/files")" '^etc/systemd/' "no unit is enabled by a shipped symlink"
 
-# The units as shipped: run as ms, no program under /usr/local.
+has usr/libexec/ms/ms-notify
+ok $? "ms-notify, which ms-notify@.service runs"
+has usr/lib/udev/rules.d/60-ms-gpio.rules || has lib/udev/rules.d/60-ms-gpio.rules
+ok $? "udev rule giving the GPIO chips to group gpio"
+
+# The units as shipped: the robot's run as ms-robot, the others as ms;
+# no program under /usr/local.
 dpkg-deb -x "$deb" "$T/root"
 for u in "$T"/root/lib/systemd/system/*.service "$T"/root/usr/lib/systemd/system/*.service; do
 	[ -f "$u" ] || continue
-	grep -qx 'User=ms' "$u"
-	ok $? "${u##*/} runs as ms"
+	case ${u##*/} in
+	ms-robot.service|ms-push.service) user=ms-robot ;;
+	*) user=ms ;;
+	esac
+	grep -qx "User=$user" "$u"
+	ok $? "${u##*/} runs as $user"
 done
+run cat "$T/root/usr/lib/sysusers.d/ms.conf"
+like "$OUT" '^u ms-robot ' "sysusers.d makes the robot's user, ms-robot"
+like "$OUT" '^m ms-robot dialout' "ms-robot may use the reader's tty (dialout)"
 run grep -l '^[^#]*/usr/local' -r "$T/root/lib" "$T/root/usr/lib"
 is "$OUT" "" "no unit names a program under /usr/local"
 run cat "$T/root/usr/lib/tmpfiles.d/ms.conf"

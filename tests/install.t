@@ -1,6 +1,6 @@
 #!/bin/sh
-# make install / uninstall with DESTDIR and PREFIX put the four programs
-# and every man page in place, and take them away again.
+# make install / uninstall with DESTDIR and PREFIX put the five programs,
+# ms-notify and every man page in place, and take them away again.
 . "$(dirname "$0")/lib.sh"
 
 run make -C "$MS_TOP" -s install DESTDIR="$T/root" PREFIX=/usr
@@ -14,9 +14,13 @@ for m in "$MS_TOP"/man/*.[1-8]; do
 	cmp -s "$m" "$T/root/usr/share/man/man${n##*.}/$n"
 	ok $? "man page $n installed"
 done
+[ -x "$T/root/usr/libexec/ms/ms-notify" ]
+ok $? "/usr/libexec/ms/ms-notify installed (contrib/ms-notify@.service runs it)"
 run "$T/root/usr/bin/mscart" -h
 is "$RC" 0 "the installed mscart runs"
 run make -C "$MS_TOP" -s uninstall DESTDIR="$T/root" PREFIX=/usr
 is "$RC" 0 "make uninstall exits 0"
 is "$(find "$T/root" -type f | wc -l | tr -d ' ')" 0 "nothing is left after uninstall"
+[ ! -e "$T/root/usr/libexec/ms" ]
+ok $? "nor /usr/libexec/ms"
 done_testing

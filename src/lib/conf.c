@@ -74,12 +74,16 @@ static const struct key {
 	    sizeof(((struct ms_conf *)0)->currency), check_currency },
 	{ "gateway", offsetof(struct ms_conf, gateway),
 	    sizeof(((struct ms_conf *)0)->gateway), check_gateway },
+	{ "key", offsetof(struct ms_conf, key),
+	    sizeof(((struct ms_conf *)0)->key), check_path },
 	{ "ledger", offsetof(struct ms_conf, ledger),
 	    sizeof(((struct ms_conf *)0)->ledger), check_path },
 	{ "payroll", offsetof(struct ms_conf, payroll),
 	    sizeof(((struct ms_conf *)0)->payroll), check_path },
 	{ "timezone", offsetof(struct ms_conf, timezone),
 	    sizeof(((struct ms_conf *)0)->timezone), check_timezone },
+	{ "url", offsetof(struct ms_conf, url),
+	    sizeof(((struct ms_conf *)0)->url), check_path },
 	{ NULL, 0, 0, NULL }
 };
 
@@ -118,8 +122,8 @@ parse_line(struct ms_conf *conf, char *line, unsigned *seen)
 		if (strcmp(k->name, key) == 0)
 			break;
 	if (k->name == NULL)
-		return "unknown key (want currency, gateway, ledger, payroll "
-		    "or timezone)";
+		return "unknown key (want currency, gateway, key, ledger, "
+		    "payroll, timezone or url)";
 	if (*val == '\0')
 		return "empty value";
 	if ((why = k->check(val)) != NULL)

@@ -1,7 +1,7 @@
 /*
  * conf.h: /etc/ms/ms.conf, the settings an administrator makes once for
  * every program (the ledger's place, the shop's currency and time zone,
- * the gateway, the payroll file pattern).  The environment and the
+ * the gateway with its key file and URL, the payroll file pattern).  The environment and the
  * options override what it says.
  */
 #ifndef MS_CONF_H
@@ -17,6 +17,8 @@ struct ms_conf {
 	char	currency[4];
 	char	timezone[256];
 	char	gateway[64];
+	char	key[MS_CONF_VALUE_MAX + 1];	/* the gateway's key file */
+	char	url[MS_CONF_VALUE_MAX + 1];	/* the gateway's URL */
 	char	payroll[MS_CONF_VALUE_MAX + 1];
 	char	source[MS_CONF_VALUE_MAX + 1];	/* the file read, "" if none */
 };

@@ -220,6 +220,7 @@ cmd_show(int argc, char **argv)
 /* ----- due ----- */
 
 struct due_arg {
+	struct role	 role;		/* admin:due@LOGIN, for the audit */
 	const char	*user, *sett;
 	int64_t		 cutoff;	/* lines taken at or before, or
 					   INT64_MAX: no -o (a cutoff before
@@ -295,7 +296,7 @@ due_open_one(struct store *st, DB_TXN *txn, void *arg)
 		    why, ""));
 		return 0;
 	}
-	rc = settlement_open(st, txn, "admin:due", user,
+	rc = settlement_open(st, txn, a->role.who, user,
 	    json_string_value(json_array_get(pair, 1)), &s);
 	if (rc == EOVERFLOW) {
 		ms_warnx("due: the total of user %s overflows",
@@ -363,7 +364,7 @@ due_emit(struct store *st, DB_TXN *txn, void *arg)
 			/* nothing to charge it to: ended here, never sent */
 			snprintf(why, sizeof(why), "user %s has no payment "
 			    "reference", str(s, "user"));
-			rc = settlement_end(st, txn, "admin:due", s, "failed",
+			rc = settlement_end(st, txn, a->role.who, s, "failed",
 			    "no-payment", why);
 			json_array_append_new(a->ended, json_pack("s+++", sid,
 			    ": ", why, ": failed, its lines are unpaid again"));
@@ -413,7 +414,7 @@ due_emit(struct store *st, DB_TXN *txn, void *arg)
 		json_array_append_new(a->charges, ch);
 		if (a->sent != NULL)
 			json_object_set_new(a->sent, sid, json_true());
-		rc = audit_add(st, txn, "admin:due", "charge", json_pack(
+		rc = audit_add(st, txn, a->role.who, "charge", json_pack(
 		    "{s:s,s:O}", "settlement", sid, "attempt",
 		    json_object_get(s, "attempts")));
 		json_decref(u);
@@ -435,6 +436,26 @@ due_emit(struct store *st, DB_TXN *txn, void *arg)
 	}
 	json_decref(open_now);
 	return rc == DB_NOTFOUND ? 0 : rc;
+}
+
+/*
+ * due -n: everything a run would do, in one transaction that is then
+ * aborted, so the charges printed are the ones a run would print now.
+ */
+static int
+due_dry(struct store *st, DB_TXN *txn, void *arg)
+{
+	struct due_arg *a = arg;
+	int rc = 0;
+
+	json_array_clear(a->held);
+	a->overflow = 0;
+	/* each open leaves the counters in txn, as its own commit would */
+	for (a->next = 0; rc == 0 && a->next < json_array_size(a->todo);
+	    a->next++)
+		if ((rc = due_open_one(st, txn, a)) == 0)
+			rc = store_counters_save(st, txn);
+	return rc != 0 ? rc : due_emit(st, txn, a);
 }
 
 /*
@@ -499,8 +520,9 @@ int
 cmd_due(int argc, char **argv)
 {
 	static const char *const map[] = { "--older-than=o", "--user=u",
-	    "--settlement=s", "--retry-wait=w", "--follow=f", NULL };
-	const char *syn = "due [-fh] [-d dir] [-o duration] [-s id] [-u user] "
+	    "--settlement=s", "--retry-wait=w", "--follow=f", "--dry-run=n",
+	    NULL };
+	const char *syn = "due [-fhn] [-d dir] [-o duration] [-s id] [-u user] "
 	    "[-w duration]";
 	const char *home = NULL;
 	struct due_arg a = { 0 };
@@ -508,16 +530,18 @@ cmd_due(int argc, char **argv)
 	int64_t older;
 	size_t i;
 	json_t *ch;
-	int c, rc, follow = 0;
+	int c, rc, follow = 0, dry = 0;
 
 	a.cutoff = INT64_MAX;
 	a.retry_ms = SETTLE_RETRY_MS;
+	role_admin(&a.role, "due");
 	long_opts(argc, argv, map);
-	while ((c = getopt(argc, argv, "d:fho:s:u:w:")) != -1) {
+	while ((c = getopt(argc, argv, "d:fhno:s:u:w:")) != -1) {
 		switch (c) {
 		case 'd': home = optarg; break;
 		case 'f': follow = 1; break;
 		case 'h': cmd_usage(syn); return MS_EX_OK;
+		case 'n': dry = 1; break;
 		case 'o':
 			if (parse_duration(optarg, &older) == -1) {
 				ms_warnx("-o %s: not a duration like 90s, 15m, 2h, 7d",
@@ -540,6 +564,10 @@ cmd_due(int argc, char **argv)
 	}
 	if (optind != argc)
 		return cmd_usage(syn);
+	if (dry && follow) {
+		ms_warnx("due: -n and -f: a follower opens nothing to try");
+		return cmd_usage(syn);
+	}
 	if (open_store(&st, home) == -1)
 		return MS_EX_TEMPFAIL;
 	ms_sig_install(0);
@@ -561,12 +589,17 @@ cmd_due(int argc, char **argv)
 		return ms_close_stdout() != 0 ? MS_EX_FAIL : MS_EX_OK;
 	}
 	rc = a.sett != NULL ? 0 : due_scan(&st, &a);
-	for (a.next = 0; rc == 0 && a.next < json_array_size(a.todo) &&
-	    !ms_sig_stop; a.next++)
-		rc = run_txn(&st, due_open_one, &a);
-	if (rc == 0)
-		rc = run_txn(&st, due_emit, &a);
-	if (rc == 0 && json_array_size(a.ended) > 0)
+	if (dry) {
+		if (rc == 0)
+			rc = run_txn_dry(&st, due_dry, &a);
+	} else {
+		for (a.next = 0; rc == 0 && a.next < json_array_size(a.todo) &&
+		    !ms_sig_stop; a.next++)
+			rc = run_txn(&st, due_open_one, &a);
+		if (rc == 0)
+			rc = run_txn(&st, due_emit, &a);
+	}
+	if (rc == 0 && !dry && json_array_size(a.ended) > 0)
 		bell_ring(st.home, SETTLEMENT_BELL);	/* their devices wait */
 	store_close(&st);
 	json_decref(a.todo);
@@ -592,6 +625,7 @@ cmd_due(int argc, char **argv)
 /* ----- void and refund ----- */
 
 struct fix_arg {
+	struct role	 role;		/* admin:void@LOGIN or admin:refund@... */
 	int64_t		 id;
 	const char	*reason;
 	int		 refund;
@@ -629,7 +663,7 @@ fix_txn(struct store *st, DB_TXN *txn, void *arg)
 		}
 		json_object_set_new(l, "state", json_string("void"));
 		if ((rc = line_put(st, txn, a->id, l)) == 0)
-			rc = audit_add(st, txn, "admin", "void", json_pack(
+			rc = audit_add(st, txn, a->role.who, "void", json_pack(
 			    "{s:s,s:s*,s:s}", "line", id, "reason", a->reason,
 			    "owner", str(l, "owner")));
 		json_decref(l);
@@ -661,7 +695,7 @@ fix_txn(struct store *st, DB_TXN *txn, void *arg)
 	json_object_set(cl, "credit_for", json_object_get(l, "id"));
 	if ((rc = line_put(st, txn, cid, cl)) == 0 &&
 	    (rc = owner_add(st, txn, str(cl, "owner"), cid)) == 0)
-		rc = audit_add(st, txn, "admin", "refund", json_pack(
+		rc = audit_add(st, txn, a->role.who, "refund", json_pack(
 		    "{s:s,s:O,s:s*}", "line", id, "credit_for",
 		    json_object_get(l, "id"), "reason", a->reason));
 	json_decref(cl);
@@ -680,6 +714,7 @@ fix_cmd(int argc, char **argv, int refund)
 	int ch, rc;
 
 	a.refund = refund;
+	role_admin(&a.role, refund ? "refund" : "void");
 	while ((ch = getopt(argc, argv, "d:hm:")) != -1) {
 		switch (ch) {
 		case 'd': home = optarg; break;

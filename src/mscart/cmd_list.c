@@ -1,10 +1,12 @@
 /*
  * cmd_list.c: mscart list, what the ledger holds, one kind at a time:
- * users, products, cards, robots, the review queue and settlements.
+ * users, products, cards, robots, the review queue, settlements and the
+ * credits users have not used.
  * NDJSON by default (one record a line, as stored), -H a table for
  * people.  Each list is read in one read-committed scan and written
  * after it, so a retried scan never prints twice.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -113,6 +115,110 @@ add_review(json_t *l, void *arg)
 		json_array_append(out, l);
 }
 
+/*
+ * Credits: per user and currency the unused credit (lines in state
+ * credit), how many, the oldest one's time, and the user's last take in
+ * any currency, so that credit nobody will use (a user who stopped
+ * buying) shows.  Keyed "user currency" while scanning.
+ */
+struct credit_scan {
+	json_t	*rows;		/* "user currency" -> row */
+	json_t	*last;		/* user -> newest take's ts */
+};
+
+static void
+add_credit(json_t *l, void *arg)
+{
+	struct credit_scan *cs = arg;
+	const char *owner = str(l, "owner"), *state = str(l, "state");
+	const char *ts = str(l, "ts"), *cur = str(l, "currency"), *old;
+	char key[MS_ID_MAX + 16];
+	int64_t sum;
+	json_t *row;
+
+	if (owner == NULL || strncmp(owner, OWNER_USER, 2) != 0 ||
+	    state == NULL || ts == NULL || cur == NULL)
+		return;
+	owner += 2;
+	if (strcmp(state, "credit") != 0) {
+		/* a take (not void, not a credit) */
+		if (strcmp(state, "void") == 0 || num(l, "price") < 0 ||
+		    json_object_get(l, "credit_for") != NULL)
+			return;
+		old = str(cs->last, owner);
+		if (old == NULL || strcmp(ts, old) > 0)
+			json_object_set_new(cs->last, owner, json_string(ts));
+		return;
+	}
+	snprintf(key, sizeof(key), "%s %s", owner, cur);
+	if ((row = json_object_get(cs->rows, key)) == NULL) {
+		row = json_pack("{s:s,s:s,s:I,s:i,s:s}", "user", owner,
+		    "currency", cur, "credit", (json_int_t)0, "lines", 0,
+		    "since", ts);
+		json_object_set_new(cs->rows, key, row);
+	}
+	/* a credit's price is negative: the credit is what it gives back */
+	if (ms_money_sub(num(row, "credit"), num(l, "price"), &sum) == -1)
+		json_object_set_new(row, "overflow", json_true());
+	else
+		json_object_set_new(row, "credit", json_integer(sum));
+	json_object_set_new(row, "lines", json_integer(num(row, "lines") + 1));
+	if (strcmp(ts, str(row, "since")) < 0)
+		json_object_set_new(row, "since", json_string(ts));
+}
+
+static int
+by_since(const void *a, const void *b)
+{
+	const json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
+	int c = strcmp(str(x, "since"), str(y, "since"));
+
+	return c != 0 ? c : strcmp(str(x, "user"), str(y, "user"));
+}
+
+/* The rows of a credit scan, oldest credit first, with status and last take. */
+static int
+credits(struct store *st, json_t *out)
+{
+	struct credit_scan cs;
+	json_t *row, *u, **v;
+	const char *k;
+	size_t n = 0, i;
+	int rc;
+
+	cs.rows = json_object();
+	cs.last = json_object();
+	if ((rc = store_lines_scan(st, add_credit, &cs)) != 0)
+		goto out;
+	if ((v = calloc(json_object_size(cs.rows) + 1, sizeof(*v))) == NULL) {
+		rc = ENOMEM;
+		goto out;
+	}
+	json_object_foreach(cs.rows, k, row)
+		v[n++] = row;
+	qsort(v, n, sizeof(*v), by_since);
+	for (i = 0; i < n; i++) {
+		row = json_deep_copy(v[i]);
+		json_object_set(row, "last_take", json_object_get(cs.last,
+		    str(row, "user")) ? json_object_get(cs.last, str(row,
+		    "user")) : json_null());
+		u = NULL;
+		if (db_get_json(st->users, NULL, str(row, "user"), &u, 0) == 0 &&
+		    str(u, "status") != NULL)
+			json_object_set(row, "status", json_object_get(u, "status"));
+		else
+			json_object_set_new(row, "status", json_string(u ?
+			    "active" : "unknown"));
+		json_decref(u);
+		json_array_append_new(out, row);
+	}
+	free(v);
+out:
+	json_decref(cs.rows);
+	json_decref(cs.last);
+	return rc;
+}
+
 static const char *
 text(const json_t *o, const char *k)
 {
@@ -180,6 +286,23 @@ table(const char *kind, const json_t *rows)
 			    text(r, "id"), t, text(r, "event"), text(r, "slot"),
 			    text(r, "sku"), a, text(r, "state"));
 		}
+	} else if (strcmp(kind, "credits") == 0) {
+		printf("%-16s %14s %5s %-24s %-24s %s\n", "USER", "CREDIT",
+		    "LINES", "SINCE", "LAST TAKE", "STATUS");
+		json_array_foreach(rows, i, r) {
+			char l[64];
+
+			money(r, "credit", a, sizeof(a));
+			ms_shoptime_format(str(r, "since"), t, sizeof(t));
+			if (str(r, "last_take") != NULL)
+				ms_shoptime_format(str(r, "last_take"), l,
+				    sizeof(l));
+			else
+				snprintf(l, sizeof(l), "-");
+			printf("%-16s %14s %5lld %-24s %-24s %s\n",
+			    text(r, "user"), a, (long long)num(r, "lines"), t,
+			    l, text(r, "status"));
+		}
 	} else {
 		printf("%-20s %-16s %14s %-9s %s\n", "SETTLEMENT", "USER",
 		    "AMOUNT", "STATE", "CREATED");
@@ -197,7 +320,7 @@ int
 cmd_list(int argc, char **argv)
 {
 	const char *syn = "list [-Hh] [-d dir] "
-	    "users | products | cards | robots | review | settlements";
+	    "users | products | cards | robots | review | settlements | credits";
 	const char *home = NULL, *kind;
 	struct store st;
 	json_t *rows, *r;
@@ -219,9 +342,10 @@ cmd_list(int argc, char **argv)
 	kind = argv[0];
 	if (strcmp(kind, "users") != 0 && strcmp(kind, "products") != 0 &&
 	    strcmp(kind, "cards") != 0 && strcmp(kind, "robots") != 0 &&
-	    strcmp(kind, "review") != 0 && strcmp(kind, "settlements") != 0) {
-		ms_warnx("list %s: want users, products, cards, robots, review "
-		    "or settlements", kind);
+	    strcmp(kind, "review") != 0 && strcmp(kind, "settlements") != 0 &&
+	    strcmp(kind, "credits") != 0) {
+		ms_warnx("list %s: want users, products, cards, robots, review, "
+		    "settlements or credits", kind);
 		return cmd_usage(syn);
 	}
 	if (store_open(&st, store_ledger(home, 0), 0) != 0)
@@ -238,6 +362,8 @@ cmd_list(int argc, char **argv)
 			rc = scan_db(&st, st.events, add_run, rows);
 		else if (strcmp(kind, "settlements") == 0)
 			rc = scan_db(&st, st.settlements, add_settlement, rows);
+		else if (strcmp(kind, "credits") == 0)
+			rc = credits(&st, rows);
 		else
 			rc = store_lines_scan(&st, add_review, rows);
 		if (rc == 0 || !store_retryable(rc) || tries >= 100)

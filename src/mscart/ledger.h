@@ -22,10 +22,13 @@ enum role_kind { ROLE_ADMIN, ROLE_ROBOT, ROLE_TERMINAL };
 struct role {
 	enum role_kind	kind;
 	char		id[MS_ID_MAX + 1];	/* robot or user id */
-	char		who[MS_ID_MAX + 16];	/* for the audit trail */
+	char		who[MS_ID_MAX + 32];	/* for the audit trail: the role,
+					   and an admin's command and login
+					   (admin:void@alice) */
 };
 
 int	role_parse(const char *, struct role *);
+/* An admin role for the audit trail: "admin:HOW@LOGIN", or "admin:HOW". */
 void	role_admin(struct role *, const char *how);
 
 struct loop_opts {
@@ -66,6 +69,9 @@ int	cart_build_page(struct store *, DB_TXN *, const char *user,
  */
 int	run_txn(struct store *, int (*fn)(struct store *, DB_TXN *, void *),
 	    void *arg);
+/* The same, but the transaction is aborted at the end: a dry run. */
+int	run_txn_dry(struct store *, int (*fn)(struct store *, DB_TXN *,
+	    void *), void *arg);
 
 
 /*

@@ -17,9 +17,30 @@
 #include "apply.h"
 #include "bell.h"
 
+static int	run_txn_how(struct store *, int (*)(struct store *, DB_TXN *,
+		    void *), void *, int);
+
 int
 run_txn(struct store *st, int (*fn)(struct store *, DB_TXN *, void *),
     void *arg)
+{
+	return run_txn_how(st, fn, arg, 1);
+}
+
+/*
+ * fn in a transaction that is always aborted: a dry run sees what fn
+ * would do (and may print it) and leaves the ledger as it was.
+ */
+int
+run_txn_dry(struct store *st, int (*fn)(struct store *, DB_TXN *, void *),
+    void *arg)
+{
+	return run_txn_how(st, fn, arg, 0);
+}
+
+static int
+run_txn_how(struct store *st, int (*fn)(struct store *, DB_TXN *, void *),
+    void *arg, int commit)
 {
 	DB_TXN *txn;
 	int rc;
@@ -27,9 +48,9 @@ run_txn(struct store *st, int (*fn)(struct store *, DB_TXN *, void *),
 	for (int tries = 0;; tries++) {
 		if ((rc = store_begin(st, NULL, &txn, 0)) == 0) {
 			rc = fn(st, txn, arg);
-			if (rc == 0)
+			if (rc == 0 && commit)
 				rc = store_counters_save(st, txn);
-			if (rc == 0)
+			if (rc == 0 && commit)
 				rc = txn->commit(txn, 0);
 			else
 				txn->abort(txn);

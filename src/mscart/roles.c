@@ -1,6 +1,9 @@
 /*
  * roles.c: the role a connection speaks in (admin, robot:ID, terminal:USER),
- * from serve's --role or the admin commands.
+ * from serve's --role or the admin commands, and the "who" it leaves in
+ * the audit trail: robot:ID and terminal:USER as they are, an admin as
+ * admin:COMMAND@LOGIN (the mscart command, serve for serve --role admin;
+ * the login from USER, left out when USER is not set or not an id).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -16,8 +19,8 @@ role_parse(const char *s, struct role *r)
 {
 	memset(r, 0, sizeof(*r));
 	if (strcmp(s, "admin") == 0) {
-		r->kind = ROLE_ADMIN;
-		snprintf(r->who, sizeof(r->who), "admin");
+		/* as every admin command says who: admin:serve@LOGIN */
+		role_admin(r, "serve");
 		return 0;
 	}
 	if (strncmp(s, "robot:", 6) == 0 && ms_id_valid(s + 6)) {

@@ -1124,6 +1124,8 @@ main(int argc, char *argv[])
 		opt.gw = GW_WEBHOOK;
 	if (ms_conf()->payroll[0] != '\0')
 		opt.ledger_path = payroll_path(ms_conf()->payroll);
+	if (ms_conf()->url[0] != '\0')
+		url = ms_conf()->url;
 	while ((ch = getopt_long(argc, argv, "f:g:hK:P:T:u:", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
@@ -1220,7 +1222,7 @@ main(int argc, char *argv[])
 	if (opt.gw == GW_STRIPE && url == NULL)
 		url = "https://api.stripe.com";
 	if (opt.gw == GW_WEBHOOK && url == NULL) {
-		ms_warnx("-g webhook needs -u url");
+		ms_warnx("-g webhook needs -u url (or url in ms.conf)");
 		usage();
 		return MS_EX_USAGE;
 	}
@@ -1233,7 +1235,13 @@ main(int argc, char *argv[])
 			ms_errx(MS_EX_USAGE, "-u: %s", why);
 		if (opt.cacert != NULL && access(opt.cacert, R_OK) == -1)
 			ms_err(MS_EX_FAIL, "--cacert: %s", opt.cacert);
-		/* the key: a private file, or the environment; never argv */
+		/*
+		 * the key: a private file, or the environment; never argv.
+		 * ms.conf's key file comes last: -K and MSPAY_KEY override it.
+		 */
+		if (keyfile == NULL && ((env = getenv("MSPAY_KEY")) == NULL ||
+		    *env == '\0') && ms_conf()->key[0] != '\0')
+			keyfile = ms_conf()->key;
 		if (keyfile != NULL) {
 			if (ms_read_secret(keyfile, &opt.secret, &opt.secretlen,
 			    err, sizeof(err)) == -1)
@@ -1245,7 +1253,8 @@ main(int argc, char *argv[])
 			/* wipe it where /proc/PID/environ would show it */
 			memset((char *)env, 0, opt.secretlen);
 		} else
-			ms_errx(MS_EX_USAGE, "no key: give -K file or set MSPAY_KEY");
+			ms_errx(MS_EX_USAGE, "no key: give -K file, set MSPAY_KEY "
+			    "or key in ms.conf");
 		/* a short key would also defeat scrub() */
 		if (opt.secretlen < 8 || strpbrk(opt.secret, "\r\n") != NULL)
 			ms_errx(MS_EX_FAIL, "the key is shorter than 8 characters "
