@@ -210,6 +210,24 @@ session-end card=$B reason=eof takes=1 returns=0" \
     "stall: A1's take is A's, A2's is B's, A's session-end says takes:1"
 expect stall 0.25 20 1 "stall"
 
+# --- a card is passed on as soon as every edge before it is read, not the
+# window later: with a window of 30 s the identify still comes out within
+# seconds (the person at the robot sees the cart), and a take just after
+# it waits
+cat >soon <<'X'
+level 3 low
+level 4 low
+level 5 low
+0.100 60 rising
+X
+start soon -w 30
+wait_line gpio.log '^script 0\.100000000 60 '
+identify_at 0.1 "$A"
+wait_line out '"type":"identify"' 10
+ok $? "soon: the identify is written long before the 30 s window"
+finish
+expect soon 0.25 20 1 "soon"
+
 # --- a pulse line with a shorter debounce: its take, 5 ms after A1's,
 # comes out after it (the kernel reports it first where it debounces)
 cat >pulse <<'X'

@@ -10,14 +10,19 @@
  * it to tell (the margin), and sessions end at the moment the evidence
  * says: another card, the card's depart, the door, or idle time.
  *
- * When is "nothing earlier can still come"?  An input may come up to the
- * window (-w) after the time it carries; an edge the kernel debounces
- * comes its debounce later still; an edge msdetect debounces itself is
- * known while it settles (the caller says the oldest such change).  A
- * take or return also waits for the margin after it, so that an identify
- * just after it is seen before it is charged.  Stdin lines come in order
- * and are kept in order, so a line read says that every line before its
- * time has been read.  Something that comes later than all that ("late")
+ * When is "nothing earlier can still come"?  A stdin line may come up to
+ * the window (-w) after the time it carries (msid was stopped, or slow to
+ * write); an edge is in the kernel's queue within edge_late of its time,
+ * and the caller reads that queue to its end before saying "now", so
+ * every edge up to now less edge_late is known; an edge the kernel
+ * debounces comes its debounce later still; an edge msdetect debounces
+ * itself is known while it settles (the caller says the oldest such
+ * change).  A take or return also waits for the margin after it, so that
+ * an identify just after it is seen before it is charged: until a stdin
+ * line after that, or the window.  Stdin lines come in order and are
+ * kept in order, so a line read says that every line before its time has
+ * been read.  So a card is written a few milliseconds after it was read,
+ * and a take the margin later, or the window when no line follows.  Something that comes later than all that ("late")
  * is placed at the earliest time still open, and what was written stays.
  */
 #include <stdio.h>
@@ -56,6 +61,7 @@ struct session {
 
 struct tl_config tl_cfg = {
 	.window_ns = TL_WINDOW_DEFAULT_NS,
+	.edge_late_ns = TL_EDGE_LATE_DEFAULT_NS,
 	.margin_ns = TL_MARGIN_DEFAULT_NS,
 	.session_ns = TL_SESSION_DEFAULT_NS,
 	.end_on_depart = 1
@@ -334,7 +340,7 @@ tl_door(int open, int64_t t, int64_t read_ns)
 static int64_t
 events_known(int64_t now, int64_t pending)
 {
-	int64_t k = now - tl_cfg.window_ns - tl_cfg.kernel_debounce_ns;
+	int64_t k = now - tl_cfg.edge_late_ns - tl_cfg.kernel_debounce_ns;
 
 	return pending - 1 < k ? pending - 1 : k;
 }
@@ -376,7 +382,7 @@ tl_release(int64_t now, int64_t pending, int64_t read_ns)
 int64_t
 tl_next(int64_t now, int64_t pending)
 {
-	int64_t hold_ns = tl_cfg.window_ns + tl_cfg.kernel_debounce_ns;
+	int64_t hold_ns = tl_cfg.edge_late_ns + tl_cfg.kernel_debounce_ns;
 	int64_t when = INT64_MAX, t;
 	const struct rec *h;
 

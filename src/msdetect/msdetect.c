@@ -747,6 +747,7 @@ main(int argc, char *argv[])
 		clock_frozen = fast;
 		/* edges and lines are stamped when read: none comes late */
 		tl_cfg.window_ns = 0;
+		tl_cfg.edge_late_ns = 0;
 		clock_vnow = ms_mono_ns();
 		replay_initial_levels();
 	} else {

@@ -68,11 +68,18 @@ int	replay_parse(char *line, struct replay_rec *, char *err, size_t errlen);
  * Times are on msdetect's clock (CLOCK_MONOTONIC, or the replay's).
  */
 #define TL_WINDOW_DEFAULT_NS	INT64_C(1000000000)	/* -w 1 */
+/*
+ * How long after its time an edge may still be on its way into the
+ * queue msdetect reads (the kernel stamps it in the interrupt and queues
+ * it just after); the queue is read to its end every time round.
+ */
+#define TL_EDGE_LATE_DEFAULT_NS	INT64_C(10000000)	/* 10 ms */
 #define TL_MARGIN_DEFAULT_NS	INT64_C(250000000)	/* -a 0.25 */
 #define TL_SESSION_DEFAULT_NS	INT64_C(20000000000)	/* -t 20 */
 
 struct tl_config {
-	int64_t		 window_ns;	/* -w: how late an input may come */
+	int64_t		 window_ns;	/* -w: how late a stdin line may come */
+	int64_t		 edge_late_ns;	/* how late an edge may be queued */
 	int64_t		 margin_ns;	/* -a: too close to a change of card */
 	int64_t		 session_ns;	/* -t: idle time that ends a session */
 	int64_t		 kernel_debounce_ns; /* the longest the kernel does */
