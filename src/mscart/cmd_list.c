@@ -209,14 +209,16 @@ table(const char *kind, const json_t *rows)
 			    (long long)num(r, "last_seq"),
 			    (long long)num(r, "runs"));
 	} else if (strcmp(kind, "review") == 0) {
-		printf("%-8s %-24s %-12s %-6s %-16s %12s %s\n", "LINE", "WHEN",
-		    "EVENT", "SLOT", "SKU", "PRICE", "STATE");
+		printf("%-8s %-24s %-12s %-6s %-16s %12s %-8s %s\n", "LINE",
+		    "WHEN", "EVENT", "SLOT", "SKU", "PRICE", "STATE", "WHY");
 		json_array_foreach(rows, i, r) {
 			money(r, "price", a, sizeof(a));
 			ms_shoptime_format(str(r, "ts"), t, sizeof(t));
-			printf("%-8s %-24s %-12s %-6s %-16s %12s %s\n",
+			printf("%-8s %-24s %-12s %-6s %-16s %12s %-8s %s\n",
 			    text(r, "id"), t, text(r, "event"), text(r, "slot"),
-			    text(r, "sku"), a, text(r, "state"));
+			    text(r, "sku"), a, text(r, "state"),
+			    strcmp(str(r, "owner"), OWNER_REVIEW) == 0 ?
+			    "no card" : "beyond stock");
 		}
 	} else {
 		printf("%-20s %-16s %14s %-9s %s\n", "SETTLEMENT", "USER",
