@@ -43,8 +43,8 @@ run mscart list review
 is "$RC:$(printf '%s\n' "$OUT" | wc -l | tr -d ' ')" "0:1" "list review: one take without a card"
 like "$OUT" '"id":"L2".*"event":"r7:2".*"state":"unpaid".*"owner":"r:"' "the take, its event and state"
 check "list -H review: a table with the shop's time" "" \
-"LINE     WHEN                     EVENT        SLOT   SKU                     PRICE STATE
-L2       2026-11-28 19:00:00 JST  r7:2         A1     cola                 1.50 EUR unpaid" \
+"LINE     WHEN                     EVENT        SLOT   SKU                     PRICE STATE    WHY
+L2       2026-11-28 19:00:00 JST  r7:2         A1     cola                 1.50 EUR unpaid   no card" \
 "" 0 env TZ=Asia/Tokyo mscart list -H review
 check "list -H users" "" \
 "USER             NAME                     STATUS    CARDS              LIMIT

@@ -12,8 +12,8 @@ ok $([ "$n" -ge 20 ] && echo 0 || echo 1) "the page has examples ($n)"
 run -i examples "$V"
 is "$RC" 0 "every example validates"
 is "$ERR" "" "no diagnostics for the examples"
-for t in identify depart take return door alarm session-end query cart pay \
-    settlement ack error charge charged product user; do
+for t in identify depart take return door alarm session-end restock query \
+    cart pay settlement ack error charge charged product user outcome; do
 	grep -q "^ok $t\$" .out; ok $? "an example of $t"
 done
 
@@ -45,6 +45,9 @@ duplicate keys|{"type":"door","type":"door","ts":"2026-11-28T11:00:00.000Z","sta
 a JSON array|[{"type":"door"}]|expected a JSON object, got an array
 not JSON|type=door|invalid JSON at column 4: '[' or '{' expected near 'type'
 trailing garbage|{"type":"door","ts":"2026-11-28T11:00:00.000Z","state":"open"} x|invalid JSON at column 64: end of file expected near 'x'
+restock without a level|{"type":"restock","ts":"2026-11-28T11:00:00.000Z","slot":"A1","sku":"cola"}|restock: exactly one of "count" and "added" is needed
+restock with both|{"type":"restock","ts":"2026-11-28T11:00:00.000Z","slot":"A1","sku":"cola","count":8,"added":8}|restock: exactly one of "count" and "added" is needed
+negative level|{"type":"restock","ts":"2026-11-28T11:00:00.000Z","slot":"A1","sku":"cola","count":-1}|restock: field "count" must be a whole number of items from 0 to 100000
 limit without currency|{"type":"user","user":"u1","name":"U","limit":5}|user: field "limit" needs "currency"
 EOF2
 

@@ -125,7 +125,7 @@ enum ms_msg_type {
 	MS_MSG_DOOR, MS_MSG_ALARM, MS_MSG_SESSION_END,
 	MS_MSG_QUERY, MS_MSG_CART, MS_MSG_PAY, MS_MSG_SETTLEMENT,
 	MS_MSG_ACK, MS_MSG_ERROR, MS_MSG_CHARGE, MS_MSG_CHARGED,
-	MS_MSG_PRODUCT, MS_MSG_USER, MS_MSG_OUTCOME,
+	MS_MSG_PRODUCT, MS_MSG_USER, MS_MSG_OUTCOME, MS_MSG_RESTOCK,
 	MS_MSG_NTYPES
 };
 
@@ -138,6 +138,7 @@ enum ms_msg_type {
 #define MS_WAIT_MAX	600	/* a pay's wait for its outcome, seconds */
 #define MS_CART_PAGE	100	/* items in a query's cart, at most */
 #define MS_ACK_ITEMS	20	/* items in an identify ack's cart, at most */
+#define MS_STOCK_MAX	100000	/* items counted in one slot, at most */
 
 enum ms_msg_type ms_msg_type(const json_t *);	/* from its "type" */
 const char	*ms_msg_type_name(enum ms_msg_type);
@@ -151,6 +152,7 @@ int	ms_validate_return(const json_t *, char *, size_t);
 int	ms_validate_door(const json_t *, char *, size_t);
 int	ms_validate_alarm(const json_t *, char *, size_t);
 int	ms_validate_session_end(const json_t *, char *, size_t);
+int	ms_validate_restock(const json_t *, char *, size_t);
 int	ms_validate_query(const json_t *, char *, size_t);
 int	ms_validate_cart(const json_t *, char *, size_t);
 int	ms_validate_pay(const json_t *, char *, size_t);

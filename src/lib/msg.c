@@ -34,7 +34,9 @@ enum kind {
 	K_TOTALS,	/* array of {currency, amount} */
 	K_CART,		/* a nested cart message */
 	K_WAIT,		/* seconds, 0..MS_WAIT_MAX */
-	K_NAMES		/* {language: name}, a product's names by language */
+	K_NAMES,	/* {language: name}, a product's names by language */
+	K_STOCK,	/* items in a slot, 0..MS_STOCK_MAX */
+	K_STOCK_DELTA	/* items put in less taken out, +-MS_STOCK_MAX */
 };
 
 struct field {
@@ -105,6 +107,15 @@ static const struct field f_session_end[] = {
 	{ "takes", K_COUNT, 1, NULL },
 	{ "returns", K_COUNT, 1, NULL },
 	{ "reason", K_ENUM, 0, end_reasons },
+	{ NULL, 0, 0, NULL }
+};
+static const struct field f_restock[] = {
+	EVENT_FIELDS,
+	{ "slot", K_ID, 1, NULL },
+	{ "sku", K_ID, 1, NULL },
+	{ "count", K_STOCK, 0, NULL },
+	{ "added", K_STOCK_DELTA, 0, NULL },
+	{ "card", K_CARD, 0, NULL },
 	{ NULL, 0, 0, NULL }
 };
 static const struct field f_query[] = {
@@ -277,6 +288,7 @@ static const char *const type_names[MS_MSG_NTYPES] = {
 	[MS_MSG_ERROR] = "error", [MS_MSG_CHARGE] = "charge",
 	[MS_MSG_CHARGED] = "charged", [MS_MSG_PRODUCT] = "product",
 	[MS_MSG_USER] = "user", [MS_MSG_OUTCOME] = "outcome",
+	[MS_MSG_RESTOCK] = "restock",
 };
 
 int
@@ -561,6 +573,23 @@ check_value(const char *what, const struct field *f, const json_t *v,
 				return -1;
 		}
 		return 0;
+	case K_STOCK:
+		if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+		    json_integer_value(v) > MS_STOCK_MAX) {
+			SET_ERR("%s: field \"%s\" must be a whole number of "
+			    "items from 0 to %d", what, f->name, MS_STOCK_MAX);
+			return -1;
+		}
+		return 0;
+	case K_STOCK_DELTA:
+		if (!json_is_integer(v) || json_integer_value(v) < -MS_STOCK_MAX ||
+		    json_integer_value(v) > MS_STOCK_MAX) {
+			SET_ERR("%s: field \"%s\" must be a whole number of "
+			    "items from -%d to %d", what, f->name, MS_STOCK_MAX,
+			    MS_STOCK_MAX);
+			return -1;
+		}
+		return 0;
 	case K_WAIT:
 		if (!json_is_integer(v) || json_integer_value(v) < 0 ||
 		    json_integer_value(v) > MS_WAIT_MAX) {
@@ -689,6 +718,20 @@ int ms_validate_alarm(const json_t *o, char *err, size_t errlen)
 { return check_event("alarm", o, f_alarm, err, errlen); }
 int ms_validate_session_end(const json_t *o, char *err, size_t errlen)
 { return check_event("session-end", o, f_session_end, err, errlen); }
+int
+ms_validate_restock(const json_t *o, char *err, size_t errlen)
+{
+	if (check_event("restock", o, f_restock, err, errlen) == -1)
+		return -1;
+	/* a level a person counted, or what the robot saw go in and out */
+	if ((json_object_get(o, "count") == NULL) ==
+	    (json_object_get(o, "added") == NULL)) {
+		SET_ERR("restock: exactly one of \"count\" and \"added\" is "
+		    "needed");
+		return -1;
+	}
+	return 0;
+}
 int ms_validate_cart(const json_t *o, char *err, size_t errlen)
 { return check_fields("cart", o, f_cart, err, errlen); }
 int ms_validate_settlement(const json_t *o, char *err, size_t errlen)
@@ -766,7 +809,8 @@ ms_msg_type_name(enum ms_msg_type t)
 int
 ms_msg_is_event(enum ms_msg_type t)
 {
-	return t >= MS_MSG_IDENTIFY && t <= MS_MSG_SESSION_END;
+	return (t >= MS_MSG_IDENTIFY && t <= MS_MSG_SESSION_END) ||
+	    t == MS_MSG_RESTOCK;
 }
 
 int
@@ -791,6 +835,7 @@ ms_msg_validate(const json_t *o, char *err, size_t errlen)
 		[MS_MSG_PRODUCT] = ms_validate_product,
 		[MS_MSG_USER] = ms_validate_user,
 		[MS_MSG_OUTCOME] = ms_validate_outcome,
+		[MS_MSG_RESTOCK] = ms_validate_restock,
 	};
 	const json_t *t;
 	enum ms_msg_type type;

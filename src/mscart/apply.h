@@ -66,6 +66,32 @@ int	 cart_text(struct store *, DB_TXN *, const char *user, json_t *urec,
 	    const char *card, int all, const char *reqid, size_t offset,
 	    size_t max, struct ms_buf *out);
 
+/* stock.c: a slot's counted stock ("robot slot" in stock.db). */
+struct restock {
+	const char	*robot, *slot;
+	const char	*sku;		/* NULL: the slot's, which it must have */
+	int64_t		 count;		/* the level it is set to, or */
+	int64_t		 added;		/* with delta: what goes on it */
+	int		 delta;
+	const char	*ts;		/* when it was counted */
+	const char	*who;		/* the role, for the audit trail */
+	const char	*event;		/* "robot:seq", or NULL by hand */
+	const char	*card;		/* the operator's, or NULL */
+};
+int	 stock_get(struct store *, DB_TXN *, const char *robot,
+	    const char *slot, json_t **rec, int rmw);
+/* A take: one out of a counted slot; *beyond when it had none left. */
+int	 stock_take(struct store *, DB_TXN *, const char *robot,
+	    const char *slot, int *beyond);
+/* A matched return: one back into a counted slot. */
+int	 stock_return(struct store *, DB_TXN *, const char *robot,
+	    const char *slot);
+/*
+ * A restock: sets the level (a count), or adds to a counted one (a
+ * delta: a slot not counted stays so), with its audit record.
+ */
+int	 stock_set(struct store *, DB_TXN *, const struct restock *);
+
 /* watchdog.c */
 void	 watchdog_arm(void);
 void	 watchdog_disarm(void);

@@ -1,6 +1,7 @@
 /*
- * apply_event.c: what a robot's events (identify, take, return, door,
- * alarm, session-end) do to the ledger: cart lines, credits, review.
+ * apply_event.c: what a robot's events (identify, take, return, restock,
+ * door, alarm, session-end) do to the ledger: cart lines, credits, stock,
+ * review.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -47,7 +48,7 @@ apply_take(struct ctx *c)
 	struct line_head h;
 	struct tbuf t, a;
 	int64_t lid, price;
-	int rc;
+	int rc, beyond;
 
 	/* a batch of takes reads the same few products again and again */
 	if ((p = json_object_get(product_cache(st), sku)) != NULL)
@@ -61,6 +62,9 @@ apply_take(struct ctx *c)
 	}
 	if ((rc = card_owner(st, c->txn, card, owner, sizeof(owner), user,
 	    sizeof(user))) != 0)
+		goto out;
+	if ((rc = stock_take(st, c->txn, str(c->msg, "robot"), str(c->msg,
+	    "slot"), &beyond)) != 0)
 		goto out;
 	if (p != NULL) {
 		price = num(p, "price");
@@ -113,6 +117,8 @@ apply_take(struct ctx *c)
 		tb_str(&t, ",\"card\":");
 		tb_quote(&t, card);
 	}
+	if (beyond)
+		tb_str(&t, ",\"review\":\"beyond-stock\"");
 	tb_mem(&t, "}", 1);
 	/* the audit record's fields */
 	tb_init(&a, f, sizeof(f));
@@ -129,6 +135,8 @@ apply_take(struct ctx *c)
 	tb_mem(&a, "\"", 1);
 	if (p == NULL)
 		tb_str(&a, ",\"held\":\"unknown sku\"");
+	if (beyond)
+		tb_str(&a, ",\"review\":\"beyond-stock\"");
 	if (t.over || a.over) {
 		rc = EINVAL;
 		goto out;
@@ -238,7 +246,8 @@ apply_return(struct ctx *c)
 		}
 		json_object_set_new(l, "state", json_string("void"));
 		json_object_set_new(l, "voided_by", json_string(c->event));
-		if ((rc = line_put(st, c->txn, m.found, l)) == 0)
+		if ((rc = line_put(st, c->txn, m.found, l)) == 0 &&
+		    (rc = stock_return(st, c->txn, m.robot, m.slot)) == 0)
 			rc = audit_add(st, c->txn, c->role->who, "return-void",
 			    json_pack("{s:s,s:O}", "event", c->event, "line",
 			    json_object_get(l, "id")));
@@ -288,7 +297,8 @@ apply_return(struct ctx *c)
 		json_object_set_new(cl, "credit_for", json_object_get(paid, "id") ?
 		    json_copy(json_object_get(paid, "id")) : json_null());
 		if ((rc = line_put(st, c->txn, cid, cl)) == 0 &&
-		    (rc = owner_add(st, c->txn, owner, cid)) == 0)
+		    (rc = owner_add(st, c->txn, owner, cid)) == 0 &&
+		    (rc = stock_return(st, c->txn, m.robot, m.slot)) == 0)
 			rc = audit_add(st, c->txn, c->role->who, "return-credit",
 			    json_pack("{s:s,s:s,s:O}", "event", c->event, "line",
 			    id, "credit_for", json_object_get(paid, "id")));
@@ -303,6 +313,26 @@ out:
 	json_decref(paid);
 	free(ids);
 	return rc;
+}
+
+/* A robot's restock: the slot's counted level, by its operator. */
+static int
+apply_restock(struct ctx *c)
+{
+	struct restock r;
+
+	memset(&r, 0, sizeof(r));
+	r.robot = str(c->msg, "robot");
+	r.slot = str(c->msg, "slot");
+	r.sku = str(c->msg, "sku");
+	r.count = num(c->msg, "count");
+	r.delta = json_object_get(c->msg, "added") != NULL;
+	r.added = num(c->msg, "added");
+	r.ts = str(c->msg, "ts");
+	r.who = c->role->who;
+	r.event = c->event;
+	r.card = str(c->msg, "card");
+	return stock_set(c->st, c->txn, &r);
 }
 
 int
@@ -334,6 +364,9 @@ apply_event(struct ctx *c, enum ms_msg_type type)
 			break;
 		case MS_MSG_RETURN:
 			rc = apply_return(c);
+			break;
+		case MS_MSG_RESTOCK:
+			rc = apply_restock(c);
 			break;
 		default:
 			rc = audit_add(st, c->txn, c->role->who, tname,

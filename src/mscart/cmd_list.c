@@ -104,15 +104,53 @@ add_settlement(const DBT *k, const DBT *d, json_t *out)
 	}
 }
 
-/* The review queue: the takes nobody's card was on, still to decide. */
+/* stock.db: "robot slot" -> the slot's stock record. */
+static void
+add_stock(const DBT *k, const DBT *d, json_t *out)
+{
+	char key[2 * MS_ID_MAX + 2];
+	json_t *v;
+
+	if (k->size >= sizeof(key) ||
+	    (v = json_loadb(d->data, d->size, 0, NULL)) == NULL)
+		return;
+	memcpy(key, k->data, k->size);
+	key[k->size] = '\0';
+	json_object_set_new(out, key, v);
+}
+
+struct review {
+	json_t	*out;
+	json_t	*stock;		/* "robot slot" -> stock record */
+};
+
+/*
+ * The review queue: the takes nobody's card was on, and the takes beyond
+ * a slot's counted stock until the slot is restocked (counted again),
+ * still to decide: not void.
+ */
 static void
 add_review(json_t *l, void *arg)
 {
-	json_t *out = arg;
+	struct review *r = arg;
+	char key[2 * MS_ID_MAX + 2];
+	json_t *s;
+	int64_t id;
 
-	if (strcmp(str(l, "owner"), OWNER_REVIEW) == 0 &&
-	    strcmp(str(l, "state"), "void") != 0)
-		json_array_append(out, l);
+	if (strcmp(str(l, "state"), "void") == 0)
+		return;
+	if (strcmp(str(l, "owner"), OWNER_REVIEW) == 0) {
+		json_array_append(r->out, l);
+		return;
+	}
+	if (str(l, "review") == NULL || str(l, "robot") == NULL ||
+	    str(l, "slot") == NULL)
+		return;
+	snprintf(key, sizeof(key), "%s %s", str(l, "robot"), str(l, "slot"));
+	s = json_object_get(r->stock, key);
+	if (s == NULL || line_id_parse(str(l, "id"), &id) != 0 ||
+	    id >= num(s, "after_line"))
+		json_array_append(r->out, l);
 }
 
 /*
@@ -277,14 +315,16 @@ table(const char *kind, const json_t *rows)
 			    (long long)num(r, "last_seq"),
 			    (long long)num(r, "runs"));
 	} else if (strcmp(kind, "review") == 0) {
-		printf("%-8s %-24s %-12s %-6s %-16s %12s %s\n", "LINE", "WHEN",
-		    "EVENT", "SLOT", "SKU", "PRICE", "STATE");
+		printf("%-8s %-24s %-12s %-6s %-16s %12s %-8s %s\n", "LINE",
+		    "WHEN", "EVENT", "SLOT", "SKU", "PRICE", "STATE", "WHY");
 		json_array_foreach(rows, i, r) {
 			money(r, "price", a, sizeof(a));
 			ms_shoptime_format(str(r, "ts"), t, sizeof(t));
-			printf("%-8s %-24s %-12s %-6s %-16s %12s %s\n",
+			printf("%-8s %-24s %-12s %-6s %-16s %12s %-8s %s\n",
 			    text(r, "id"), t, text(r, "event"), text(r, "slot"),
-			    text(r, "sku"), a, text(r, "state"));
+			    text(r, "sku"), a, text(r, "state"),
+			    strcmp(str(r, "owner"), OWNER_REVIEW) == 0 ?
+			    "no card" : "beyond stock");
 		}
 	} else if (strcmp(kind, "credits") == 0) {
 		printf("%-16s %14s %5s %-24s %-24s %s\n", "USER", "CREDIT",
@@ -364,8 +404,16 @@ cmd_list(int argc, char **argv)
 			rc = scan_db(&st, st.settlements, add_settlement, rows);
 		else if (strcmp(kind, "credits") == 0)
 			rc = credits(&st, rows);
-		else
-			rc = store_lines_scan(&st, add_review, rows);
+		else {
+			struct review r;
+
+			r.out = rows;
+			r.stock = json_object();
+			if ((rc = scan_db(&st, st.stock, add_stock,
+			    r.stock)) == 0)
+				rc = store_lines_scan(&st, add_review, &r);
+			json_decref(r.stock);
+		}
 		if (rc == 0 || !store_retryable(rc) || tries >= 100)
 			break;
 		json_decref(rows);

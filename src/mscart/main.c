@@ -20,6 +20,8 @@ static const struct command {
 	{ "price", cmd_price, "price [-h] [-d dir] sku amount [currency]" },
 	{ "block", cmd_block, "block [-h] [-d dir] user" },
 	{ "unblock", cmd_unblock, "unblock [-h] [-d dir] user" },
+	{ "stock", cmd_stock, "stock [-Hh] [-d dir] [-l level] [robot]" },
+	{ "restock", cmd_restock, "restock [-h] [-d dir] [-s sku] robot slot count" },
 	{ "show", cmd_show, "show [-aHh] [-d dir] user | card" },
 	{ "import", cmd_import, "import [-chv] [-d dir] [file ...]" },
 	{ "due", cmd_due, "due [-fhn] [-d dir] [-o duration] [-s id] [-u user] [-w duration]" },

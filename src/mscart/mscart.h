@@ -19,6 +19,8 @@ int	cmd_card(int, char **);		/* cmd_edit.c */
 int	cmd_price(int, char **);
 int	cmd_block(int, char **);
 int	cmd_unblock(int, char **);
+int	cmd_stock(int, char **);	/* cmd_stock.c */
+int	cmd_restock(int, char **);
 int	cmd_backup(int, char **);
 int	cmd_verify(int, char **);
 int	cmd_record(int, char **);	/* sync/record.c */

@@ -13,7 +13,7 @@
 const char *const store_db_names[] = {
 	"products.db", "users.db", "cards.db", "lines.db", "owners.db",
 	"events.db", "settlements.db", "opens.db", "audit.db", "meta.db",
-	"open.db", NULL
+	"open.db", "stock.db", NULL
 };
 
 static DB **
@@ -22,7 +22,7 @@ db_slot(struct store *st, int i)
 	DB **slots[] = {
 		&st->products, &st->users, &st->cards, &st->lines, &st->owners,
 		&st->events, &st->settlements, &st->opens, &st->audit, &st->meta,
-		&st->open_lines
+		&st->open_lines, &st->stock
 	};
 	return slots[i];
 }
@@ -189,7 +189,8 @@ close_dbs(struct store *st)
 
 	while (store_db_names[n] != NULL)
 		n++;
-	/* backwards: the secondary index closes before lines.db */
+	/* backwards: the secondary index closes before lines.db (stock.db,
+	 * after it in the list, is no index) */
 	for (int i = n - 1; i >= 0; i--) {
 		DB **dbp = db_slot(st, i);
 

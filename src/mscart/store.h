@@ -36,6 +36,7 @@ struct store {
 	DB	*audit;		/* number (8 bytes BE) -> audit JSON */
 	DB	*meta;		/* counter name -> int64 */
 	DB	*open_lines;	/* owner -> open lines (secondary of lines) */
+	DB	*stock;		/* "robot slot" -> stock JSON (stock.c) */
 	char	 home[1024];
 	struct ms_dbenv_opts opts;
 	/* counters held for the running batch (see store_counters_*) */

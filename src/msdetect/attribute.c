@@ -50,6 +50,12 @@ struct rec {
 	char		 slot[MS_ID_MAX + 1], sku[MS_ID_MAX + 1];
 };
 
+/* What an operator's session put into a slot and took out of it. */
+struct refill {
+	char		 slot[MS_ID_MAX + 1], sku[MS_ID_MAX + 1];
+	long		 in, out;
+};
+
 struct session {
 	int		 open;
 	char		 card[MS_CARD_MAX];
@@ -57,6 +63,9 @@ struct session {
 	unsigned long	 takes, returns;
 	int64_t		 last_ns;	/* last activity */
 	int64_t		 change_ns;	/* opened by ending another card's */
+	int		 operator;	/* a refill: no takes or returns */
+	struct refill	 refills[GPIO_LINES_MAX];
+	size_t		 nrefills;
 };
 
 struct tl_config tl_cfg = {
@@ -123,6 +132,21 @@ session_end(const char *reason, int64_t t, int64_t read_ns)
 	if (!sess.open)
 		return;
 	ts_format(t, ts);
+	/*
+	 * An operator's session ends with what it changed in each slot, as
+	 * a difference: the sensors see items go in and out, not how many
+	 * the slot holds (a person's count says that; ms-events(5)).
+	 */
+	for (size_t i = 0; sess.operator && i < sess.nrefills; i++) {
+		const struct refill *f = &sess.refills[i];
+
+		if (f->in == f->out)
+			continue;
+		event_write(read_ns, "{\"type\":\"restock\",\"ts\":\"%s\","
+		    "\"slot\":\"%s\",\"sku\":\"%s\",\"added\":%ld,"
+		    "\"card\":%s}", ts, f->slot, f->sku, f->in - f->out,
+		    sess.card_json);
+	}
 	event_write(read_ns, "{\"type\":\"session-end\",\"ts\":\"%s\","
 	    "\"card\":%s,\"takes\":%lu,\"returns\":%lu,\"reason\":\"%s\"}", ts,
 	    sess.card_json, sess.takes, sess.returns, reason);
@@ -155,6 +179,8 @@ apply_line(const struct rec *r)
 			/* card_json has room for any card (6 bytes a byte) */
 			ms_json_quote(sess.card_json, sizeof(sess.card_json),
 			    sess.card);
+			sess.operator = tl_cfg.pg != NULL &&
+			    planogram_is_operator(tl_cfg.pg, sess.card);
 		}
 		sess.last_ns = r->t;
 	} else if (r->lkind == TL_DEPART && tl_cfg.end_on_depart &&
@@ -186,6 +212,37 @@ other_card_after(const struct rec *r)
 	return 0;
 }
 
+/*
+ * An item out of or into a slot while an operator's card is there: a
+ * refill, counted for the session's restock events, charged to nobody.
+ */
+static void
+refill_count(const struct rec *r, int take)
+{
+	struct refill *f = NULL;
+	size_t i;
+
+	for (i = 0; i < sess.nrefills; i++)
+		if (strcmp(sess.refills[i].slot, r->slot) == 0)
+			f = &sess.refills[i];
+	if (f == NULL && sess.nrefills < GPIO_LINES_MAX) {
+		f = &sess.refills[sess.nrefills++];
+		memset(f, 0, sizeof(*f));
+		snprintf(f->slot, sizeof(f->slot), "%s", r->slot);
+		snprintf(f->sku, sizeof(f->sku), "%s", r->sku);
+	}
+	if (f == NULL)
+		return;		/* more slots than lines: cannot be */
+	if (take) {
+		f->out++;
+		sess.takes++;
+	} else {
+		f->in++;
+		sess.returns++;
+	}
+	sess.last_ns = r->t;
+}
+
 /* A take or return, the oldest held record: charge it, or say why not. */
 static void
 apply_item(const struct rec *r, int64_t read_ns)
@@ -198,6 +255,10 @@ apply_item(const struct rec *r, int64_t read_ns)
 		    r->t - sess.change_ns <= tl_cfg.margin_ns) ||
 		    other_card_after(r);
 	charged = sess.open && !ambiguous;
+	if (charged && sess.operator) {
+		refill_count(r, take);
+		return;
+	}
 	ts_format(r->ts, ts);
 	event_write(read_ns, "{\"type\":\"%s\",\"ts\":\"%s\",\"slot\":\"%s\","
 	    "\"sku\":\"%s\"%s%s}", take ? "take" : "return", ts, r->slot,

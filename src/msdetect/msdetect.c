@@ -727,6 +727,7 @@ main(int argc, char *argv[])
 	}
 	if (planogram_load(pg_path, &pg) == -1)
 		return MS_EX_FAIL;
+	tl_cfg.pg = &pg;	/* a reload changes what it points to */
 	index_build();
 	if (verbose && (lat_hist = calloc(LAT_BUCKETS + 1,
 	    sizeof(*lat_hist))) == NULL)

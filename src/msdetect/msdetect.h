@@ -28,12 +28,17 @@ struct pg_line {
 	unsigned long	 lineno;		/* where the file said so */
 };
 
+#define OPERATORS_MAX		32	/* operator cards in a planogram */
+
 struct planogram {
 	const char	*source;		/* the path it was loaded from */
 	char		 chip[CHIP_NAME_MAX];
 	unsigned long	 chip_lineno;
 	struct pg_line	 lines[GPIO_LINES_MAX];
 	size_t		 n;
+	/* cards whose session is an operator's refill, not a customer's */
+	char		 operators[OPERATORS_MAX][MS_CARD_MAX];
+	size_t		 nops;
 };
 
 /*
@@ -44,6 +49,7 @@ int	planogram_load(const char *path, struct planogram *);
 /* Index of the line with that offset, or -1. */
 int	planogram_find(const struct planogram *, unsigned int offset);
 const char *sensor_kind_name(enum sensor_kind);
+int	planogram_is_operator(const struct planogram *, const char *card);
 
 /*
  * replay.c: one line of an edge script, shared by -r and the fake
@@ -84,6 +90,7 @@ struct tl_config {
 	int64_t		 session_ns;	/* -t: idle time that ends a session */
 	int64_t		 kernel_debounce_ns; /* the longest the kernel does */
 	int		 end_on_depart;	/* not -D */
+	const struct planogram *pg;	/* its operator cards, or NULL */
 };
 extern struct tl_config tl_cfg;
 

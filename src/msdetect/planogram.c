@@ -7,6 +7,7 @@
  *	line 3 A1 cola-330 presence
  *	line 4 B1 crisps pulse debounce=5
  *	door 7
+ *	operator felica:0123456789ABCDEF
  *
  * Lines may end in LF or CR LF.  A bad file is refused whole, with every
  * problem named by line.
@@ -50,6 +51,15 @@ planogram_find(const struct planogram *pg, unsigned int offset)
 		if (pg->lines[i].offset == offset)
 			return (int)i;
 	return -1;
+}
+
+int
+planogram_is_operator(const struct planogram *pg, const char *card)
+{
+	for (size_t i = 0; i < pg->nops; i++)
+		if (strcmp(pg->operators[i], card) == 0)
+			return 1;
+	return 0;
 }
 
 static size_t
@@ -131,6 +141,27 @@ parse_line(struct planogram *pg, struct defaults *def, char **w, size_t n,
 		pg->chip_lineno = lineno;
 		return 0;
 	}
+	if (strcmp(w[0], "operator") == 0) {
+		char cerr[128];
+
+		if (n != 2) {
+			snprintf(err, errlen, "usage: operator CARD");
+			return -1;
+		}
+		if (ms_card_valid(w[1], cerr, sizeof(cerr)) == -1) {
+			snprintf(err, errlen, "operator: %s", cerr);
+			return -1;
+		}
+		if (planogram_is_operator(pg, w[1]))
+			return 0;
+		if (pg->nops == OPERATORS_MAX) {
+			snprintf(err, errlen, "more than %d operator cards",
+			    OPERATORS_MAX);
+			return -1;
+		}
+		snprintf(pg->operators[pg->nops++], MS_CARD_MAX, "%s", w[1]);
+		return 0;
+	}
 	if (strcmp(w[0], "default") == 0) {
 		for (i = 1; i < n; i++)
 			if (option(w[i], &def->active_low, &def->bias,
@@ -181,7 +212,7 @@ parse_line(struct planogram *pg, struct defaults *def, char **w, size_t n,
 		first_opt = 5;
 	} else {
 		snprintf(err, errlen, "unknown keyword \"%.40s\" (chip, default, "
-		    "line or door)", w[0]);
+		    "line, door or operator)", w[0]);
 		return -1;
 	}
 	if (ms_parse_long(w[1], 0, 65535, &off) == -1) {
