@@ -55,6 +55,39 @@ is "$(printf '%s\n' "$OUT" | jget robots.1.last_contact)" null \
     "r2 never had a link: no contact"
 is "$(printf '%s\n' "$OUT" | jget review_queue)" 3 "3 takes without a card wait for review"
 
+# ----- a robot's push reports its outbox backlog in a hello -----
+door='{"type":"door","ts":"2026-11-28T11:00:00.000Z","state":"open"}'
+for i in 1 2 3 4 5; do echo "$door"; done | mscart record -r r3 -d "$T/robot" >/dev/null
+run mscart push -r r3 -d "$T/robot" -- mscart serve --role robot:r3
+is "$RC" 0 "push delivers r3's five events"
+is "$(printf '%s\n' "$OUT" | grep -c '"status":"applied"'):$(printf '%s\n' "$OUT" | grep -c hello)" "5:0" \
+    "its stdout has the five acks, not the hello's"
+run mscart status
+r3() { printf '%s\n' "$OUT" | python3 -c 'import json,sys; print([r for r in json.load(sys.stdin)["robots"] if r["robot"]=="r3"][0].get(sys.argv[1]))' "$1"; }
+is "$(r3 events):$(r3 backlog)" "5:5" "r3: 5 events; its hello said 5 were waiting"
+for i in 1 2; do echo "$door"; done | mscart record -r r3 -d "$T/robot" >/dev/null
+run mscart push -r r3 -d "$T/robot" -- mscart serve --role robot:r3
+run mscart status
+is "$(r3 events):$(r3 backlog)" "7:2" "the next link: 2 were waiting"
+# a server from before hello refuses it as unknown-type: push goes on
+cat >old.py <<'PY'
+import json, sys
+for line in sys.stdin:
+    m = json.loads(line)
+    if m["type"] == "hello":
+        r = {"type": "error", "code": "unknown-type", "message": "unknown message type \"hello\"", "source": "-", "line": 1}
+    else:
+        r = {"type": "ack", "status": "applied", "of": m["type"], "event": "%s:%s" % (m["robot"], m["seq"])}
+    sys.stdout.write(json.dumps(r, separators=(",", ":")) + "\n")
+    sys.stdout.flush()
+PY
+for i in 1 2 3; do echo "$door"; done | mscart record -r r3 -d "$T/robot" >/dev/null
+run mscart push -r r3 -d "$T/robot" -- python3 old.py
+is "$RC" 0 "push to a server that does not know hello: exit 0"
+unlike "$ERR" 'hello|unexpected|refuse|link' "and no complaint about it"
+is "$(printf '%s\n' "$OUT" | grep -c '"status":"applied"'):$(printf '%s\n' "$OUT" | grep -c 'unknown-type')" "3:0" \
+    "the three events delivered, the refusal of the hello not passed on"
+
 # ----- a settlement run: al paid, bo declined, cy's refused line -----
 mscart due >due.out
 is "$(wc -l <due.out | tr -d ' ')" 3 "due: a charge for each of al, bo, cy"
@@ -97,7 +130,8 @@ is "$(prom ms_review_queue_items)" 3 "ms_review_queue_items"
 is "$(prom 'ms_robot_events\{robot="r1"\}'):$(prom 'ms_robot_events\{robot="r2"\}')" "4:3" "ms_robot_events"
 is "$(prom 'ms_robot_last_contact_timestamp_seconds\{robot="r1"\}' | cut -d. -f1)" "$cs" \
     "ms_robot_last_contact_timestamp_seconds of r1, in seconds"
-is "$(grep -c 'robot="r2"' "$T/ms.prom")" 2 "r2 has events and a seq but no contact time"
+is "$(grep -c 'robot="r2"' "$T/ms.prom")" 2 "r2 has events and a seq but no contact time nor backlog"
+is "$(prom 'ms_robot_outbox_backlog_events\{robot="r3"\}')" 2 "ms_robot_outbox_backlog_events of r3"
 is "$(prom 'ms_settlement_run_last_results\{result="paid"\}'):$(prom ms_settlement_run_last_success)" "1:1" \
     "the last run's results and success"
 is "$(prom ms_ledger_bytes)" "$model" "ms_ledger_bytes"
@@ -114,7 +148,7 @@ is "$RC" 0 "-H exits 0"
 like "$OUT" 'REVIEW QUEUE +3' "-H: the review queue"
 like "$OUT" 'SETTLEMENT RUN +[0-9-]+ [0-9:]+ JST, ok: 1 paid, 1 declined, 0 failed, 0 unknown' \
     "-H: the last run in the shop's time"
-like "$OUT" 'r1 +4 +4 [0-9-]+ [0-9:]+ JST' "-H: r1 with its contact in the shop's time"
+like "$OUT" 'r1 +4 +4 +- [0-9-]+ [0-9:]+ JST' "-H: r1 with its contact in the shop's time"
 
 # ----- a run that did not end well -----
 { charged cy unknown; echo '{"type":"charged","settlement":"nope"}'; } >run2

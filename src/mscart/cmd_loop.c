@@ -25,7 +25,8 @@ static const unsigned long requests =
     TYPE_BIT(MS_MSG_DOOR) | TYPE_BIT(MS_MSG_ALARM) |
     TYPE_BIT(MS_MSG_SESSION_END) | TYPE_BIT(MS_MSG_QUERY) |
     TYPE_BIT(MS_MSG_PAY) | TYPE_BIT(MS_MSG_PRODUCT) |
-    TYPE_BIT(MS_MSG_USER) | TYPE_BIT(MS_MSG_CHARGED);
+    TYPE_BIT(MS_MSG_USER) | TYPE_BIT(MS_MSG_CHARGED) |
+    TYPE_BIT(MS_MSG_HELLO);
 
 /*
  * A hangup means the client went away: stop like on SIGTERM.  Which

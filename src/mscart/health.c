@@ -18,7 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "ledger.h"
+#include "apply.h"
 #include "mscart.h"
 #include "shoptime.h"
 
@@ -58,19 +58,50 @@ health_note(struct store *st, const char *key, json_t *value)
 }
 
 int
-health_robot_contact(struct store *st, DB_TXN *txn, const char *robot)
+health_robot_contact(struct store *st, DB_TXN *txn, const char *robot,
+    int64_t backlog)
 {
 	char key[MS_ID_MAX + 8], ts[MS_TIME_LEN];
 	json_t *v;
 	int rc;
 
 	snprintf(key, sizeof(key), NOTE_ROBOT "%s", robot);
+	/* the backlog stays as last reported when this note has none */
+	rc = db_get_json(st->meta, txn, key, &v, 1);
+	if (rc == DB_NOTFOUND || (rc == 0 && !json_is_object(v))) {
+		json_decref(rc == 0 ? v : NULL);
+		v = json_object();
+	} else if (rc != 0)
+		return rc;
 	ms_time_format(ms_now_ms(), ts);
-	if ((v = json_pack("{s:s}", "last_contact", ts)) == NULL)
-		return ENOMEM;
+	json_object_set_new(v, "last_contact", json_string(ts));
+	if (backlog >= 0) {
+		json_object_set_new(v, "backlog", json_integer(backlog));
+		json_object_set_new(v, "reported", json_string(ts));
+	}
 	rc = db_put_json(st->meta, txn, key, v);
 	json_decref(v);
 	return rc;
+}
+
+/*
+ * A robot's push says hello at the start of each link and every minute
+ * after: its outbox backlog.  On a link that is not a robot's it
+ * changes nothing (no robot to note it for).
+ */
+int
+apply_hello(struct ctx *c)
+{
+	int rc;
+
+	if (c->role->kind == ROLE_ROBOT && (rc = health_robot_contact(c->st,
+	    c->txn, c->role->id, num(c->msg, "backlog"))) != 0)
+		return rc;
+	c->reply = json_pack("{s:s,s:s,s:s}", "type", "ack", "status",
+	    "applied", "of", "hello");
+	if (str(c->msg, "id") != NULL)
+		json_object_set(c->reply, "id", json_object_get(c->msg, "id"));
+	return c->reply != NULL ? 0 : ENOMEM;
 }
 
 int
@@ -156,8 +187,10 @@ status_robots(struct store *st, DB_TXN *txn, json_t *robots)
 	if (rc != DB_NOTFOUND)
 		return rc;
 	/* the contacts serve noted, also of robots with no event yet */
-	json_array_foreach(robots, i, last)
+	json_array_foreach(robots, i, last) {
 		json_object_set_new(last, "last_contact", json_null());
+		json_object_set_new(last, "backlog", json_null());
+	}
 	memset(&k, 0, sizeof(k));
 	memset(&d, 0, sizeof(d));
 	if ((rc = st->meta->cursor(st->meta, txn, &c, DB_READ_COMMITTED)) != 0)
@@ -182,12 +215,18 @@ status_robots(struct store *st, DB_TXN *txn, json_t *robots)
 			if (strcmp(str(last, "robot"), id) == 0)
 				break;
 		if (i == json_array_size(robots)) {
-			last = json_pack("{s:s,s:i,s:i,s:n}", "robot", id,
-			    "events", 0, "last_seq", 0, "last_contact");
+			last = json_pack("{s:s,s:i,s:i,s:n,s:n}", "robot", id,
+			    "events", 0, "last_seq", 0, "last_contact", "backlog");
 			json_array_append_new(robots, last);
 		}
 		json_object_set(last, "last_contact",
 		    json_object_get(note, "last_contact"));
+		if (json_is_integer(json_object_get(note, "backlog"))) {
+			json_object_set(last, "backlog",
+			    json_object_get(note, "backlog"));
+			json_object_set(last, "backlog_reported",
+			    json_object_get(note, "reported"));
+		}
 		json_decref(note);
 	}
 	free(k.data);
@@ -351,11 +390,18 @@ prom_write(const char *file, const json_t *out)
 		return -1;
 	}
 	prom_gauge(f, "ms_robot_last_contact_timestamp_seconds",
-	    "When mscart serve last applied events or a hello from the robot.");
+	    "When mscart serve last applied a batch from the robot's link.");
 	json_array_foreach(robots, i, r)
 		if ((t = seconds_of(str(r, "last_contact"))) >= 0)
 			fprintf(f, "ms_robot_last_contact_timestamp_seconds"
 			    "{robot=\"%s\"} %.3f\n", str(r, "robot"), t);
+	prom_gauge(f, "ms_robot_outbox_backlog_events", "Events in the "
+	    "robot's outbox not yet acknowledged, as its push last said.");
+	json_array_foreach(robots, i, r)
+		if (json_is_integer(json_object_get(r, "backlog")))
+			fprintf(f, "ms_robot_outbox_backlog_events{robot=\"%s\"} "
+			    "%lld\n", str(r, "robot"), (long long)num(r,
+			    "backlog"));
 	prom_gauge(f, "ms_robot_events", "Events of the robot the ledger "
 	    "applied.");
 	json_array_foreach(robots, i, r)
@@ -452,13 +498,20 @@ status_table(const json_t *out)
 		printf(" %s %lld", k, (long long)json_integer_value(v));
 	printf("\n%-16s %lld\n", "REVIEW QUEUE", (long long)num(out,
 	    "review_queue"));
-	printf("\n%-16s %10s %10s %s\n", "ROBOT", "EVENTS", "LAST SEQ",
-	    "LAST CONTACT");
+	printf("\n%-16s %10s %10s %8s %s\n", "ROBOT", "EVENTS", "LAST SEQ",
+	    "BACKLOG", "LAST CONTACT");
 	json_array_foreach(json_object_get(out, "robots"), i, r) {
+		char b[32];
+
 		ms_shoptime_format(str(r, "last_contact"), t, sizeof(t));
-		printf("%-16s %10lld %10lld %s\n", str(r, "robot"),
+		if (json_is_integer(json_object_get(r, "backlog")))
+			snprintf(b, sizeof(b), "%lld", (long long)num(r,
+			    "backlog"));
+		else
+			snprintf(b, sizeof(b), "-");
+		printf("%-16s %10lld %10lld %8s %s\n", str(r, "robot"),
 		    (long long)num(r, "events"), (long long)num(r, "last_seq"),
-		    t);
+		    b, t);
 	}
 	json_array_foreach(json_object_get(out, "problems"), i, r)
 		printf("%sPROBLEM: %s\n", i == 0 ? "\n" : "",

@@ -112,10 +112,12 @@ int	user_default_currency(struct store *, DB_TXN *, const char *user,
 /*
  * Notes for mscart status (health.c), in meta.db: a value under key
  * (stolen), in a transaction of its own; a robot's last contact, now,
- * in the caller's transaction.
+ * and the outbox backlog it reported (-1: none reported), in the
+ * caller's transaction.
  */
 int	health_note(struct store *, const char *key, json_t *value);
-int	health_robot_contact(struct store *, DB_TXN *, const char *robot);
+int	health_robot_contact(struct store *, DB_TXN *, const char *robot,
+	    int64_t backlog);
 /* A settlement run (settle) ended, well or not, with these results. */
 int	health_settle_run(struct store *, int ok, const long *charged);
 

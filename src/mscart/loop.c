@@ -234,7 +234,7 @@ robot_contact(struct store *st, DB_TXN *txn, const struct role *role)
 
 	if (role->kind != ROLE_ROBOT || (once && now - noted < CONTACT_EVERY_MS))
 		return 0;
-	if ((rc = health_robot_contact(st, txn, role->id)) == 0) {
+	if ((rc = health_robot_contact(st, txn, role->id, -1)) == 0) {
 		noted = now;	/* lost if the batch aborts: the next makes it */
 		once = 1;
 	}
