@@ -97,15 +97,15 @@ charged() {	# charged USER STATUS
 	    "$(printf '%s\n' "$l" | jget settlement)" "$(printf '%s\n' "$l" | jget key)" \
 	    "$2" "$(printf '%s\n' "$l" | jget amount)"
 }
-{ charged al succeeded; charged bo declined; } >run1
+{ charged al succeeded; charged bo declined; charged al succeeded; } >run1
 run -i run1 mscart settle
-is "$RC" 0 "settle: one paid, one declined"
+is "$RC" 0 "settle: one paid, one declined, al's result again"
 run mscart status
 is "$(printf '%s\n' "$OUT" | jget settlements)" \
     '{"open": 1, "review": 0, "declined": 1, "failed": 0, "paid": 1, "closed": 0}' \
     "settlements by state: cy's open, bo's declined, al's paid"
 is "$(printf '%s\n' "$OUT" | jget settlement_run.result)/$(printf '%s\n' "$OUT" | jget settlement_run.paid)/$(printf '%s\n' "$OUT" | jget settlement_run.declined)/$(printf '%s\n' "$OUT" | jget settlement_run.failed)/$(printf '%s\n' "$OUT" | jget settlement_run.unknown)" \
-    "ok/1/1/0/0" "the last run: ended well, 1 paid, 1 declined"
+    "ok/1/1/0/0" "the last run: ended well, 1 paid, 1 declined (the repeat changed nothing)"
 is "$RC:$(printf '%s\n' "$OUT" | jget problems)" '1:["no backup was made"]' "still no backup"
 
 # ----- a backup clears the last problem -----
@@ -123,6 +123,7 @@ is "$bytes" "$model" "ledger_bytes: the databases and logs, not the regions"
 run mscart status -p "$T/ms.prom"
 is "$RC:$OUT" "0:" "-p: exit 0, nothing on stdout"
 ok "$([ -f "$T/ms.prom" ] && [ ! -e "$T/ms.prom.tmp" ]; echo $?)" "the file is there, its .tmp renamed"
+is "$(stat -c %a "$T/ms.prom")" 644 "readable by the collector's user"
 prom() { grep -E "^$1 " "$T/ms.prom" | awk '{ print $2 }'; }
 is "$(prom 'ms_settlements\{state="open"\}'):$(prom 'ms_settlements\{state="paid"\}'):$(prom 'ms_settlements\{state="declined"\}')" \
     "1:1:1" "ms_settlements by state"

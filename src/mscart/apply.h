@@ -24,6 +24,8 @@ struct ctx {
 	size_t		 rawlen;
 	int		 refused;
 	int		 forbidden;
+	int		 unchanged;	/* accepted, but it changed nothing (a
+					   charged result given again) */
 	char		 event[MS_ID_MAX + 24];	/* "robot:seq" or "" */
 };
 

@@ -382,8 +382,9 @@ prom_write(const char *file, const json_t *out)
 		ms_warnx("%s: name too long", file);
 		return -1;
 	}
+	/* readable by the collector's user, whatever the ledger's umask */
 	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644)) == -1 ||
-	    (f = fdopen(fd, "w")) == NULL) {
+	    fchmod(fd, 0644) == -1 || (f = fdopen(fd, "w")) == NULL) {
 		ms_warn("%s", tmp);
 		if (fd != -1)
 			close(fd);

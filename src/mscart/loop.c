@@ -200,6 +200,7 @@ struct item {
 	enum ms_msg_type type;
 	unsigned long	 line;
 	int		 refused;
+	int		 unchanged;	/* accepted, changed nothing */
 };
 
 struct batch {
@@ -282,6 +283,7 @@ batch_run(struct store *st, DB_TXN *txn, void *arg)
 		it->rawlen = c.rawlen;
 		it->reply = c.reply;
 		it->refused = c.refused;
+		it->unchanged = c.unchanged;
 	}
 	return writes ? robot_contact(st, txn, b->o->role) : 0;
 }
@@ -701,7 +703,8 @@ ledger_loop(struct store *st, int fd, const char *source,
 
 			if (it->refused)
 				refused++;
-			else if (o->charged != NULL && it->type == MS_MSG_CHARGED)
+			else if (o->charged != NULL && it->type == MS_MSG_CHARGED &&
+			    !it->unchanged)
 				count_charged(o->charged, it);
 			if ((o->quiet || o->warn) && it->refused)
 				ms_warn_at(source, it->line, "%s",
