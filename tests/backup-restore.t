@@ -84,15 +84,22 @@ s=$(date +%s); while [ "$(date +%s)" = "$s" ]; do :; done
 mid=$(date +%Y-%m-%dT%H:%M:%S)
 n_mid=$n_sent sum_mid=$sum_sent
 s=$(date +%s); while [ "$(date +%s)" = "$s" ]; do :; done
-# enough takes for several log files (10 MiB each)
-awk -v s="$seq" 'BEGIN { for (i = 1; i <= 30000; i++)
+# enough takes for several log files (10 MiB each), in two runs, the
+# logs of each added to the archive after it
+big() {	# big N: N takes of tea by bo, applied
+	awk -v s="$seq" -v n="$1" 'BEGIN { for (i = 1; i <= n; i++)
 	printf "{\"type\":\"take\",\"ts\":\"2026-11-28T11:00:00.000Z\",\"robot\":\"r1\",\"seq\":%d,\"slot\":\"B1\",\"sku\":\"tea\",\"card\":\"line:bo\"}\n", s + i }' >big
-cat big >>journal
-mscart apply -b 100 big >/dev/null
-seq=$((seq + 30000)) n_sent=$((n_sent + 30000)) sum_sent=$((sum_sent + 30000 * 120))
+	cat big >>journal
+	mscart apply -b 100 big >/dev/null
+	seq=$((seq + $1)) n_sent=$((n_sent + $1)) sum_sent=$((sum_sent + $1 * 120))
+}
+big 20000
 ok "$([ "$(ls "$T/db" | grep -c '^log\.')" -gt 1 ]; echo $?)" "the ledger kept its older logs"
 run mscart backup -l "$T/arch"
 is "$RC" 0 "backup -l again: the logs since are added"
+big 20000
+run mscart backup -l "$T/arch"
+is "$RC:$ERR" "0:" "and again after more takes"
 is "$(ls "$T/db" | grep -c '^log\.')" 1 "the logs copied are removed from the ledger, the current one stays"
 is "$(ls "$T/arch" | grep -c '^log\.')" "$(ls "$T/arch" "$T/db" | grep '^log\.' | sort -u | wc -l | tr -d ' ')" \
     "the archive holds every log"
@@ -125,6 +132,23 @@ is "$(printf '%s\n' "$OUT" | grep -c '"duplicate"')" "$n_arch" "everything else 
 is "$(count "$T/new"):$(total "$T/new")" "$n_sent:$sum_sent" "the tabs are whole again"
 run mscart verify -d "$T/new"
 is "$RC" 0 "and the ledger verifies"
+
+# ----- two targets: logs copied to one are not in the other -----
+MSCART_DB=$T/new
+run mscart backup -l "$T/a1"
+is "$RC" 0 "backup -l to a first target"
+run mscart backup -l "$T/a2"
+is "$RC" 0 "and to a second"
+big 30000
+run mscart backup -l "$T/a2"
+is "$RC:$ERR" 0: "the second target takes the logs, and they leave the ledger"
+run mscart backup -l "$T/a1"
+is "$RC" 0 "backup -l to the first target again"
+like "$ERR" "lacks logs the ledger no longer has: a full backup instead" \
+    "it lacks logs the other took: a full backup instead, said"
+run mscart restore "$T/a1" "$T/from-a1"
+is "$RC:$(count "$T/from-a1"):$(total "$T/from-a1")" "0:$n_sent:$sum_sent" \
+    "restored, the first target has every take"
 
 # ----- usage -----
 run mscart backup -x t

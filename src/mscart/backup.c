@@ -77,6 +77,30 @@ ledger_file(const char *dir, const char *name)
 	return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
 }
 
+/* The lowest or highest number of a log.N file in dir; 0 if none. */
+static long
+log_number(const char *dir, int highest)
+{
+	struct dirent *e;
+	long n, best = 0;
+	char *end;
+	DIR *d;
+
+	if ((d = opendir(dir)) == NULL)
+		return 0;
+	while ((e = readdir(d)) != NULL) {
+		if (strncmp(e->d_name, "log.", 4) != 0)
+			continue;
+		n = strtol(e->d_name + 4, &end, 10);
+		if (*end != '\0' || n <= 0)
+			continue;
+		if (best == 0 || (highest ? n > best : n < best))
+			best = n;
+	}
+	closedir(d);
+	return best;
+}
+
 int
 backup_is_copy(const char *home)
 {
@@ -236,6 +260,38 @@ verify_backup(const char *home)
 }
 
 /*
+ * Copy every log file of the environment into target, each whole
+ * before it takes its name there.  Berkeley DB's DB_BACKUP_UPDATE is
+ * not used: it removes the target's older logs, which a backup that is
+ * never recovered in place still needs.
+ */
+static int
+copy_logs(struct store *st, const char *target)
+{
+	char from[4096], tmp[4200], to[4096], **all = NULL;
+	int rc;
+
+	if ((rc = st->env->log_flush(st->env, NULL)) != 0 ||
+	    (rc = st->env->log_archive(st->env, &all, DB_ARCH_LOG)) != 0) {
+		ms_warnx("backup: %s: %s", st->home, db_strerror(rc));
+		return -1;
+	}
+	for (char **p = all; p != NULL && *p != NULL; p++) {
+		snprintf(from, sizeof(from), "%s/%s", st->home, *p);
+		snprintf(to, sizeof(to), "%s/%s", target, *p);
+		snprintf(tmp, sizeof(tmp), "%s.tmp", to);
+		if (copy_file(from, tmp) == -1 || rename(tmp, to) == -1) {
+			ms_warn("%s", to);
+			unlink(tmp);
+			free(all);
+			return -1;
+		}
+	}
+	free(all);
+	return 0;
+}
+
+/*
  * From now on, logs stay in the ledger until backup -l has copied them:
  * DB_CONFIG says so to every process that opens the environment later,
  * and the open environment is told at once.
@@ -330,6 +386,16 @@ cmd_backup(int argc, char **argv)
 		store_close(&st);
 		return MS_EX_FAIL;
 	}
+	/*
+	 * Logs are added only where they follow on: a ledger whose first
+	 * log is past the target's last (logs removed before -l was used,
+	 * or copied to another target) gets a full backup instead.
+	 */
+	if (!full && log_number(home, 0) > log_number(target, 1) + 1) {
+		fprintf(stderr, "%s: backup: %s lacks logs the ledger no longer "
+		    "has: a full backup instead\n", ms_prog, target);
+		full = 1;
+	}
 	/* a checkpoint first keeps the copied log short */
 	st.env->txn_checkpoint(st.env, 0, 0, 0);
 	/*
@@ -341,10 +407,13 @@ cmd_backup(int argc, char **argv)
 		store_close(&st);
 		return MS_EX_TEMPFAIL;
 	}
-	rc = st.env->backup(st.env, target, DB_CREATE | (full ?
-	    DB_BACKUP_CLEAN : DB_BACKUP_UPDATE));
+	if (full) {
+		if ((rc = st.env->backup(st.env, target, DB_CREATE |
+		    DB_BACKUP_CLEAN)) != 0)
+			ms_warnx("backup %s: %s", target, db_strerror(rc));
+	} else
+		rc = copy_logs(&st, target);
 	if (rc != 0) {
-		ms_warnx("backup %s: %s", target, db_strerror(rc));
 		free(copied);
 		store_close(&st);
 		return MS_EX_FAIL;
