@@ -13,7 +13,7 @@ run -i examples "$V"
 is "$RC" 0 "every example validates"
 is "$ERR" "" "no diagnostics for the examples"
 for t in identify depart take return door alarm session-end restock query \
-    cart pay settlement ack error charge charged product user outcome; do
+    cart pay settlement ack error charge charged product user outcome hello; do
 	grep -q "^ok $t\$" .out; ok $? "an example of $t"
 done
 

@@ -64,8 +64,8 @@ is "$(server_cart)" "$(model recorded)" "the server's cart is the model's"
 
 # --- point 7: what the server refuses for good is kept ---
 # A server double: refuses the seqs in $REFUSE with unknown-type, answers
-# those in $LONG with a reply longer than the line limit, acks the rest;
-# it logs the events it was sent.
+# those in $LONG with a reply longer than the line limit, acks the rest
+# and push's hello; it logs the events it was sent.
 cat >double.py <<'PY'
 import json, os, sys
 refuse = set(os.environ.get("REFUSE", "").split())
@@ -73,6 +73,10 @@ long_ = set(os.environ.get("LONG", "").split())
 log = open(os.environ["LOG"], "a")
 for line in sys.stdin:
     m = json.loads(line)
+    if m["type"] == "hello":
+        sys.stdout.write('{"type":"ack","status":"applied","of":"hello"}\n')
+        sys.stdout.flush()
+        continue
     ev = "%s:%s" % (m["robot"], m["seq"])
     log.write(ev + "\n"); log.flush()
     if str(m["seq"]) in refuse:

@@ -116,6 +116,8 @@ is "$(printf '%s\n' "$OUT" | tail -n 1 | jget event)" "r7:9" \
 # --- a server that answers out of turn is a broken link ---
 cat >liar.sh <<'EOF'
 read -r line
+echo '{"type":"ack","status":"applied","of":"hello"}'
+read -r line
 echo '{"type":"ack","status":"applied","event":"r7:99"}'
 EOF
 printf '%s\n' "$door" | mscart record -r r7 -d robot >/dev/null

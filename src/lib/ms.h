@@ -126,6 +126,7 @@ enum ms_msg_type {
 	MS_MSG_QUERY, MS_MSG_CART, MS_MSG_PAY, MS_MSG_SETTLEMENT,
 	MS_MSG_ACK, MS_MSG_ERROR, MS_MSG_CHARGE, MS_MSG_CHARGED,
 	MS_MSG_PRODUCT, MS_MSG_USER, MS_MSG_OUTCOME, MS_MSG_RESTOCK,
+	MS_MSG_HELLO,
 	MS_MSG_NTYPES
 };
 
@@ -163,6 +164,7 @@ int	ms_validate_charge(const json_t *, char *, size_t);
 int	ms_validate_charged(const json_t *, char *, size_t);
 int	ms_validate_product(const json_t *, char *, size_t);
 int	ms_validate_outcome(const json_t *, char *, size_t);
+int	ms_validate_hello(const json_t *, char *, size_t);
 int	ms_validate_user(const json_t *, char *, size_t);
 /* Characters (not bytes) of a UTF-8 string. */
 size_t	ms_utf8_chars(const char *);

@@ -206,6 +206,13 @@ static const struct field f_settlement[] = {
 	{ "updated", K_TIME, 0, NULL },
 	{ NULL, 0, 0, NULL }
 };
+static const struct field f_hello[] = {
+	{ "type", K_TEXT, 1, NULL },
+	{ "id", K_ID, 0, NULL },
+	{ "backlog", K_COUNT, 1, NULL },
+	{ "ts", K_TIME, 0, NULL },
+	{ NULL, 0, 0, NULL }
+};
 static const struct field f_ack[] = {
 	{ "type", K_TEXT, 1, NULL },
 	{ "id", K_ID, 0, NULL },
@@ -289,6 +296,7 @@ static const char *const type_names[MS_MSG_NTYPES] = {
 	[MS_MSG_CHARGED] = "charged", [MS_MSG_PRODUCT] = "product",
 	[MS_MSG_USER] = "user", [MS_MSG_OUTCOME] = "outcome",
 	[MS_MSG_RESTOCK] = "restock",
+	[MS_MSG_HELLO] = "hello",
 };
 
 int
@@ -746,6 +754,8 @@ int ms_validate_charged(const json_t *o, char *err, size_t errlen)
 { return check_fields("charged", o, f_charged, err, errlen); }
 int ms_validate_outcome(const json_t *o, char *err, size_t errlen)
 { return check_fields("outcome", o, f_outcome, err, errlen); }
+int ms_validate_hello(const json_t *o, char *err, size_t errlen)
+{ return check_fields("hello", o, f_hello, err, errlen); }
 int ms_validate_product(const json_t *o, char *err, size_t errlen)
 { return check_fields("product", o, f_product, err, errlen); }
 
@@ -836,6 +846,7 @@ ms_msg_validate(const json_t *o, char *err, size_t errlen)
 		[MS_MSG_USER] = ms_validate_user,
 		[MS_MSG_OUTCOME] = ms_validate_outcome,
 		[MS_MSG_RESTOCK] = ms_validate_restock,
+		[MS_MSG_HELLO] = ms_validate_hello,
 	};
 	const json_t *t;
 	enum ms_msg_type type;

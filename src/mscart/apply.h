@@ -24,6 +24,8 @@ struct ctx {
 	size_t		 rawlen;
 	int		 refused;
 	int		 forbidden;
+	int		 unchanged;	/* accepted, but it changed nothing (a
+					   charged result given again) */
 	char		 event[MS_ID_MAX + 24];	/* "robot:seq" or "" */
 };
 
@@ -48,6 +50,7 @@ int	 apply_pay(struct ctx *);			/* settlement.c */
 int	 apply_charged(struct ctx *);			/* settlement.c */
 int	 apply_product(struct ctx *);			/* apply_admin.c */
 int	 apply_user(struct ctx *);			/* apply_admin.c */
+int	 apply_hello(struct ctx *);			/* health.c */
 
 /* apply_query.c: the user a query or pay names, with the role check. */
 int	 resolve_user(struct ctx *, const char *what, char *user, size_t len,

@@ -26,7 +26,8 @@ static const unsigned long requests =
     TYPE_BIT(MS_MSG_SESSION_END) | TYPE_BIT(MS_MSG_QUERY) |
     TYPE_BIT(MS_MSG_PAY) | TYPE_BIT(MS_MSG_PRODUCT) |
     TYPE_BIT(MS_MSG_USER) | TYPE_BIT(MS_MSG_CHARGED) |
-    TYPE_BIT(MS_MSG_RESTOCK);
+    TYPE_BIT(MS_MSG_RESTOCK) |
+    TYPE_BIT(MS_MSG_HELLO);
 
 /*
  * A hangup means the client went away: stop like on SIGTERM.  Which
@@ -96,6 +97,9 @@ loop_files(const char *home, int nosync, int batch, struct loop_opts *o,
 		else
 			refused += r;
 	}
+	if (o->charged != NULL)
+		health_settle_run(&st, status == MS_EX_OK && refused == 0 &&
+		    !stopped, o->charged);
 	store_close(&st);
 	if (ms_close_stdout() != 0 && status == MS_EX_OK)
 		status = MS_EX_FAIL;
@@ -254,8 +258,11 @@ cmd_settle(int argc, char **argv)
 {
 	struct loop_opts o = { 0 };
 
+	long charged[CHARGED_NRESULTS] = { 0 };
+
 	o.warn = 1;
 	o.allowed = TYPE_BIT(MS_MSG_CHARGED);
+	o.charged = charged;
 	return admin_loop(argc, argv, "settle [-h] [-d dir] [file ...]", "d:h",
 	    "settle", &o);
 }

@@ -1,6 +1,6 @@
 /*
  * cmd_maint.c: looking after the environment: making a ledger, the audit
- * log, hot backups and verification.
+ * log and verification (backups and restores are in backup.c).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -296,54 +296,6 @@ out:
 	return ms_close_stdout() == 0 ? MS_EX_OK : MS_EX_FAIL;
 }
 
-/* ----- backup ----- */
-
-int
-cmd_backup(int argc, char **argv)
-{
-	const char *syn = "backup [-h] [-d dir] target";
-	const char *home = NULL;
-	char src[2048], dst[2048];
-	struct store st;
-	FILE *in, *out;
-	int ch, rc;
-	size_t n;
-	char buf[4096];
-
-	while ((ch = getopt(argc, argv, "d:h")) != -1) {
-		switch (ch) {
-		case 'd': home = optarg; break;
-		case 'h': cmd_usage(syn); return MS_EX_OK;
-		default: return cmd_usage(syn);
-		}
-	}
-	if (optind + 1 != argc)
-		return cmd_usage(syn);
-	if (store_open(&st, store_ledger(home, 0), 0) != 0)
-		return MS_EX_TEMPFAIL;
-	/* a checkpoint first keeps the copied log short */
-	st.env->txn_checkpoint(st.env, 0, 0, 0);
-	rc = st.env->backup(st.env, argv[optind], DB_CREATE | DB_BACKUP_CLEAN);
-	store_close(&st);
-	if (rc != 0) {
-		ms_warnx("backup %s: %s", argv[optind], db_strerror(rc));
-		return MS_EX_FAIL;
-	}
-	/* the copy gets the same settings */
-	snprintf(src, sizeof(src), "%s/DB_CONFIG", store_ledger(home, 0));
-	snprintf(dst, sizeof(dst), "%s/DB_CONFIG", argv[optind]);
-	if ((in = fopen(src, "r")) != NULL) {
-		if ((out = fopen(dst, "w")) != NULL) {
-			while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
-				fwrite(buf, 1, n, out);
-			if (fclose(out) == EOF)
-				ms_warn("%s", dst);
-		}
-		fclose(in);
-	}
-	return MS_EX_OK;
-}
-
 /* ----- verify ----- */
 
 struct verify_arg {
@@ -510,14 +462,43 @@ verify_txn(struct store *st, DB_TXN *txn, void *arg)
 	return verify_settlements(st, txn, a);
 }
 
+/*
+ * Verify the ledger in home: the summary on stderr; the number of
+ * problems, or -1 when the ledger could not be read.
+ */
+long
+verify_ledger(const char *home)
+{
+	struct verify_arg a;
+	struct store st;
+	int rc;
+
+	if (store_open(&st, home, 0) != 0)
+		return -1;
+	rc = run_txn(&st, verify_txn, &a);
+	/* flush every page so the file check below sees a whole database */
+	st.env->txn_checkpoint(st.env, 0, 0, DB_FORCE);
+	st.env->memp_sync(st.env, NULL);
+	store_close(&st);
+	if (rc != 0) {
+		ms_warnx("verify: %s", db_strerror(rc));
+		return -1;
+	}
+	if (store_verify_files(home) != 0)
+		a.problems++;
+	fprintf(stderr, "%s: verify: %ld lines, %ld settlements, %ld problem%s\n",
+	    ms_prog, a.lines, a.settlements, a.problems,
+	    a.problems == 1 ? "" : "s");
+	return a.problems;
+}
+
 int
 cmd_verify(int argc, char **argv)
 {
 	const char *syn = "verify [-h] [-d dir]";
 	const char *home = NULL;
-	struct verify_arg a;
-	struct store st;
-	int ch, rc, files;
+	long problems;
+	int ch;
 
 	while ((ch = getopt(argc, argv, "d:h")) != -1) {
 		switch (ch) {
@@ -528,22 +509,11 @@ cmd_verify(int argc, char **argv)
 	}
 	if (optind != argc)
 		return cmd_usage(syn);
-	if (store_open(&st, store_ledger(home, 0), 0) != 0)
+	home = store_ledger(home, 0);
+	/* a backup is checked in a restored copy: it stays as it is */
+	problems = backup_is_copy(home) ? verify_backup(home) :
+	    verify_ledger(home);
+	if (problems < 0)
 		return MS_EX_TEMPFAIL;
-	rc = run_txn(&st, verify_txn, &a);
-	/* flush every page so the file check below sees a whole database */
-	st.env->txn_checkpoint(st.env, 0, 0, DB_FORCE);
-	st.env->memp_sync(st.env, NULL);
-	store_close(&st);
-	if (rc != 0) {
-		ms_warnx("verify: %s", db_strerror(rc));
-		return MS_EX_TEMPFAIL;
-	}
-	files = store_verify_files(store_ledger(home, 0));
-	if (files != 0)
-		a.problems++;
-	fprintf(stderr, "%s: verify: %ld lines, %ld settlements, %ld problem%s\n",
-	    ms_prog, a.lines, a.settlements, a.problems,
-	    a.problems == 1 ? "" : "s");
-	return a.problems ? MS_EX_FAIL : MS_EX_OK;
+	return problems ? MS_EX_FAIL : MS_EX_OK;
 }

@@ -109,6 +109,8 @@ dispatch(struct ctx *c, enum ms_msg_type type)
 		return apply_query(c);
 	case MS_MSG_PAY:
 		return apply_pay(c);
+	case MS_MSG_HELLO:
+		return apply_hello(c);
 	case MS_MSG_PRODUCT:
 	case MS_MSG_USER:
 	case MS_MSG_CHARGED:

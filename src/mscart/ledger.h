@@ -41,7 +41,13 @@ struct loop_opts {
 					   before the end of its input */
 	int		 outcomes;	/* serve: a pay with "wait" is followed
 					   by its outcome (settlement_watch) */
+	long		*charged;	/* settle: charged results applied, by
+					   CHARGED_* (NULL: not counted) */
 };
+
+/* The results of charged messages a settlement run counts. */
+enum { CHARGED_PAID, CHARGED_DECLINED, CHARGED_FAILED, CHARGED_UNKNOWN,
+	CHARGED_NRESULTS };
 
 #define TYPE_BIT(t)	(1UL << (t))
 #define ALLOW_ALL	(~0UL)
@@ -97,6 +103,18 @@ json_t	*settlement_message(const json_t *stored);
 json_t	*settlement_outcome(const json_t *stored, const json_t *id);
 int	user_default_currency(struct store *, DB_TXN *, const char *user,
 	    char cur[4]);
+
+/*
+ * Notes for mscart status (health.c), in meta.db: a value under key
+ * (stolen), in a transaction of its own; a robot's last contact, now,
+ * and the outbox backlog it reported (-1: none reported), in the
+ * caller's transaction.
+ */
+int	health_note(struct store *, const char *key, json_t *value);
+int	health_robot_contact(struct store *, DB_TXN *, const char *robot,
+	    int64_t backlog);
+/* A settlement run (settle) ended, well or not, with these results. */
+int	health_settle_run(struct store *, int ok, const long *charged);
 
 /* Move the takes an unknown card made onto its new user (apply_admin.c). */
 int	card_claim_lines(struct store *, DB_TXN *, const char *who,

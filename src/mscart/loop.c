@@ -222,6 +222,7 @@ struct item {
 	enum ms_msg_type type;
 	unsigned long	 line;
 	int		 refused;
+	int		 unchanged;	/* accepted, changed nothing */
 };
 
 struct batch {
@@ -237,6 +238,30 @@ static int
 needs_counters(enum ms_msg_type t, const struct role *role)
 {
 	return t != MS_MSG_QUERY || role->kind == ROLE_TERMINAL;
+}
+
+/*
+ * A robot's link was heard from: noted for mscart status in the batch's
+ * transaction, at most once every CONTACT_EVERY_MS for this process (a
+ * serve is one robot's link), so a busy link adds no write a batch.
+ */
+#define CONTACT_EVERY_MS	10000
+
+static int
+robot_contact(struct store *st, DB_TXN *txn, const struct role *role)
+{
+	static int64_t noted;
+	static int once;
+	int64_t now = ms_mono_ms();
+	int rc;
+
+	if (role->kind != ROLE_ROBOT || (once && now - noted < CONTACT_EVERY_MS))
+		return 0;
+	if ((rc = health_robot_contact(st, txn, role->id, -1)) == 0) {
+		noted = now;	/* lost if the batch aborts: the next makes it */
+		once = 1;
+	}
+	return rc;
 }
 
 static int
@@ -280,8 +305,9 @@ batch_run(struct store *st, DB_TXN *txn, void *arg)
 		it->rawlen = c.rawlen;
 		it->reply = c.reply;
 		it->refused = c.refused;
+		it->unchanged = c.unchanged;
 	}
-	return 0;
+	return writes ? robot_contact(st, txn, b->o->role) : 0;
 }
 
 static void
@@ -616,6 +642,22 @@ feed_batch(struct feed *f, struct batch *b, size_t max, struct watch *w)
 	return more ? 0 : -1;
 }
 
+/* A charged result applied, by its status. */
+static void
+count_charged(long *counts, const struct item *it)
+{
+	const char *status = str(it->msg, "status");
+
+	if (strcmp(status, "succeeded") == 0)
+		counts[CHARGED_PAID]++;
+	else if (strcmp(status, "declined") == 0)
+		counts[CHARGED_DECLINED]++;
+	else if (strcmp(status, "failed") == 0)
+		counts[CHARGED_FAILED]++;
+	else
+		counts[CHARGED_UNKNOWN]++;
+}
+
 long
 ledger_loop(struct store *st, int fd, const char *source,
     const struct loop_opts *o)
@@ -683,6 +725,9 @@ ledger_loop(struct store *st, int fd, const char *source,
 
 			if (it->refused)
 				refused++;
+			else if (o->charged != NULL && it->type == MS_MSG_CHARGED &&
+			    !it->unchanged)
+				count_charged(o->charged, it);
 			if ((o->quiet || o->warn) && it->refused)
 				ms_warn_at(source, it->line, "%s",
 				    str(it->reply, "message"));

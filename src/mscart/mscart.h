@@ -23,9 +23,20 @@ int	cmd_stock(int, char **);	/* cmd_stock.c */
 int	cmd_restock(int, char **);
 int	cmd_backup(int, char **);
 int	cmd_verify(int, char **);
+int	cmd_status(int, char **);	/* health.c */
+int	cmd_restore(int, char **);	/* backup.c */
 int	cmd_record(int, char **);	/* sync/record.c */
 int	cmd_push(int, char **);		/* sync/push.c */
 int	cmd_held(int, char **);		/* sync/held.c */
+
+/* Verify a ledger (cmd_maint.c): its problems, or -1 if unreadable. */
+long	verify_ledger(const char *home);
+/*
+ * backup.c: is home a copy (a backup: no process ever opened it, so no
+ * region files), and verify one in a restored copy beside it.
+ */
+int	backup_is_copy(const char *home);
+long	verify_backup(const char *home);
 
 /* "usage: mscart SYNOPSIS" on stderr; returns MS_EX_USAGE. */
 int	cmd_usage(const char *synopsis);

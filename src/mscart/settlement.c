@@ -419,6 +419,7 @@ apply_charged(struct ctx *c)
 	    strcmp(newstate, "open") != 0 && strcmp(newstate, "review") != 0)) {
 		if (strcmp(state, newstate) == 0) {
 			c->reply = settlement_message(s);
+			c->unchanged = 1;
 			json_decref(s);
 			return 0;
 		}

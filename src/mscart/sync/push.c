@@ -51,11 +51,13 @@
 #define STOP_GRACE_MS	2000	/* SIGTERM: time left for replies in flight */
 #define RESCAN_MS	250	/* idle, no bell: how often to look for events */
 #define BELL_RESCAN_MS	5000	/* idle, with the bell: the same, to be sure */
+#define HELLO_MS	60000	/* a hello (the backlog) this often on a link */
 
 struct inflight {
 	int64_t	 seq;		/* the event's seq, or 0 for a request */
 	char	*id;		/* the request's "id", if it had one */
 	int	 retry;		/* a held event sent again (mscart held) */
+	int	 hello;		/* our hello, whose reply is ours */
 };
 
 struct request {
@@ -107,6 +109,8 @@ struct push {
 	size_t		 nref;
 	int		 retry_scan;	/* look for held events to send again */
 	size_t		 retry_inflight;
+	int		 hello_ok;	/* the server knows hello (else quiet) */
+	int64_t		 hello_at;	/* when the last hello went */
 };
 
 static void
@@ -174,6 +178,7 @@ fifo_push(struct push *p, int64_t seq, char *id, int retry)
 	f->seq = seq;
 	f->id = id;
 	f->retry = retry;
+	f->hello = 0;
 	if (retry)
 		p->retry_inflight++;
 	p->fcount++;
@@ -236,7 +241,7 @@ answer_offline(struct push *p)
 	while (p->fcount > 0) {
 		struct inflight f = fifo_pop(p);
 
-		if (f.seq == 0)
+		if (f.seq == 0 && !f.hello)
 			reply_error(f.id, "offline", "the link to the server "
 			    "went down before it answered");
 		free(f.id);
@@ -314,6 +319,9 @@ link_fail(struct push *p, const char *fmt, ...)
 	link_down(p, why, 0);
 }
 
+static void	refresh_positions(struct push *);
+static void	send_hello(struct push *);
+
 static void
 link_start(struct push *p)
 {
@@ -364,10 +372,38 @@ link_start(struct push *p)
 	p->sent = p->acked;
 	p->outoff = p->outlen = 0;
 	p->retry_scan = 1;
+	p->hello_ok = 1;
+	send_hello(p);
 	return;
 fail:
 	ms_warn("push: cannot start %s", p->cmdname);
 	p->next_attempt = ms_mono_ms() + p->backoff_max;
+}
+
+/*
+ * Tell the server how many recorded events it has not acknowledged yet
+ * (for mscart status), at the start of a link and every HELLO_MS.  A
+ * server from before hello answers unknown-type: then no more on that
+ * link, and its reply, like every reply to a hello, is not passed on.
+ */
+static void
+send_hello(struct push *p)
+{
+	char line[128], ts[MS_TIME_LEN];
+	int n;
+
+	p->hello_at = ms_mono_ms();
+	if (!p->up || !p->hello_ok || p->fcount >= WINDOW)
+		return;
+	refresh_positions(p);
+	ms_time_format(ms_now_ms(), ts);
+	n = snprintf(line, sizeof(line), "{\"type\":\"hello\",\"backlog\":%lld,"
+	    "\"ts\":\"%s\"}", (long long)(p->last > p->acked ?
+	    p->last - p->acked : 0), ts);
+	if (out_append(p, line, (size_t)n) == -1)
+		return;
+	fifo_push(p, 0, NULL, 0);
+	p->fifo[(p->fhead + p->fcount - 1) % WINDOW].hello = 1;
 }
 
 static void
@@ -526,6 +562,21 @@ handle_reply(struct push *p, json_t *j, int64_t *acked)
 	if (ms_msg_validate(j, err, sizeof(err)) == -1) {
 		link_fail(p, "sent a bad reply (line %lu): %s", p->ln.rd.lineno, err);
 		return -1;
+	}
+	if (p->fifo[p->fhead].hello) {
+		code = json_string_value(json_object_get(j, "code"));
+		ev = json_string_value(json_object_get(j, "event"));
+		if ((t != MS_MSG_ACK && t != MS_MSG_ERROR) || ev != NULL) {
+			link_fail(p, "answered hello with an unexpected \"%s\"%s%s",
+			    ms_msg_type_name(t), ev ? " for " : "", ev ? ev : "");
+			return -1;
+		}
+		if (t == MS_MSG_ERROR && code != NULL &&
+		    (strcmp(code, "unknown-type") == 0 ||
+		    strcmp(code, "invalid") == 0))
+			p->hello_ok = 0;
+		fifo_pop(p);
+		return 0;
 	}
 	if (p->fifo[p->fhead].seq > 0) {
 		const struct inflight *head = &p->fifo[p->fhead];
@@ -922,6 +973,8 @@ cmd_push(int argc, char **argv)
 		now = ms_mono_ms();
 		if (!p->up && now >= p->next_attempt)
 			link_start(p);
+		else if (p->up && now - p->hello_at >= HELLO_MS)
+			send_hello(p);
 		fill_output(p);
 		write_output(p);
 		if (p->up && p->catching_up && p->fcount == 0 &&
