@@ -16,35 +16,11 @@
 #include "mscart.h"
 #include "shoptime.h"
 
-/* fn with each key and value of db, in key order. */
-static int
-scan_db(struct store *st, DB *db, void (*fn)(const DBT *k, const DBT *d,
-    json_t *out), json_t *out)
-{
-	DB_TXN *txn;
-	DBC *c;
-	DBT k, d;
-	int rc;
-
-	if ((rc = store_scan_begin(st, db, &txn, &c)) != 0)
-		return rc;
-	memset(&k, 0, sizeof(k));
-	memset(&d, 0, sizeof(d));
-	k.flags = DB_DBT_REALLOC;
-	d.flags = DB_DBT_REALLOC;
-	while ((rc = c->get(c, &k, &d, DB_NEXT)) == 0)
-		fn(&k, &d, out);
-	free(k.data);
-	free(d.data);
-	c->close(c);
-	txn->commit(txn, 0);
-	return rc == DB_NOTFOUND ? 0 : rc;
-}
-
 /* users.db, products.db: the stored JSON record. */
 static void
-add_record(const DBT *k, const DBT *d, json_t *out)
+add_record(const DBT *k, const DBT *d, void *arg)
 {
+	json_t *out = arg;
 	json_t *v;
 
 	(void)k;
@@ -54,47 +30,18 @@ add_record(const DBT *k, const DBT *d, json_t *out)
 
 /* cards.db: token -> user. */
 static void
-add_card(const DBT *k, const DBT *d, json_t *out)
+add_card(const DBT *k, const DBT *d, void *arg)
 {
+	json_t *out = arg;
 	json_array_append_new(out, json_pack("{s:s%,s:s%}", "card",
 	    (const char *)k->data, (size_t)k->size, "user",
 	    (const char *)d->data, (size_t)d->size));
 }
 
-/*
- * events.db: robot\0first seq -> last seq, runs of applied seqs.  One
- * record a robot: how many events were applied, the last seq and the
- * runs (more than one: gaps the robot has still to send).
- */
 static void
-add_run(const DBT *k, const DBT *d, json_t *out)
+add_settlement(const DBT *k, const DBT *d, void *arg)
 {
-	const char *robot = k->data;
-	size_t n = strnlen(robot, k->size);
-	json_t *last = json_array_get(out, json_array_size(out) - 1);
-	int64_t first, end;
-
-	if (n + 9 != k->size || d->size != 8)
-		return;
-	first = ms_be64_get((const unsigned char *)k->data + n + 1);
-	end = ms_be64_get(d->data);
-	if (last != NULL && strlen(str(last, "robot")) == n &&
-	    memcmp(str(last, "robot"), robot, n) == 0) {
-		json_object_set_new(last, "events", json_integer(num(last,
-		    "events") + (end - first + 1)));
-		json_object_set_new(last, "last_seq", json_integer(end));
-		json_object_set_new(last, "runs", json_integer(num(last,
-		    "runs") + 1));
-		return;
-	}
-	json_array_append_new(out, json_pack("{s:s%,s:I,s:I,s:i}", "robot",
-	    robot, n, "events", (json_int_t)(end - first + 1), "last_seq",
-	    (json_int_t)end, "runs", 1));
-}
-
-static void
-add_settlement(const DBT *k, const DBT *d, json_t *out)
-{
+	json_t *out = arg;
 	json_t *v;
 
 	(void)k;
@@ -102,21 +49,6 @@ add_settlement(const DBT *k, const DBT *d, json_t *out)
 		json_array_append_new(out, settlement_message(v));
 		json_decref(v);
 	}
-}
-
-/* stock.db: "robot slot" -> the slot's stock record. */
-static void
-add_stock(const DBT *k, const DBT *d, json_t *out)
-{
-	char key[2 * MS_ID_MAX + 2];
-	json_t *v;
-
-	if (k->size >= sizeof(key) ||
-	    (v = json_loadb(d->data, d->size, 0, NULL)) == NULL)
-		return;
-	memcpy(key, k->data, k->size);
-	key[k->size] = '\0';
-	json_object_set_new(out, key, v);
 }
 
 struct review {
@@ -393,15 +325,15 @@ cmd_list(int argc, char **argv)
 	for (int tries = 0;; tries++) {
 		rows = json_array();
 		if (strcmp(kind, "users") == 0)
-			rc = scan_db(&st, st.users, add_record, rows);
+			rc = store_each(&st, st.users, NULL, add_record, rows);
 		else if (strcmp(kind, "products") == 0)
-			rc = scan_db(&st, st.products, add_record, rows);
+			rc = store_each(&st, st.products, NULL, add_record, rows);
 		else if (strcmp(kind, "cards") == 0)
-			rc = scan_db(&st, st.cards, add_card, rows);
+			rc = store_each(&st, st.cards, NULL, add_card, rows);
 		else if (strcmp(kind, "robots") == 0)
-			rc = scan_db(&st, st.events, add_run, rows);
+			rc = store_each(&st, st.events, NULL, events_robot_add, rows);
 		else if (strcmp(kind, "settlements") == 0)
-			rc = scan_db(&st, st.settlements, add_settlement, rows);
+			rc = store_each(&st, st.settlements, NULL, add_settlement, rows);
 		else if (strcmp(kind, "credits") == 0)
 			rc = credits(&st, rows);
 		else {
@@ -409,7 +341,7 @@ cmd_list(int argc, char **argv)
 
 			r.out = rows;
 			r.stock = json_object();
-			if ((rc = scan_db(&st, st.stock, add_stock,
+			if ((rc = store_as_object(&st, st.stock,
 			    r.stock)) == 0)
 				rc = store_lines_scan(&st, add_review, &r);
 			json_decref(r.stock);

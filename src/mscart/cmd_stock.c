@@ -14,39 +14,6 @@
 #include "mscart.h"
 #include "shoptime.h"
 
-/* A whole database as {key: value}, in one read-committed scan. */
-static int
-scan_all(struct store *st, DB *db, json_t *out)
-{
-	DB_TXN *txn;
-	DBC *c;
-	DBT k, d;
-	json_t *v;
-	int rc;
-
-	if ((rc = store_scan_begin(st, db, &txn, &c)) != 0)
-		return rc;
-	memset(&k, 0, sizeof(k));
-	memset(&d, 0, sizeof(d));
-	k.flags = DB_DBT_REALLOC;
-	d.flags = DB_DBT_REALLOC;
-	while ((rc = c->get(c, &k, &d, DB_NEXT)) == 0) {
-		char key[256];
-
-		if (k.size >= sizeof(key))
-			continue;
-		memcpy(key, k.data, k.size);
-		key[k.size] = '\0';
-		if ((v = json_loadb(d.data, d.size, 0, NULL)) != NULL)
-			json_object_set_new(out, key, v);
-	}
-	free(k.data);
-	free(d.data);
-	c->close(c);
-	txn->commit(txn, 0);
-	return rc == DB_NOTFOUND ? 0 : rc;
-}
-
 static int
 key_cmp(const void *a, const void *b)
 {
@@ -113,8 +80,8 @@ cmd_stock(int argc, char **argv)
 		json_decref(products);
 		stock = json_object();
 		products = json_object();
-		if ((rc = scan_all(&st, st.stock, stock)) == 0)
-			rc = scan_all(&st, st.products, products);
+		if ((rc = store_as_object(&st, st.stock, stock)) == 0)
+			rc = store_as_object(&st, st.products, products);
 		if (rc == 0 || !store_retryable(rc) || tries >= 100)
 			break;
 	}

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ledger.h"
 #include "store.h"
 
 #define SEQ_NONE	INT64_MAX
@@ -248,4 +249,37 @@ events_forget(struct store *st)
 {
 	memset(st->runs, 0, sizeof(st->runs));
 	st->runs_clock = 0;
+}
+
+/*
+ * A record of events.db, in a scan in key order, into the array arg: one
+ * object a robot, with how many events were applied, the last seq and
+ * the runs (more than one: gaps the robot has still to send).  For
+ * mscart list robots and status.
+ */
+void
+events_robot_add(const DBT *k, const DBT *d, void *arg)
+{
+	json_t *out = arg;
+	const char *robot = k->data;
+	size_t n = strnlen(robot, k->size);
+	json_t *last = json_array_get(out, json_array_size(out) - 1);
+	int64_t first, end;
+
+	if (n + 9 != k->size || d->size != 8)
+		return;
+	first = ms_be64_get((const unsigned char *)k->data + n + 1);
+	end = ms_be64_get(d->data);
+	if (last != NULL && strlen(str(last, "robot")) == n &&
+	    memcmp(str(last, "robot"), robot, n) == 0) {
+		json_object_set_new(last, "events", json_integer(num(last,
+		    "events") + (end - first + 1)));
+		json_object_set_new(last, "last_seq", json_integer(end));
+		json_object_set_new(last, "runs", json_integer(num(last,
+		    "runs") + 1));
+		return;
+	}
+	json_array_append_new(out, json_pack("{s:s%,s:I,s:I,s:i}", "robot",
+	    robot, n, "events", (json_int_t)(end - first + 1), "last_seq",
+	    (json_int_t)end, "runs", 1));
 }

@@ -154,40 +154,12 @@ status_robots(struct store *st, DB_TXN *txn, json_t *robots)
 	size_t i;
 	int rc;
 
-	if ((rc = st->events->cursor(st->events, txn, &c,
-	    DB_READ_COMMITTED)) != 0)
-		return rc;
-	memset(&k, 0, sizeof(k));
-	memset(&d, 0, sizeof(d));
-	k.flags = DB_DBT_REALLOC;
-	d.flags = DB_DBT_REALLOC;
-	while ((rc = c->get(c, &k, &d, DB_NEXT)) == 0) {
-		size_t n = strnlen(k.data, k.size);
-		int64_t first, end;
-
-		if (n + 9 != k.size || d.size != 8)
-			continue;
-		first = ms_be64_get((const unsigned char *)k.data + n + 1);
-		end = ms_be64_get(d.data);
-		last = json_array_get(robots, json_array_size(robots) - 1);
-		if (last != NULL && strlen(str(last, "robot")) == n &&
-		    memcmp(str(last, "robot"), k.data, n) == 0) {
-			json_object_set_new(last, "events", json_integer(
-			    num(last, "events") + (end - first + 1)));
-			json_object_set_new(last, "last_seq", json_integer(end));
-			continue;
-		}
-		json_array_append_new(robots, json_pack("{s:s%,s:I,s:I}",
-		    "robot", (const char *)k.data, n, "events",
-		    (json_int_t)(end - first + 1), "last_seq", (json_int_t)end));
-	}
-	free(k.data);
-	free(d.data);
-	c->close(c);
-	if (rc != DB_NOTFOUND)
+	if ((rc = store_each(st, st->events, txn, events_robot_add,
+	    robots)) != 0)
 		return rc;
 	/* the contacts serve noted, also of robots with no event yet */
 	json_array_foreach(robots, i, last) {
+		json_object_del(last, "runs");	/* list robots shows them */
 		json_object_set_new(last, "last_contact", json_null());
 		json_object_set_new(last, "backlog", json_null());
 	}
@@ -235,37 +207,28 @@ status_robots(struct store *st, DB_TXN *txn, json_t *robots)
 	return rc == DB_NOTFOUND || rc == 0 ? 0 : rc;
 }
 
+/* A settlement record: one more of its state in the object arg. */
+static void
+count_state(const DBT *k, const DBT *d, void *arg)
+{
+	json_t *counts = arg, *s;
+	const char *state;
+
+	(void)k;
+	if ((s = json_loadb(d->data, d->size, 0, NULL)) == NULL)
+		return;
+	if ((state = str(s, "state")) != NULL)
+		json_object_set_new(counts, state, json_integer(num(counts,
+		    state) + 1));
+	json_decref(s);
+}
+
 static int
 status_settlements(struct store *st, DB_TXN *txn, json_t *counts)
 {
-	DBC *c;
-	DBT k, d;
-	json_t *s;
-	int rc;
-
 	for (int i = 0; sett_states[i] != NULL; i++)
 		json_object_set_new(counts, sett_states[i], json_integer(0));
-	if ((rc = st->settlements->cursor(st->settlements, txn, &c,
-	    DB_READ_COMMITTED)) != 0)
-		return rc;
-	memset(&k, 0, sizeof(k));
-	memset(&d, 0, sizeof(d));
-	k.flags = DB_DBT_REALLOC;
-	d.flags = DB_DBT_REALLOC;
-	while ((rc = c->get(c, &k, &d, DB_NEXT)) == 0) {
-		const char *state;
-
-		if ((s = json_loadb(d.data, d.size, 0, NULL)) == NULL)
-			continue;
-		if ((state = str(s, "state")) != NULL)
-			json_object_set_new(counts, state, json_integer(
-			    num(counts, state) + 1));
-		json_decref(s);
-	}
-	free(k.data);
-	free(d.data);
-	c->close(c);
-	return rc == DB_NOTFOUND ? 0 : rc;
+	return store_each(st, st->settlements, txn, count_state, counts);
 }
 
 /* The review queue as mscart list review shows it: not voided. */

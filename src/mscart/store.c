@@ -288,6 +288,56 @@ store_scan_begin(struct store *st, DB *db, DB_TXN **txn, DBC **c)
 }
 
 int
+store_each(struct store *st, DB *db, DB_TXN *txn,
+    void (*fn)(const DBT *k, const DBT *d, void *arg), void *arg)
+{
+	DB_TXN *own = NULL;
+	DBC *c;
+	DBT k, d;
+	int rc;
+
+	if (txn == NULL)
+		rc = store_scan_begin(st, db, &own, &c);
+	else
+		rc = db->cursor(db, txn, &c, DB_READ_COMMITTED);
+	if (rc != 0)
+		return rc;
+	memset(&k, 0, sizeof(k));
+	memset(&d, 0, sizeof(d));
+	k.flags = DB_DBT_REALLOC;
+	d.flags = DB_DBT_REALLOC;
+	while ((rc = c->get(c, &k, &d, DB_NEXT)) == 0)
+		fn(&k, &d, arg);
+	free(k.data);
+	free(d.data);
+	c->close(c);
+	if (own != NULL)
+		own->commit(own, 0);
+	return rc == DB_NOTFOUND ? 0 : rc;
+}
+
+/* A record of JSON under a short string key, into the object arg. */
+static void
+put_object(const DBT *k, const DBT *d, void *arg)
+{
+	char key[256];
+	json_t *v;
+
+	if (k->size >= sizeof(key) ||
+	    (v = json_loadb(d->data, d->size, 0, NULL)) == NULL)
+		return;
+	memcpy(key, k->data, k->size);
+	key[k->size] = '\0';
+	json_object_set_new(arg, key, v);
+}
+
+int
+store_as_object(struct store *st, DB *db, json_t *out)
+{
+	return store_each(st, db, NULL, put_object, out);
+}
+
+int
 store_lines_scan(struct store *st, void (*fn)(json_t *line, void *arg),
     void *arg)
 {

@@ -74,6 +74,14 @@ int	store_begin(struct store *, DB_TXN *parent, DB_TXN **, int readonly);
 /* A read-committed transaction and a cursor on db, for a whole scan. */
 int	store_scan_begin(struct store *, DB *db, DB_TXN **, DBC **);
 int	store_retryable(int rc);	/* deadlock, lock not granted */
+/*
+ * fn with every record of db, in txn (read committed), or in a
+ * read-committed scan of its own when txn is NULL.
+ */
+int	store_each(struct store *, DB *db, DB_TXN *txn,
+	    void (*fn)(const DBT *k, const DBT *d, void *arg), void *arg);
+/* A database whose keys are short strings and values JSON, as {k: v}. */
+int	store_as_object(struct store *, DB *db, json_t *out);
 /* fn with every cart line (line_decode()d) in a read-committed scan. */
 int	store_lines_scan(struct store *, void (*fn)(json_t *line, void *arg),
 	    void *arg);
@@ -142,6 +150,8 @@ int	event_seen(struct store *, DB_TXN *, const char *robot, int64_t seq,
 	    int *dup);
 int	event_claim(struct store *, DB_TXN *, const char *robot, int64_t seq);
 int	events_flush(struct store *, DB_TXN *);
+/* store_each() with this on events.db: one object a robot into an array. */
+void	events_robot_add(const DBT *k, const DBT *d, void *arg);
 void	events_forget(struct store *);
 
 /* Counters, read once per batch with a write lock and saved at its end. */
