@@ -40,9 +40,14 @@ stock_put(struct store *st, DB_TXN *txn, const json_t *rec)
 	return db_put_json(st->stock, txn, key, rec);
 }
 
-int
-stock_take(struct store *st, DB_TXN *txn, const char *robot, const char *slot,
-    int *beyond)
+/*
+ * One item out of (step -1) or back into (+1) a counted slot; a slot not
+ * counted stays so.  The count stays within 0 and MS_STOCK_MAX (a count
+ * past it would be refused in a restock): *beyond when a take found none.
+ */
+static int
+stock_step(struct store *st, DB_TXN *txn, const char *robot, const char *slot,
+    int step, int *beyond)
 {
 	json_t *rec;
 	int64_t n;
@@ -53,36 +58,31 @@ stock_take(struct store *st, DB_TXN *txn, const char *robot, const char *slot,
 		return 0;
 	if (rc != 0)
 		return rc;
-	if ((n = num(rec, "count")) <= 0) {
+	n = num(rec, "count") + step;
+	if (n < 0)
 		*beyond = 1;
-		json_decref(rec);
-		return 0;
+	else if (n <= MS_STOCK_MAX) {
+		json_object_set_new(rec, "count", json_integer(n));
+		rc = stock_put(st, txn, rec);
 	}
-	json_object_set_new(rec, "count", json_integer(n - 1));
-	rc = stock_put(st, txn, rec);
 	json_decref(rec);
 	return rc;
+}
+
+int
+stock_take(struct store *st, DB_TXN *txn, const char *robot, const char *slot,
+    int *beyond)
+{
+	return stock_step(st, txn, robot, slot, -1, beyond);
 }
 
 int
 stock_return(struct store *st, DB_TXN *txn, const char *robot,
     const char *slot)
 {
-	json_t *rec;
-	int64_t n;
-	int rc;
+	int beyond;
 
-	if ((rc = stock_get(st, txn, robot, slot, &rec, 1)) == DB_NOTFOUND)
-		return 0;
-	if (rc != 0)
-		return rc;
-	/* a count past the limit would be refused in a restock: stay at it */
-	if ((n = num(rec, "count")) < MS_STOCK_MAX) {
-		json_object_set_new(rec, "count", json_integer(n + 1));
-		rc = stock_put(st, txn, rec);
-	}
-	json_decref(rec);
-	return rc;
+	return stock_step(st, txn, robot, slot, 1, &beyond);
 }
 
 int
