@@ -24,6 +24,7 @@ int	cmd_verify(int, char **);
 int	cmd_record(int, char **);	/* sync/record.c */
 int	cmd_push(int, char **);		/* sync/push.c */
 int	cmd_held(int, char **);		/* sync/held.c */
+int	cmd_replicate(int, char **);	/* replica.c */
 
 /* "usage: mscart SYNOPSIS" on stderr; returns MS_EX_USAGE. */
 int	cmd_usage(const char *synopsis);
