@@ -6,7 +6,7 @@
 # stopped the master answers "retry", never "applied".
 . "$(dirname "$0")/lib.sh"
 
-plan 24
+plan 26
 
 A=iso14443a:04A1B2C3
 P1=$(free_port) P2=$(free_port) P3=$(free_port)
@@ -144,6 +144,12 @@ is "$RC/$(printf '%s\n' "$OUT" | grep -c '"applied"')" "0/10" \
 like "$ERR" "not-master.*trying the next server" "push says why it moved on"
 is "$(mscart list -d $new robots | grep r9)" '{"robot":"r9","events":10,"last_seq":10,"runs":1}' \
     "the master has robot r9's 10 takes once"
+
+# ----- the settlement run belongs to the master -----
+run mscart due -d $other
+is "$RC/$OUT" "0/" "due on a client does nothing and exits 0"
+like "$ERR" "due: $other: this site is not the master; the master is 127.0.0.1:[0-9]+; nothing done" \
+    "and says why"
 
 # ----- a partition: both clients stopped -----
 if [ $new = b ]; then PID_other=$PID_c; else PID_other=$PID_b; fi

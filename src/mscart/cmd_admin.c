@@ -13,6 +13,7 @@
 #include "bell.h"
 #include "ledger.h"
 #include "mscart.h"
+#include "replica.h"
 #include "shoptime.h"
 
 int
@@ -542,6 +543,10 @@ cmd_due(int argc, char **argv)
 		return cmd_usage(syn);
 	if (open_store(&st, home) == -1)
 		return MS_EX_TEMPFAIL;
+	if (replica_elsewhere(&st, "due")) {
+		store_close(&st);
+		return ms_close_stdout() == 0 ? MS_EX_OK : MS_EX_FAIL;
+	}
 	ms_sig_install(0);
 	a.todo = json_array();
 	a.held = json_array();

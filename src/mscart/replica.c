@@ -66,6 +66,19 @@ replica_retry(const json_t *msg, const char *source, unsigned long line)
 }
 
 int
+replica_elsewhere(struct store *st, const char *cmd)
+{
+	char master[300];
+
+	if (replica_writable(st, master, sizeof(master)))
+		return 0;
+	ms_warnx("%s: %s: this site is not the master%s%s; nothing done "
+	    "(settlements run on the master)", cmd, st->home,
+	    *master ? "; the master is " : "", master);
+	return 1;
+}
+
+int
 replica_touch(struct store *st, DB_TXN *txn)
 {
 	char buf[32];

@@ -29,6 +29,12 @@ int	 replica_touch(struct store *, DB_TXN *);
  */
 int	 replica_configure(const char *home, const char *local,
 	    char *const *peers, size_t npeers, int priority, int creator);
+/*
+ * The settlement run belongs to the master: on another site of a group
+ * it says so on stderr and returns 1 (the caller does nothing, exit 0,
+ * so a timer may run it on every site); 0 where it may run.
+ */
+int	 replica_elsewhere(struct store *, const char *cmd);
 /* mscart init -c: make the databases on the new group's first site. */
 int	 replica_create(const char *home);
 
