@@ -6,7 +6,7 @@
 # stopped the master answers "retry", never "applied".
 . "$(dirname "$0")/lib.sh"
 
-plan 26
+plan 31
 
 A=iso14443a:04A1B2C3
 P1=$(free_port) P2=$(free_port) P3=$(free_port)
@@ -60,6 +60,23 @@ mscart init -d b -s 127.0.0.1:$P2 -p 127.0.0.1:$P1 -p 127.0.0.1:$P3 &&
 ok $? "init -s -p makes the others"
 grep -q "^repmgr_site 127.0.0.1 $P1 db_bootstrap_helper on" b/DB_CONFIG
 ok $? "a joining site's DB_CONFIG names its helpers"
+
+# the example in contrib is what init writes (comments aside)
+mscart init -d ex -s 10.0.0.2:7300 -p 10.0.0.1:7300 -p 10.0.0.3:7300
+grep -v '^#' "$MS_TOP/contrib/DB_CONFIG.site.example" >ex.want
+grep -v '^#' ex/DB_CONFIG >ex.got
+cmp -s ex.want ex.got
+ok $? "contrib/DB_CONFIG.site.example is what init -s -p writes"
+run mscart init -d bad -s 10.0.0.2 -c
+is "$RC/$ERR" "1/mscart: init: 10.0.0.2: not a site address like host:port" \
+    "init -s refuses an address without a port"
+run mscart init -d bad -s 10.0.0.2:7300
+like "$RC/$ERR" "^2/.*needs a peer" "a site that does not start the group needs -p"
+mscart init -d single && mscart init -d single -s 127.0.0.1:$P1 -c 2>single.err
+is "$?/$(cat single.err)" "1/mscart: init: single: a single-site ledger already; a site of a group starts empty and gets the ledger from the master" \
+    "an existing single-site ledger is not made a site"
+grep -q repmgr_site single/DB_CONFIG
+ok "$([ $? = 1 ] && echo 0 || echo 1)" "and its DB_CONFIG is left as it was"
 
 replicate a
 wait_line group.err "a: this site is the master" 30
