@@ -701,6 +701,10 @@ fix_cmd(int argc, char **argv, int refund)
 	}
 	if (open_store(&st, home) == -1)
 		return MS_EX_TEMPFAIL;
+	if (replica_refuse_write(&st, argv[0])) {
+		store_close(&st);
+		return MS_EX_TEMPFAIL;
+	}
 	rc = run_txn(&st, fix_txn, &a);
 	store_close(&st);
 	if (rc != 0) {

@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,6 +76,18 @@ replica_elsewhere(struct store *st, const char *cmd)
 	ms_warnx("%s: %s: this site is not the master%s%s; nothing done "
 	    "(settlements run on the master)", cmd, st->home,
 	    *master ? "; the master is " : "", master);
+	return 1;
+}
+
+int
+replica_refuse_write(struct store *st, const char *cmd)
+{
+	char master[300];
+
+	if (replica_writable(st, master, sizeof(master)))
+		return 0;
+	ms_warnx("%s: %s: this site is not the master%s%s; run it there",
+	    cmd, st->home, *master ? "; the master is " : "", master);
 	return 1;
 }
 
@@ -171,6 +184,40 @@ say_role(DB_ENV *env, const char *home, char *said, size_t len)
 	fprintf(stderr, "%s: replicate: %s: %s\n", ms_prog, home, now);
 }
 
+#define REPLICATE_CLOSE_SECS	5
+
+/*
+ * Say once when a client has caught up: its start-up synchronisation is
+ * done (DB_EVENT_REP_STARTUPDONE), it follows a known master, and the
+ * ledger's databases have arrived.  Then its commands may read.
+ */
+static void
+say_in_step(DB_ENV *env, const char *home, int *said)
+{
+	char master[300], path[4096];
+
+	if (*said || !ms_rep_in_step() ||
+	    ms_rep_is_master(env, master, sizeof(master)) || *master == '\0')
+		return;
+	snprintf(path, sizeof(path), "%s/lines.db", home);
+	if (access(path, F_OK) == -1)
+		return;
+	*said = 1;
+	fprintf(stderr, "%s: replicate: %s: in step with the master %s\n",
+	    ms_prog, home, master);
+}
+
+static void
+close_stuck(int sig)
+{
+	static const char msg[] = "mscart: replicate: stopped while the site "
+	    "was catching up; the next open recovers it\n";
+
+	(void)sig;
+	(void)write(STDERR_FILENO, msg, sizeof(msg) - 1);
+	_exit(MS_EX_OK);
+}
+
 /*
  * The site's replication process: it listens for the other sites,
  * takes part in elections, and applies what the master sends, for as
@@ -238,19 +285,18 @@ cmd_replicate(int argc, char **argv)
 			if (ms_rep_changes() != seen) {
 				seen = ms_rep_changes();
 				say_role(env, home, said, sizeof(said));
-				if (ms_rep_in_step() && !in_step++)
-					fprintf(stderr, "%s: replicate: %s: in "
-					    "step with the master\n", ms_prog,
-					    home);
+				say_in_step(env, home, &in_step);
 			}
 			/* the events come on repmgr's threads, through the pipe;
 			 * a role can also settle without one (a late election
 			 * result), so look again now and then */
-			if (ms_sig_poll(&p, 1, 1000) > 0)
+			if (ms_sig_poll(&p, 1, 250) > 0)
 				while (read(pfd[0], c, sizeof(c)) > 0)
 					;
-			else if (!ms_sig_stop)
+			else if (!ms_sig_stop) {
 				say_role(env, home, said, sizeof(said));
+				say_in_step(env, home, &in_step);
+			}
 		}
 		if (ms_rep_panicked()) {
 			/* another process died inside the environment: the
@@ -261,7 +307,16 @@ cmd_replicate(int argc, char **argv)
 			ms_rep_reset();
 			continue;
 		}
+		/*
+		 * Stopped in the middle of a synchronisation, the close may
+		 * wait for good for its lockout to clear: it gets a few
+		 * seconds, then the process leaves the environment to the
+		 * next opener's recovery (DB_REGISTER).
+		 */
+		signal(SIGALRM, close_stuck);
+		alarm(REPLICATE_CLOSE_SECS);
 		ms_dbenv_close(env);
+		alarm(0);
 	}
 	fprintf(stderr, "%s: replicate: %s: stopped\n", ms_prog, home);
 	return MS_EX_OK;

@@ -35,6 +35,11 @@ int	 replica_configure(const char *home, const char *local,
  * so a timer may run it on every site); 0 where it may run.
  */
 int	 replica_elsewhere(struct store *, const char *cmd);
+/*
+ * An admin's write (card, price, block, void, ...) on a site that is not
+ * the master: say so, naming the master, and return 1.
+ */
+int	 replica_refuse_write(struct store *, const char *cmd);
 /* mscart init -c: make the databases on the new group's first site. */
 int	 replica_create(const char *home);
 
