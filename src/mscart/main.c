@@ -32,7 +32,7 @@ static const struct command {
 	{ "backup", cmd_backup, "backup [-h] [-d dir] target" },
 	{ "verify", cmd_verify, "verify [-h] [-d dir]" },
 	{ "record", cmd_record, "record [-h] [-d dir] [-w seconds] -r robot" },
-	{ "push", cmd_push, "push [-fh] [-b backoff] [-d dir] [-t timeout] [-w seconds] -r robot [-- command ...]" },
+	{ "push", cmd_push, "push [-fh] [-b backoff] [-d dir] [-s command] [-t timeout] [-w seconds] -r robot [-- command ...]" },
 	{ "held", cmd_held, "held [-ah] [-d dir] [-s seq] -r robot" },
 	{ NULL, NULL, NULL }
 };
