@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "dbenv.h"
+#include "dbrep.h"
 #include "ms.h"
 
 #define MS_STR_(x)	#x
@@ -25,8 +26,8 @@ static const char db_config[] =
     "set_lock_timeout " MS_STR(MS_DBENV_LOCK_TIMEOUT_US) "\n"
     "log_set_config DB_LOG_AUTO_REMOVE on\n";
 
-static void
-write_db_config(const char *home)
+void
+ms_dbenv_write_config(const char *home)
 {
 	char path[4096];
 	int fd;
@@ -82,7 +83,7 @@ ms_dbenv_open(const char *home, const struct ms_dbenv_opts *opts,
     DB_ENV **envp, char *err, size_t errlen)
 {
 	DB_ENV *env;
-	int rc, mb;
+	int rc, mb, rep;
 	u_int32_t flags = DB_CREATE | DB_INIT_TXN | DB_INIT_LOCK |
 	    DB_INIT_LOG | DB_INIT_MPOOL | DB_RECOVER | DB_REGISTER | DB_THREAD;
 
@@ -91,7 +92,9 @@ ms_dbenv_open(const char *home, const struct ms_dbenv_opts *opts,
 		SET_ERR("%s: %s", home, strerror(errno));
 		return errno;
 	}
-	write_db_config(home);
+	ms_dbenv_write_config(home);
+	if ((rep = ms_rep_configured(home)))
+		flags |= DB_INIT_REP;
 	if ((rc = db_env_create(&env, 0)) != 0) {
 		SET_ERR("db_env_create: %s", db_strerror(rc));
 		return rc;
@@ -111,8 +114,17 @@ ms_dbenv_open(const char *home, const struct ms_dbenv_opts *opts,
 	if (opts && opts->nosync)
 		env->set_flags(env, DB_TXN_WRITE_NOSYNC, 1);
 	env->log_set_config(env, DB_LOG_AUTO_REMOVE, 1);
+	if (rep)
+		ms_rep_prepare(env);
 	if ((rc = env->open(env, home, flags, 0600)) != 0) {
 		SET_ERR("%s: cannot open environment: %s", home, db_strerror(rc));
+		env->close(env, 0);
+		return rc;
+	}
+	/* the first process to start listens; the others are subordinate */
+	if (rep && (rc = ms_rep_start(env)) != 0) {
+		SET_ERR("%s: cannot join the replication group: %s", home,
+		    db_strerror(rc));
 		env->close(env, 0);
 		return rc;
 	}
@@ -132,7 +144,7 @@ ms_dbenv_close(DB_ENV *env)
 int
 ms_dbenv_needs_reopen(int rc)
 {
-	return rc == DB_RUNRECOVERY;
+	return rc == DB_RUNRECOVERY || rc == DB_REP_HANDLE_DEAD;
 }
 
 int

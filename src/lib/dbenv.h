@@ -27,9 +27,15 @@ struct ms_dbenv_opts {
  */
 int	ms_dbenv_open(const char *home, const struct ms_dbenv_opts *,
 	    DB_ENV **envp, char *err, size_t errlen);
+/* Write HOME/DB_CONFIG with ms's settings unless there is one. */
+void	ms_dbenv_write_config(const char *home);
 /* Checkpoint (so logs can go) and close. */
 void	ms_dbenv_close(DB_ENV *);
-/* True for errors after which the whole environment must be reopened. */
+/*
+ * True for errors after which the whole environment must be reopened
+ * (DB_RUNRECOVERY; DB_REP_HANDLE_DEAD when a new master rolled back
+ * what this site had).
+ */
 int	ms_dbenv_needs_reopen(int bdb_error);
 /*
  * True when a transaction retried `tries` times ends in a lock timeout

@@ -61,7 +61,7 @@ static const char *const end_reasons[] = { "door", "identify", "timeout", "eof",
 static const char *const error_codes[] = {
 	"invalid", "too-long", "unknown-type", "unknown-sku", "unknown-user",
 	"unknown-card", "currency", "overflow", "forbidden", "offline",
-	"conflict", "blocked", "internal", "busy", NULL
+	"conflict", "blocked", "internal", "busy", "not-master", "retry", NULL
 };
 
 #define EVENT_FIELDS \
@@ -231,6 +231,7 @@ static const struct field f_error[] = {
 	{ "source", K_TEXT, 0, NULL },
 	{ "line", K_SEQ, 0, NULL },
 	{ "event", K_EVENT, 0, NULL },
+	{ "master", K_TEXT, 0, NULL },
 	{ NULL, 0, 0, NULL }
 };
 static const struct field f_charge[] = {

@@ -13,6 +13,7 @@
 #include "bell.h"
 #include "ledger.h"
 #include "mscart.h"
+#include "replica.h"
 #include "shoptime.h"
 
 int
@@ -570,6 +571,10 @@ cmd_due(int argc, char **argv)
 	}
 	if (open_store(&st, home) == -1)
 		return MS_EX_TEMPFAIL;
+	if (replica_elsewhere(&st, "due")) {
+		store_close(&st);
+		return ms_close_stdout() == 0 ? MS_EX_OK : MS_EX_FAIL;
+	}
 	ms_sig_install(0);
 	a.todo = json_array();
 	a.held = json_array();
@@ -731,6 +736,10 @@ fix_cmd(int argc, char **argv, int refund)
 	}
 	if (open_store(&st, home) == -1)
 		return MS_EX_TEMPFAIL;
+	if (replica_refuse_write(&st, argv[0])) {
+		store_close(&st);
+		return MS_EX_TEMPFAIL;
+	}
 	rc = run_txn(&st, fix_txn, &a);
 	store_close(&st);
 	if (rc != 0) {

@@ -12,6 +12,7 @@
 
 #include "ledger.h"
 #include "mscart.h"
+#include "replica.h"
 
 struct edit {
 	const char	*what;		/* card-add, card-remove, price, block, unblock */
@@ -216,6 +217,10 @@ run_edit(const char *home, struct edit *e)
 	role_admin(&e->role, e->what);
 	if (store_open(&st, store_ledger(home, 0), 0) != 0)
 		return MS_EX_TEMPFAIL;
+	if (replica_refuse_write(&st, e->what)) {
+		store_close(&st);
+		return MS_EX_TEMPFAIL;
+	}
 	rc = run_txn(&st, edit_txn, e);
 	store_close(&st);
 	if (rc != 0) {

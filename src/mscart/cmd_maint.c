@@ -12,6 +12,7 @@
 
 #include "ledger.h"
 #include "mscart.h"
+#include "replica.h"
 #include "shoptime.h"
 
 /* ----- init ----- */
@@ -24,23 +25,60 @@
 int
 cmd_init(int argc, char **argv)
 {
-	const char *syn = "init [-h] [-d dir]";
-	const char *home = NULL;
+	const char *syn = "init [-ch] [-d dir] [-P priority] [-p host:port] "
+	    "[-s host:port]";
+	const char *home = NULL, *site = NULL;
+	char *peers[64], *end;
+	size_t npeers = 0;
 	struct store st;
-	int ch;
+	long priority = 100;
+	int ch, creator = 0;
 
-	while ((ch = getopt(argc, argv, "d:h")) != -1) {
+	while ((ch = getopt(argc, argv, "cd:hP:p:s:")) != -1) {
 		switch (ch) {
+		case 'c': creator = 1; break;
 		case 'd': home = optarg; break;
 		case 'h': cmd_usage(syn); return MS_EX_OK;
+		case 'P':
+			errno = 0;
+			priority = strtol(optarg, &end, 10);
+			if (*optarg == '\0' || *end != '\0' || errno != 0 ||
+			    priority < 0 || priority > 1000000) {
+				ms_warnx("init: -P %s: not a priority (0 to "
+				    "1000000)", optarg);
+				return cmd_usage(syn);
+			}
+			break;
+		case 'p':
+			if (npeers == sizeof(peers) / sizeof(peers[0])) {
+				ms_warnx("init: more than %zu -p", npeers);
+				return cmd_usage(syn);
+			}
+			peers[npeers++] = optarg;
+			break;
+		case 's': site = optarg; break;
 		default: return cmd_usage(syn);
 		}
 	}
-	if (optind != argc)
+	if (optind != argc || (site == NULL && (creator || npeers > 0)))
 		return cmd_usage(syn);
-	if (store_open(&st, store_ledger(home, 1), 0) != 0)
+	if (site == NULL) {
+		if (store_open(&st, store_ledger(home, 1), 0) != 0)
+			return MS_EX_FAIL;
+		store_close(&st);
+		return ms_close_stdout() == 0 ? MS_EX_OK : MS_EX_FAIL;
+	}
+	if (!creator && npeers == 0) {
+		ms_warnx("init: -s without -p: a site that does not start the "
+		    "group (-c) needs a peer to join through");
+		return cmd_usage(syn);
+	}
+	home = store_ledger(home, 1);
+	if (replica_configure(home, site, peers, npeers, (int)priority,
+	    creator) == -1)
 		return MS_EX_FAIL;
-	store_close(&st);
+	if (creator)
+		return replica_create(home) == 0 ? MS_EX_OK : MS_EX_TEMPFAIL;
 	return ms_close_stdout() == 0 ? MS_EX_OK : MS_EX_FAIL;
 }
 

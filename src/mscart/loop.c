@@ -16,6 +16,8 @@
 
 #include "apply.h"
 #include "bell.h"
+#include "dbrep.h"
+#include "replica.h"
 
 static int	run_txn_how(struct store *, int (*)(struct store *, DB_TXN *,
 		    void *), void *, int);
@@ -275,6 +277,8 @@ batch_run(struct store *st, DB_TXN *txn, void *arg)
 			writes = 1;
 	if (writes && (rc = store_counters_load(st, txn)) != 0)
 		return rc;
+	if (writes && st->replicated && (rc = replica_touch(st, txn)) != 0)
+		return rc;
 	json_object_clear(product_cache(st));
 	for (size_t i = 0; i < b->n; i++) {
 		struct item *it = &b->items[i];
@@ -308,6 +312,58 @@ batch_run(struct store *st, DB_TXN *txn, void *arg)
 		it->unchanged = c.unchanged;
 	}
 	return writes ? robot_contact(st, txn, b->o->role) : 0;
+}
+
+/*
+ * A site of a replication group that is not the master answers the
+ * batch's writes with "not-master" (queries are read here, unless all);
+ * they leave the batch.  Returns how many items are left to apply.
+ */
+static size_t
+batch_not_master(struct batch *b, const char *master, int all)
+{
+	size_t left = 0;
+
+	for (size_t i = 0; i < b->n; i++) {
+		struct item *it = &b->items[i];
+
+		if (it->msg == NULL)
+			continue;
+		if (!all && !needs_counters(it->type, b->o->role)) {
+			left++;
+			continue;
+		}
+		json_decref(it->reply);
+		free(it->raw);
+		it->raw = NULL;
+		it->reply = replica_not_master(it->msg, b->source, it->line,
+		    master);
+		it->refused = 1;
+		json_decref(it->msg);
+		it->msg = NULL;
+	}
+	return left;
+}
+
+/*
+ * The batch committed here but a quorum did not acknowledge it in time:
+ * its writes are answered "retry" (sent again, they are duplicates once
+ * the other sites caught up, or applied anew on a new master).
+ */
+static void
+batch_not_durable(struct batch *b)
+{
+	for (size_t i = 0; i < b->n; i++) {
+		struct item *it = &b->items[i];
+
+		if (it->msg == NULL || !needs_counters(it->type, b->o->role))
+			continue;
+		json_decref(it->reply);
+		free(it->raw);
+		it->raw = NULL;
+		it->reply = replica_retry(it->msg, b->source, it->line);
+		it->refused = 1;
+	}
 }
 
 static void
@@ -669,6 +725,8 @@ ledger_loop(struct store *st, int fd, const char *source,
 	long refused = 0;
 	struct watch w = { .home = st->home, .fd = -1 };
 	int rc, eof = 0, fatal = 0, started, ring;
+	char master[300];
+	unsigned long perm;
 
 	memset(&b, 0, sizeof(b));
 	b.o = o;
@@ -686,9 +744,23 @@ ledger_loop(struct store *st, int fd, const char *source,
 			watch_check(st, &w);
 		if (b.n == 0)
 			continue;
+		rc = 0;
+		if (!replica_writable(st, master, sizeof(master)) &&
+		    batch_not_master(&b, master, 0) == 0)
+			goto answer;
+		perm = ms_rep_perm_failures();
 		watchdog_arm();
 		rc = run_txn(st, batch_run, &b);
 		watchdog_disarm();
+		if (rc == 0 && st->replicated && ms_rep_perm_failures() != perm)
+			batch_not_durable(&b);
+		if (rc != 0 && st->replicated &&
+		    !replica_writable(st, master, sizeof(master))) {
+			/* the master changed under the batch */
+			batch_not_master(&b, master, 1);
+			rc = 0;
+			goto answer;
+		}
 		if (rc != 0) {
 			ms_warnx("%s: lines %lu-%lu not applied: %s", source,
 			    b.items[0].line, b.items[b.n - 1].line,
@@ -720,6 +792,7 @@ ledger_loop(struct store *st, int fd, const char *source,
 				ring = 1;
 		if (ring)
 			bell_ring(st->home, SETTLEMENT_BELL);
+answer:
 		for (size_t i = 0; i < b.n; i++) {
 			struct item *it = &b.items[i];
 

@@ -12,8 +12,9 @@ static const struct command {
 	int		(*run)(int, char **);
 	const char	*synopsis;
 } commands[] = {
-	{ "init", cmd_init, "init [-h] [-d dir]" },
+	{ "init", cmd_init, "init [-ch] [-d dir] [-P priority] [-p host:port] [-s host:port]" },
 	{ "apply", cmd_apply, "apply [-hn] [-b batch] [-d dir] [file ...]" },
+	{ "replicate", cmd_replicate, "replicate [-h] [-d dir]" },
 	{ "serve", cmd_serve, "serve --role role [-hn] [-b batch] [-d dir]" },
 	{ "list", cmd_list, "list [-Hh] [-d dir] users | products | cards | robots | review | settlements | credits" },
 	{ "card", cmd_card, "card [-h] [-d dir] add | remove user card" },
@@ -35,7 +36,7 @@ static const struct command {
 	{ "verify", cmd_verify, "verify [-h] [-d dir]" },
 	{ "status", cmd_status, "status [-Hh] [-d dir] [-p file]" },
 	{ "record", cmd_record, "record [-h] [-d dir] [-w seconds] -r robot" },
-	{ "push", cmd_push, "push [-fh] [-b backoff] [-d dir] [-t timeout] [-w seconds] -r robot [-- command ...]" },
+	{ "push", cmd_push, "push [-fh] [-b backoff] [-d dir] [-s command] [-t timeout] [-w seconds] -r robot [-- command ...]" },
 	{ "held", cmd_held, "held [-ah] [-d dir] [-s seq] -r robot" },
 	{ NULL, NULL, NULL }
 };

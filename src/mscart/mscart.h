@@ -28,6 +28,7 @@ int	cmd_restore(int, char **);	/* backup.c */
 int	cmd_record(int, char **);	/* sync/record.c */
 int	cmd_push(int, char **);		/* sync/push.c */
 int	cmd_held(int, char **);		/* sync/held.c */
+int	cmd_replicate(int, char **);	/* replica.c */
 
 /* Verify a ledger (cmd_maint.c): its problems, or -1 if unreadable. */
 long	verify_ledger(const char *home);

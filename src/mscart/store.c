@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "conf.h"
+#include "dbrep.h"
 #include "store.h"
 
 const char *const store_db_names[] = {
@@ -209,6 +210,7 @@ store_open(struct store *st, const char *home, int nosync)
 	memset(st, 0, sizeof(*st));
 	umask(077);	/* every file of the ledger is 0600 */
 	snprintf(st->home, sizeof(st->home), "%s", home);
+	st->replicated = ms_rep_configured(home);
 	st->opts.nosync = nosync;
 	st->opts.cachesize_mb = 128;
 	if ((rc = ms_dbenv_open(st->home, &st->opts, &st->env, err,
@@ -216,6 +218,9 @@ store_open(struct store *st, const char *home, int nosync)
 		ms_warnx("%s", err);
 		return rc;
 	}
+	/* a site of a group: the databases come from the master */
+	if (st->replicated)
+		ms_rep_wait_master(st->env, STORE_REP_WAIT_MS);
 	/* another process may be creating the same files: retry deadlocks */
 	for (int tries = 0; tries < 100; tries++) {
 		if ((rc = open_dbs(st)) == 0)
@@ -370,7 +375,8 @@ store_lines_scan(struct store *st, void (*fn)(json_t *line, void *arg),
 int
 store_retryable(int rc)
 {
-	return rc == DB_LOCK_DEADLOCK || rc == DB_LOCK_NOTGRANTED;
+	return rc == DB_LOCK_DEADLOCK || rc == DB_LOCK_NOTGRANTED ||
+	    ms_rep_retryable(rc);
 }
 
 static void

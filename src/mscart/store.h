@@ -21,6 +21,7 @@ struct evrun {
 	int	 loaded, dirty;
 };
 #define STORE_RUNS	8
+#define STORE_REP_WAIT_MS	10000	/* for an elected master at open */
 #define OWNER_BULK	(64 * 1024)	/* a multiple of the page size */
 
 struct store {
@@ -38,6 +39,7 @@ struct store {
 	DB	*open_lines;	/* owner -> open lines (secondary of lines) */
 	DB	*stock;		/* "robot slot" -> stock JSON (stock.c) */
 	char	 home[1024];
+	int	 replicated;	/* one site of a group (replica.c) */
 	struct ms_dbenv_opts opts;
 	/* counters held for the running batch (see store_counters_*) */
 	int	 counters_loaded;

@@ -52,6 +52,7 @@
 #define RESCAN_MS	250	/* idle, no bell: how often to look for events */
 #define BELL_RESCAN_MS	5000	/* idle, with the bell: the same, to be sure */
 #define HELLO_MS	60000	/* a hello (the backlog) this often on a link */
+#define PUSH_SERVERS	16	/* -s commands */
 
 struct inflight {
 	int64_t	 seq;		/* the event's seq, or 0 for a request */
@@ -80,6 +81,9 @@ struct push {
 	struct outbox	 ob;
 	char		**cmd;
 	const char	*cmdname;
+	/* -s: the servers of a replication group, tried in turn */
+	char		*servers[PUSH_SERVERS];
+	size_t		 nservers, server;
 	int64_t		 acked;		/* delivered, durably marked */
 	int64_t		 sent;		/* last event seq written to the link */
 	int64_t		 last;		/* last seq known to be recorded */
@@ -117,7 +121,8 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: mscart push [-fh] [-b backoff] [-d dir] "
-	    "[-t timeout] [-w seconds] -r robot [-- command ...]\n");
+	    "[-s command] [-t timeout] [-w seconds] -r robot "
+	    "[-- command ...]\n");
 }
 
 static void	link_fail(struct push *, const char *, ...)
@@ -282,7 +287,21 @@ link_down(struct push *p, const char *why, int64_t grace_ms)
 		status_text(status, st, sizeof(st));
 		why = st;
 	}
-	if (p->shown != SHOWN_OFFLINE && !p->finishing) {
+	if (p->nservers > 1 && !p->finishing) {
+		/*
+		 * One of several servers (a replication group): the next
+		 * one may be the master, or the new one after a failover.
+		 * It is tried at once unless every server failed in turn.
+		 */
+		ms_warnx("push: %s %s; trying the next server", p->cmdname, why);
+		p->server = (p->server + 1) % p->nservers;
+		p->cmd[2] = p->servers[p->server];
+		p->cmdname = p->servers[p->server];
+		if (p->server != 0) {
+			p->next_attempt = ms_mono_ms();
+			return;
+		}
+	} else if (p->shown != SHOWN_OFFLINE && !p->finishing) {
 		ms_warnx("push: %s: %s %s; %s", p->shown == SHOWN_ONLINE ?
 		    "link down" : "offline", p->cmdname, why,
 		    "retrying with backoff");
@@ -487,11 +506,17 @@ fill_output(struct push *p)
 	}
 }
 
+/*
+ * Codes after which the event is sent again: a busy or failing server,
+ * a site of a replication group that is not the master, and a commit
+ * that a quorum of sites did not acknowledge in time.
+ */
 static int
 transient_code(const char *code)
 {
 	return code != NULL && (strcmp(code, "busy") == 0 ||
-	    strcmp(code, "internal") == 0);
+	    strcmp(code, "internal") == 0 || strcmp(code, "not-master") == 0 ||
+	    strcmp(code, "retry") == 0);
 }
 
 /*
@@ -862,6 +887,7 @@ on_stuck(int sig)
 int
 cmd_push(int argc, char **argv)
 {
+	static char *server_cmd[] = { "/bin/sh", "-c", NULL, NULL };
 	static char *default_cmd[] = { "ssh", "-T", "shop@server", "mscart",
 	    "serve", NULL };
 	/* one push per process: static, so early returns leak nothing */
@@ -891,7 +917,7 @@ cmd_push(int argc, char **argv)
 		sigaction(SIGALRM, &sa, NULL);
 		outbox_watchdog_secs = WATCHDOG_SECS;
 	}
-	while ((ch = getopt(argc, argv, "+b:d:fhr:t:w:")) != -1) {
+	while ((ch = getopt(argc, argv, "+b:d:fhr:s:t:w:")) != -1) {
 		switch (ch) {
 		case 'b':
 			if (ms_parse_seconds(optarg, &p->backoff_max) == -1 ||
@@ -913,6 +939,13 @@ cmd_push(int argc, char **argv)
 			return MS_EX_OK;
 		case 'r':
 			robot = optarg;
+			break;
+		case 's':
+			if (p->nservers == PUSH_SERVERS) {
+				ms_warnx("push: more than %d -s", PUSH_SERVERS);
+				return MS_EX_USAGE;
+			}
+			p->servers[p->nservers++] = optarg;
 			break;
 		case 't':
 			if (ms_parse_seconds(optarg, &p->timeout) == -1 ||
@@ -947,8 +980,19 @@ cmd_push(int argc, char **argv)
 		    "or . _ - @", robot, MS_ID_MAX);
 		return MS_EX_USAGE;
 	}
+	if (p->nservers > 0 && argc > 0) {
+		ms_warnx("push: -s and -- command: give one or the other");
+		usage();
+		return MS_EX_USAGE;
+	}
 	p->cmd = argc > 0 ? argv : default_cmd;
 	p->cmdname = p->cmd[0];
+	if (p->nservers > 0) {
+		/* each server's command is a line for sh -c */
+		p->cmd = server_cmd;
+		p->cmd[2] = p->servers[0];
+		p->cmdname = p->servers[0];
+	}
 	p->backoff = BACKOFF_MIN_MS;
 	srandom((unsigned)getpid() ^ (unsigned)ms_now_ms());
 	ms_sig_install(0);
