@@ -236,9 +236,12 @@ struct due_arg {
 	int		 overflow;
 };
 
-/* Users (and currencies) with unpaid lines old enough. */
+/*
+ * Users (and currencies) with unpaid lines old enough, each with the
+ * number of its first such line.
+ */
 static void
-due_line(json_t *l, void *arg)
+due_line(json_t *l, int64_t id, void *arg)
 {
 	struct due_arg *a = arg;
 	const char *owner = str(l, "owner");
@@ -254,21 +257,51 @@ due_line(json_t *l, void *arg)
 	snprintf(pair, sizeof(pair), "%s %s", owner + 2, str(l, "currency"));
 	if (json_object_get(a->seen, pair) == NULL) {
 		json_object_set_new(a->seen, pair, json_true());
-		json_array_append_new(a->todo, json_pack("[s,s]", owner + 2,
-		    str(l, "currency")));
+		json_array_append_new(a->todo, json_pack("[s,s,I]", owner + 2,
+		    str(l, "currency"), (json_int_t)id));
 	}
 }
 
 static int
+due_first_cmp(const void *x, const void *y)
+{
+	json_int_t a = json_integer_value(json_array_get(*(json_t *const *)x, 2));
+	json_int_t b = json_integer_value(json_array_get(*(json_t *const *)y, 2));
+
+	return (a > b) - (a < b);
+}
+
+/*
+ * The open lines only (open.db), so that due costs what is owed, not the
+ * years of paid lines; settlements open in the order of each user's
+ * oldest unpaid line, as they did when due read every line.
+ */
+static int
 due_scan(struct store *st, struct due_arg *a)
 {
+	json_t **v, *sorted;
+	size_t i, n;
 	int rc;
 
 	a->seen = json_object();
-	rc = store_lines_scan(st, due_line, a);
+	rc = store_open_lines_scan(st, due_line, a);
 	json_decref(a->seen);
 	a->seen = NULL;
-	return rc;
+	n = json_array_size(a->todo);
+	if (rc != 0 || n < 2)
+		return rc;
+	if ((v = calloc(n, sizeof(*v))) == NULL)
+		return ENOMEM;
+	for (i = 0; i < n; i++)
+		v[i] = json_incref(json_array_get(a->todo, i));
+	qsort(v, n, sizeof(*v), due_first_cmp);
+	sorted = json_array();
+	for (i = 0; i < n; i++)
+		json_array_append_new(sorted, v[i]);
+	free(v);
+	json_decref(a->todo);
+	a->todo = sorted;
+	return 0;
 }
 
 static int

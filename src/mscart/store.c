@@ -316,6 +316,46 @@ store_lines_scan(struct store *st, void (*fn)(json_t *line, void *arg),
 	return rc == DB_NOTFOUND ? 0 : rc;
 }
 
+/*
+ * The same over the open lines only (unpaid, settling, credit, held),
+ * from open.db, with each line's number: what it costs grows with what
+ * is open, not with the paid history.  Owner by owner, each owner's
+ * lines in line order.
+ */
+int
+store_open_lines_scan(struct store *st,
+    void (*fn)(json_t *line, int64_t id, void *arg), void *arg)
+{
+	DBC *c;
+	DBT k, pk, d;
+	DB_TXN *txn;
+	unsigned char pb[8];
+	json_t *l;
+	int rc;
+
+	if ((rc = store_scan_begin(st, st->open_lines, &txn, &c)) != 0)
+		return rc;
+	memset(&k, 0, sizeof(k));
+	memset(&pk, 0, sizeof(pk));
+	memset(&d, 0, sizeof(d));
+	k.flags = DB_DBT_REALLOC;
+	pk.data = pb;
+	pk.ulen = sizeof(pb);
+	pk.flags = DB_DBT_USERMEM;
+	d.flags = DB_DBT_REALLOC;
+	while ((rc = c->pget(c, &k, &pk, &d, DB_NEXT)) == 0)
+		if (pk.size == 8 &&
+		    (l = line_decode(d.data, d.size)) != NULL) {
+			fn(l, ms_be64_get(pb), arg);
+			json_decref(l);
+		}
+	free(k.data);
+	free(d.data);
+	c->close(c);
+	txn->commit(txn, 0);
+	return rc == DB_NOTFOUND ? 0 : rc;
+}
+
 int
 store_retryable(int rc)
 {

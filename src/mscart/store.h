@@ -76,6 +76,9 @@ int	store_retryable(int rc);	/* deadlock, lock not granted */
 /* fn with every cart line (line_decode()d) in a read-committed scan. */
 int	store_lines_scan(struct store *, void (*fn)(json_t *line, void *arg),
 	    void *arg);
+/* fn with every open line and its number, from open.db (see store.c). */
+int	store_open_lines_scan(struct store *,
+	    void (*fn)(json_t *line, int64_t id, void *arg), void *arg);
 
 /* JSON values by string key or by 8-byte line number. */
 int	db_get_json(DB *, DB_TXN *, const char *key, json_t **, int rmw);
