@@ -233,6 +233,7 @@ struct due_arg {
 	json_t		*sent;		/* -f: settlement -> true, printed by
 					   this process and still open */
 	size_t		 next;
+	size_t		 batch, batch_held;	/* where the batch began */
 	int		 overflow;
 };
 
@@ -315,7 +316,8 @@ due_open_one(struct store *st, DB_TXN *txn, void *arg)
 	char why[200];
 	json_t *u = NULL;
 
-	if ((rc = store_counters_load(st, txn)) != 0)
+	/* once a transaction: a reload would hand out numbers again */
+	if (!st->counters_loaded && (rc = store_counters_load(st, txn)) != 0)
 		return rc;
 	/* no payment reference, or a decline's retry schedule: not now */
 	if ((rc = db_get_json(st->users, txn, user, &u, 0)) != 0 &&
@@ -340,6 +342,31 @@ due_open_one(struct store *st, DB_TXN *txn, void *arg)
 		return 0;
 	json_decref(s);
 	return rc;
+}
+
+/*
+ * Settlements are opened DUE_BATCH users a transaction: one synchronous
+ * commit per user made due for 100,000 users take minutes of fsyncs, and
+ * a settlement waits for its charge line anyway, which is printed only
+ * after every commit.  A retried transaction starts its batch again.
+ */
+#define DUE_BATCH	100
+
+static int
+due_open_batch(struct store *st, DB_TXN *txn, void *arg)
+{
+	struct due_arg *a = arg;
+	size_t k;
+	int rc;
+
+	a->next = a->batch;
+	while (json_array_size(a->held) > a->batch_held)
+		json_array_remove(a->held, json_array_size(a->held) - 1);
+	for (k = 0; k < DUE_BATCH && a->next < json_array_size(a->todo) &&
+	    !ms_sig_stop; k++, a->next++)
+		if ((rc = due_open_one(st, txn, a)) != 0)
+			return rc;
+	return 0;
 }
 
 /* Emit (and count an attempt for) every open settlement that matches. */
@@ -595,8 +622,11 @@ cmd_due(int argc, char **argv)
 	}
 	rc = a.sett != NULL ? 0 : due_scan(&st, &a);
 	for (a.next = 0; rc == 0 && a.next < json_array_size(a.todo) &&
-	    !ms_sig_stop; a.next++)
-		rc = run_txn(&st, due_open_one, &a);
+	    !ms_sig_stop;) {
+		a.batch = a.next;
+		a.batch_held = json_array_size(a.held);
+		rc = run_txn(&st, due_open_batch, &a);
+	}
 	if (rc == 0)
 		rc = run_txn(&st, due_emit, &a);
 	if (rc == 0 && json_array_size(a.ended) > 0)
