@@ -8,9 +8,10 @@
 # not what is measured), and each "month" settled with
 #     mscart due | (a "succeeded" charged line per charge) | mscart settle
 # so most lines end paid.  A few heavy users (u0...) get 20,000 settled
-# lines each.  Halfway in size terms there is a checkpoint at a tenth of
-# HISTORY_LINES: an open month (1-2 takes per user, 5 per heavy user) is
-# applied and due and report are timed, then that month is settled too.
+# lines each.  On the way, at a tenth of HISTORY_LINES (or after the
+# first settled month and one open month, when those are more), there is
+# a checkpoint: an open month (1-2 takes per user, 5 per heavy user) is
+# applied, due and report are timed, and that month is settled too.
 # At the end a last open month stays open and everything is measured:
 #  - show (whole process) and query (one apply, one line at a time) of
 #    u0, with 5 open items and 20,000+ paid lines: median and p95, and
