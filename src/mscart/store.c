@@ -876,6 +876,63 @@ owner_first(struct store *st, DB_TXN *txn, const char *owner, int64_t *id)
 	return 0;
 }
 
+/*
+ * The numbers of owner's open lines, in line order, from open.db: what
+ * a settlement claims is found among what is open, not among the years
+ * of paid lines.  The array is malloc'd.
+ */
+int
+owner_open_lines(struct store *st, DB_TXN *txn, const char *owner,
+    int64_t **ids, size_t *n)
+{
+	DBC *c;
+	DBT k, pk, d;
+	unsigned char pb[8];
+	size_t cap = 0;
+	u_int32_t op = DB_SET;
+	int rc, rc2;
+
+	*ids = NULL;
+	*n = 0;
+	if ((rc = st->open_lines->cursor(st->open_lines, txn, &c, 0)) != 0)
+		return rc;
+	memset(&pk, 0, sizeof(pk));
+	pk.data = pb;
+	pk.ulen = sizeof(pb);
+	pk.flags = DB_DBT_USERMEM;
+	memset(&d, 0, sizeof(d));
+	d.flags = DB_DBT_PARTIAL;	/* the numbers only, not the lines */
+	for (;;) {
+		dbt_key(&k, owner, strlen(owner));
+		if ((rc = c->pget(c, &k, &pk, &d, op)) != 0)
+			break;
+		op = DB_NEXT_DUP;
+		if (pk.size != 8)
+			continue;
+		if (*n == cap) {
+			int64_t *ni;
+
+			cap = cap ? cap * 2 : 16;
+			if ((ni = realloc(*ids, cap * sizeof(**ids))) == NULL) {
+				rc = ENOMEM;
+				break;
+			}
+			*ids = ni;
+		}
+		(*ids)[(*n)++] = ms_be64_get(pb);
+	}
+	if (rc == DB_NOTFOUND)
+		rc = 0;
+	if ((rc2 = c->close(c)) != 0 && rc == 0)
+		rc = rc2;
+	if (rc != 0) {
+		free(*ids);
+		*ids = NULL;
+		*n = 0;
+	}
+	return rc;
+}
+
 int
 open_lines_walk(struct store *st, DB_TXN *txn, const char *owner,
     int (*fn)(const struct line_head *, const char *item, size_t len,

@@ -156,6 +156,9 @@ void	store_counters_forget(struct store *);
  */
 int	owner_lines(struct store *, DB_TXN *, const char *owner, int64_t **ids,
 	    size_t *n);
+/* The same for the owner's open lines only (open.db). */
+int	owner_open_lines(struct store *, DB_TXN *, const char *owner,
+	    int64_t **ids, size_t *n);
 int	owner_add(struct store *, DB_TXN *, const char *owner, int64_t id);
 /* The owner's first line number, or DB_NOTFOUND. */
 int	owner_first(struct store *, DB_TXN *, const char *owner, int64_t *id);
