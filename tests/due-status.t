@@ -37,4 +37,22 @@ run sh -c "printf '%s\n' '$(charged succeeded)' | mscart settle"
 is "$RC" 0 "the same succeeded result again is accepted"
 is "$(n_audit)" "$a1" "and changes nothing: no audit entry"
 is "$(printf '%s\n' "$OUT" | jget state)" paid "the settlement stays paid"
+
+# due finds what is owed in the index of open lines, user by user, but
+# opens the settlements in the order of each user's oldest unpaid line
+sb=$(mscart due | grep '"cy"' | jget settlement)
+kb=$(mscart due | grep '"cy"' | jget key)
+charged succeeded | mscart settle >/dev/null
+take cy
+take bo
+take cy
+run mscart due
+is "$(printf '%s\n' "$OUT" | jget user | tr '\n' ' ')" "bo cy " \
+    "only the users with open lines are due, once each"
+ncy=$(printf '%s\n' "$OUT" | grep '"cy"' | jget settlement | tr -dc 0-9)
+nbo=$(printf '%s\n' "$OUT" | grep '"bo"' | jget settlement | tr -dc 0-9)
+ok "$([ "$ncy" -lt "$nbo" ] && echo 0 || echo 1)" \
+    "cy, whose unpaid line is older, gets the first settlement ($ncy < $nbo)"
+is "$(printf '%s\n' "$OUT" | grep '"cy"' | jget amount)" 300 \
+    "and it claims both of cy's lines"
 done_testing

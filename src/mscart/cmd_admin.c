@@ -235,12 +235,16 @@ struct due_arg {
 	json_t		*sent;		/* -f: settlement -> true, printed by
 					   this process and still open */
 	size_t		 next;
+	size_t		 batch, batch_held;	/* where the batch began */
 	int		 overflow;
 };
 
-/* Users (and currencies) with unpaid lines old enough. */
+/*
+ * Users (and currencies) with unpaid lines old enough, each with the
+ * number of its first such line.
+ */
 static void
-due_line(json_t *l, void *arg)
+due_line(json_t *l, int64_t id, void *arg)
 {
 	struct due_arg *a = arg;
 	const char *owner = str(l, "owner");
@@ -256,21 +260,51 @@ due_line(json_t *l, void *arg)
 	snprintf(pair, sizeof(pair), "%s %s", owner + 2, str(l, "currency"));
 	if (json_object_get(a->seen, pair) == NULL) {
 		json_object_set_new(a->seen, pair, json_true());
-		json_array_append_new(a->todo, json_pack("[s,s]", owner + 2,
-		    str(l, "currency")));
+		json_array_append_new(a->todo, json_pack("[s,s,I]", owner + 2,
+		    str(l, "currency"), (json_int_t)id));
 	}
 }
 
 static int
+due_first_cmp(const void *x, const void *y)
+{
+	json_int_t a = json_integer_value(json_array_get(*(json_t *const *)x, 2));
+	json_int_t b = json_integer_value(json_array_get(*(json_t *const *)y, 2));
+
+	return (a > b) - (a < b);
+}
+
+/*
+ * The open lines only (open.db), so that due costs what is owed, not the
+ * years of paid lines; settlements open in the order of each user's
+ * oldest unpaid line, as they did when due read every line.
+ */
+static int
 due_scan(struct store *st, struct due_arg *a)
 {
+	json_t **v, *sorted;
+	size_t i, n;
 	int rc;
 
 	a->seen = json_object();
-	rc = store_lines_scan(st, due_line, a);
+	rc = store_open_lines_scan(st, due_line, a);
 	json_decref(a->seen);
 	a->seen = NULL;
-	return rc;
+	n = json_array_size(a->todo);
+	if (rc != 0 || n < 2)
+		return rc;
+	if ((v = calloc(n, sizeof(*v))) == NULL)
+		return ENOMEM;
+	for (i = 0; i < n; i++)
+		v[i] = json_incref(json_array_get(a->todo, i));
+	qsort(v, n, sizeof(*v), due_first_cmp);
+	sorted = json_array();
+	for (i = 0; i < n; i++)
+		json_array_append_new(sorted, v[i]);
+	free(v);
+	json_decref(a->todo);
+	a->todo = sorted;
+	return 0;
 }
 
 static int
@@ -284,7 +318,8 @@ due_open_one(struct store *st, DB_TXN *txn, void *arg)
 	char why[200];
 	json_t *u = NULL;
 
-	if ((rc = store_counters_load(st, txn)) != 0)
+	/* once a transaction: a reload would hand out numbers again */
+	if (!st->counters_loaded && (rc = store_counters_load(st, txn)) != 0)
 		return rc;
 	/* no payment reference, or a decline's retry schedule: not now */
 	if ((rc = db_get_json(st->users, txn, user, &u, 0)) != 0 &&
@@ -309,6 +344,31 @@ due_open_one(struct store *st, DB_TXN *txn, void *arg)
 		return 0;
 	json_decref(s);
 	return rc;
+}
+
+/*
+ * Settlements are opened DUE_BATCH users a transaction: one synchronous
+ * commit per user made due for 100,000 users take minutes of fsyncs, and
+ * a settlement waits for its charge line anyway, which is printed only
+ * after every commit.  A retried transaction starts its batch again.
+ */
+#define DUE_BATCH	100
+
+static int
+due_open_batch(struct store *st, DB_TXN *txn, void *arg)
+{
+	struct due_arg *a = arg;
+	size_t k;
+	int rc;
+
+	a->next = a->batch;
+	while (json_array_size(a->held) > a->batch_held)
+		json_array_remove(a->held, json_array_size(a->held) - 1);
+	for (k = 0; k < DUE_BATCH && a->next < json_array_size(a->todo) &&
+	    !ms_sig_stop; k++, a->next++)
+		if ((rc = due_open_one(st, txn, a)) != 0)
+			return rc;
+	return 0;
 }
 
 /* Emit (and count an attempt for) every open settlement that matches. */
@@ -598,9 +658,12 @@ cmd_due(int argc, char **argv)
 		if (rc == 0)
 			rc = run_txn_dry(&st, due_dry, &a);
 	} else {
-		for (a.next = 0; rc == 0 && a.next < json_array_size(a.todo) &&
-		    !ms_sig_stop; a.next++)
-			rc = run_txn(&st, due_open_one, &a);
+		for (a.next = 0; rc == 0 &&
+		    a.next < json_array_size(a.todo) && !ms_sig_stop;) {
+			a.batch = a.next;
+			a.batch_held = json_array_size(a.held);
+			rc = run_txn(&st, due_open_batch, &a);
+		}
 		if (rc == 0)
 			rc = run_txn(&st, due_emit, &a);
 	}

@@ -109,8 +109,9 @@ settlement_open(struct store *st, DB_TXN *txn, const char *who,
 		return db_get_json(st->settlements, txn, sid, settp, 0);
 	if (rc != DB_NOTFOUND)
 		return rc;
+	/* unpaid lines and credits are open: open.db has them all */
 	snprintf(owner, sizeof(owner), OWNER_USER "%s", user);
-	if ((rc = owner_lines(st, txn, owner, &ids, &n)) != 0)
+	if ((rc = owner_open_lines(st, txn, owner, &ids, &n)) != 0)
 		return rc;
 	claimed = json_array();
 	credits = json_array();

@@ -372,6 +372,46 @@ store_lines_scan(struct store *st, void (*fn)(json_t *line, void *arg),
 	return rc == DB_NOTFOUND ? 0 : rc;
 }
 
+/*
+ * The same over the open lines only (unpaid, settling, credit, held),
+ * from open.db, with each line's number: what it costs grows with what
+ * is open, not with the paid history.  Owner by owner, each owner's
+ * lines in line order.
+ */
+int
+store_open_lines_scan(struct store *st,
+    void (*fn)(json_t *line, int64_t id, void *arg), void *arg)
+{
+	DBC *c;
+	DBT k, pk, d;
+	DB_TXN *txn;
+	unsigned char pb[8];
+	json_t *l;
+	int rc;
+
+	if ((rc = store_scan_begin(st, st->open_lines, &txn, &c)) != 0)
+		return rc;
+	memset(&k, 0, sizeof(k));
+	memset(&pk, 0, sizeof(pk));
+	memset(&d, 0, sizeof(d));
+	k.flags = DB_DBT_REALLOC;
+	pk.data = pb;
+	pk.ulen = sizeof(pb);
+	pk.flags = DB_DBT_USERMEM;
+	d.flags = DB_DBT_REALLOC;
+	while ((rc = c->pget(c, &k, &pk, &d, DB_NEXT)) == 0)
+		if (pk.size == 8 &&
+		    (l = line_decode(d.data, d.size)) != NULL) {
+			fn(l, ms_be64_get(pb), arg);
+			json_decref(l);
+		}
+	free(k.data);
+	free(d.data);
+	c->close(c);
+	txn->commit(txn, 0);
+	return rc == DB_NOTFOUND ? 0 : rc;
+}
+
 int
 store_retryable(int rc)
 {
@@ -891,6 +931,63 @@ owner_first(struct store *st, DB_TXN *txn, const char *owner, int64_t *id)
 		return rc;
 	*id = d.size == 8 ? ms_be64_get(b) : 0;
 	return 0;
+}
+
+/*
+ * The numbers of owner's open lines, in line order, from open.db: what
+ * a settlement claims is found among what is open, not among the years
+ * of paid lines.  The array is malloc'd.
+ */
+int
+owner_open_lines(struct store *st, DB_TXN *txn, const char *owner,
+    int64_t **ids, size_t *n)
+{
+	DBC *c;
+	DBT k, pk, d;
+	unsigned char pb[8];
+	size_t cap = 0;
+	u_int32_t op = DB_SET;
+	int rc, rc2;
+
+	*ids = NULL;
+	*n = 0;
+	if ((rc = st->open_lines->cursor(st->open_lines, txn, &c, 0)) != 0)
+		return rc;
+	memset(&pk, 0, sizeof(pk));
+	pk.data = pb;
+	pk.ulen = sizeof(pb);
+	pk.flags = DB_DBT_USERMEM;
+	memset(&d, 0, sizeof(d));
+	d.flags = DB_DBT_PARTIAL;	/* the numbers only, not the lines */
+	for (;;) {
+		dbt_key(&k, owner, strlen(owner));
+		if ((rc = c->pget(c, &k, &pk, &d, op)) != 0)
+			break;
+		op = DB_NEXT_DUP;
+		if (pk.size != 8)
+			continue;
+		if (*n == cap) {
+			int64_t *ni;
+
+			cap = cap ? cap * 2 : 16;
+			if ((ni = realloc(*ids, cap * sizeof(**ids))) == NULL) {
+				rc = ENOMEM;
+				break;
+			}
+			*ids = ni;
+		}
+		(*ids)[(*n)++] = ms_be64_get(pb);
+	}
+	if (rc == DB_NOTFOUND)
+		rc = 0;
+	if ((rc2 = c->close(c)) != 0 && rc == 0)
+		rc = rc2;
+	if (rc != 0) {
+		free(*ids);
+		*ids = NULL;
+		*n = 0;
+	}
+	return rc;
 }
 
 int

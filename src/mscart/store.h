@@ -87,6 +87,9 @@ int	store_as_object(struct store *, DB *db, json_t *out);
 /* fn with every cart line (line_decode()d) in a read-committed scan. */
 int	store_lines_scan(struct store *, void (*fn)(json_t *line, void *arg),
 	    void *arg);
+/* fn with every open line and its number, from open.db (see store.c). */
+int	store_open_lines_scan(struct store *,
+	    void (*fn)(json_t *line, int64_t id, void *arg), void *arg);
 
 /* JSON values by string key or by 8-byte line number. */
 int	db_get_json(DB *, DB_TXN *, const char *key, json_t **, int rmw);
@@ -166,6 +169,9 @@ void	store_counters_forget(struct store *);
  */
 int	owner_lines(struct store *, DB_TXN *, const char *owner, int64_t **ids,
 	    size_t *n);
+/* The same for the owner's open lines only (open.db). */
+int	owner_open_lines(struct store *, DB_TXN *, const char *owner,
+	    int64_t **ids, size_t *n);
 int	owner_add(struct store *, DB_TXN *, const char *owner, int64_t id);
 /* The owner's first line number, or DB_NOTFOUND. */
 int	owner_first(struct store *, DB_TXN *, const char *owner, int64_t *id);
