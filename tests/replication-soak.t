@@ -27,7 +27,7 @@ START=$(date +%s)
 stripe_mock_start || missing "stripe-stateful-mock (make deps installs it from npm)"
 sshd_start || missing "a working sshd"
 
-plan $((22 + USERS))
+plan $((24 + USERS))
 
 P_a=$(free_port) P_b=$(free_port) P_c=$(free_port)
 
@@ -316,6 +316,20 @@ done
 mscart report -d "$T/$m" >report.m; mscart report -d "$T/$lag" >report.lag
 cmp -s report.m report.lag && [ "$(robots_on $lag)" = "$want_robots" ]
 ok $? "and serves the master's report, the 1000 takes included"
+
+# ----- internal init: the site's disk is lost; made again empty, it
+# gets the whole ledger from the master -----
+down "$lag"
+rm -rf "$T/$lag"
+eval "_p=\$P_$lag"
+_peers=
+for s in a b c; do [ $s != "$lag" ] && eval "_peers=\"\$_peers -p 127.0.0.1:\$P_$s\""; done
+mscart init -d "$lag" -s 127.0.0.1:$_p $_peers -P 80 &&
+    up "$lag"
+ok $? "$lag made again empty joins and comes back in step (internal init)"
+mscart report -d "$T/$lag" >report.lag2
+cmp -s report.m report.lag2 && [ "$(robots_on $lag)" = "$want_robots" ]
+ok $? "and serves the master's report"
 
 kill -TERM $PID_a $PID_b $PID_c
 wait $PID_a $PID_b $PID_c
