@@ -27,7 +27,7 @@ START=$(date +%s)
 stripe_mock_start || missing "stripe-stateful-mock (make deps installs it from npm)"
 sshd_start || missing "a working sshd"
 
-plan $((24 + USERS))
+plan $((26 + USERS))
 
 P_a=$(free_port) P_b=$(free_port) P_c=$(free_port)
 
@@ -137,10 +137,11 @@ for r in r1 r2; do
 done
 
 # ----- the takes: chunk 0 at once, chunk k when the killer releases it -----
-# gen ROBOT: the robot's takes, KILLS+1 chunks, in gen.ROBOT.K
+# gen ROBOT: the robot's takes, KILLS+2 chunks, in gen.ROBOT.K (the
+# last one for the partition)
 per=$((EVENTS / 2))
 gen() {
-	awk -v r="$1" -v n=$per -v k=$((KILLS + 1)) -v users=$USERS '
+	awk -v r="$1" -v n=$per -v k=$((KILLS + 2)) -v users=$USERS '
 	BEGIN {
 		srand(r == "r1" ? 11 : 22)
 		for (i = 0; i < n; i++) {
@@ -158,7 +159,7 @@ feed() {
 	python3 - "$1" "$KILLS" <<'PY'
 import os, sys, time
 r, kills = sys.argv[1], int(sys.argv[2])
-for k in range(kills + 1):
+for k in range(kills + 2):
     for _ in range(6000):
         if os.path.exists("go.%d" % k): break
         time.sleep(0.1)
@@ -210,6 +211,29 @@ while [ $k -le $KILLS ]; do
 done
 diag "kills (old>new master):$elections"
 is "$kills" "$KILLS" "the master SIGKILLed and restarted $KILLS times, a new master each time"
+
+# ----- a partition: the master loses both peers (SIGSTOP) while the
+# robots still reach it; it must acknowledge nothing -----
+acks() { cat r1.push.out r2.push.out | grep -c '"type":"ack"'; }
+_sent=$(($(cat gen.r1.[0-9] gen.r1.[0-9][0-9] 2>/dev/null | grep -c '') - $(grep -c '' gen.r1.$((KILLS + 1)))))
+_sent=$((_sent * 2))
+_i=0
+until [ "$(acks)" -ge "$_sent" ]; do	# the robots are up to date
+	[ $_i -lt 1200 ] || break
+	sleep 0.1
+	_i=$((_i + 1))
+done
+m=$(master)
+stopped=
+for s in a b c; do [ $s != "$m" ] && eval "stopped=\"\$stopped \$PID_$s\""; done
+kill -STOP $stopped
+_at=$(acks)
+_n=$(grep -c '' r1.push.err)
+: >go.$((KILLS + 1))
+since r1.push.err "$_n" 'could not take r1:[0-9]+ now \(retry\)' 60
+ok $? "cut off from its peers, the master answers retry"
+is "$(acks)" "$_at" "and acknowledges none of the takes sent to it meanwhile"
+kill -CONT $stopped
 
 # ----- the robots deliver everything and stop -----
 _i=0
