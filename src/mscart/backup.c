@@ -20,7 +20,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "bell.h"
 #include "ledger.h"
 #include "mscart.h"
 #include "shoptime.h"
@@ -71,8 +70,7 @@ ledger_file(const char *dir, const char *name)
 	char path[4096];
 	struct stat sb;
 
-	if (name[0] == '.' || strncmp(name, "__db.", 5) == 0 ||
-	    strcmp(name, SETTLEMENT_BELL) == 0)
+	if (name[0] == '.' || strncmp(name, "__db.", 5) == 0)
 		return 0;
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);

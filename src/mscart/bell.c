@@ -1,44 +1,62 @@
 /*
  * Bells: a process that committed something another process waits for
- * closes an empty file in the environment's directory, and the waiter,
- * watching that directory with inotify, wakes (IN_CLOSE_WRITE).  The
+ * closes an empty file in the environment's bells/ directory, and the
+ * waiter, watching that directory with inotify, wakes (IN_CLOSE_WRITE).
+ * (Not in the environment's own directory: Berkeley DB reads every file
+ * there when it copies the databases to a new site of a group.)  The
  * settlement bell wakes "due -f" and devices waiting for an outcome; the
  * outbox bell wakes "push -f" when "record" has committed events.
  */
 #include <sys/inotify.h>
+#include <sys/stat.h>
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <unistd.h>
 
 #include "bell.h"
 
+/* home/bells, made if it is not there yet; -1 if it cannot be. */
+static int
+bells_dir(const char *home, char *path, size_t len)
+{
+	snprintf(path, len, "%s/%s", home, BELLS_DIR);
+	if (mkdir(path, 0770) == -1 && errno != EEXIST)
+		return -1;
+	return 0;
+}
+
 void
 bell_ring(const char *home, const char *name)
 {
-	char path[1100];
+	char dir[1100], path[1200];
 	int fd;
 
-	snprintf(path, sizeof(path), "%s/%s", home, name);
+	if (bells_dir(home, dir, sizeof(dir)) == -1)
+		return;
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	if ((fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0660)) != -1)
 		close(fd);	/* IN_CLOSE_WRITE is the ring */
 }
 
 /*
  * The directory, not the file, is watched: the bell need not exist yet,
- * and one removed (a backup restored) still rings once made again.  The
- * database's own files are opened once and kept open, so the watch
- * hardly ever wakes for anything else; a waiter looks at what it waits
- * for on every wake, so one that does costs a look and nothing more.
+ * and one removed still rings once made again.  Every bell of the
+ * directory wakes the watch; a waiter looks at what it waits for on
+ * every wake, so one for another bell costs a look and nothing more.
  */
 int
 bell_watch(const char *home)
 {
+	char dir[1100];
 	int fd;
 
+	if (bells_dir(home, dir, sizeof(dir)) == -1)
+		return -1;
 	if ((fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) == -1)
 		return -1;
-	if (inotify_add_watch(fd, home, IN_CLOSE_WRITE) == -1) {
+	if (inotify_add_watch(fd, dir, IN_CLOSE_WRITE) == -1) {
 		close(fd);
 		return -1;
 	}

@@ -9,6 +9,7 @@
 #ifndef MSCART_BELL_H
 #define MSCART_BELL_H
 
+#define BELLS_DIR	"bells"	/* in the environment's directory */
 #define SETTLEMENT_BELL	"settlements.bell"
 #define OUTBOX_BELL	"outbox.bell"
 
