@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "apply.h"
+#include "replica.h"
 
 /*
  * The user a query or pay names (by user or card), with the role check.
@@ -83,6 +84,11 @@ apply_query(struct ctx *c)
 	json_t *u = NULL;
 	int rc;
 
+	static int noted;
+
+	/* a client's answers may be behind: say so once a process */
+	if (!noted++)
+		replica_read_note(c->st, "query");
 	if (str(c->msg, "settlement") != NULL)
 		return query_settlement(c);
 	if ((rc = resolve_user(c, "query", user, sizeof(user), &u)) != 0 ||

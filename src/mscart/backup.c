@@ -22,6 +22,7 @@
 
 #include "ledger.h"
 #include "mscart.h"
+#include "replica.h"
 #include "shoptime.h"
 
 /* The DB_CONFIG lines for "remove logs after a checkpoint" or not. */
@@ -291,6 +292,47 @@ copy_logs(struct store *st, const char *target)
 }
 
 /*
+ * Copy DB_CONFIG without its replication lines: a backup of a site of a
+ * group restores as a single-site ledger (a site joins a group empty,
+ * from the master).  0 or -1 (said).
+ */
+static int
+copy_config(const char *from, const char *to)
+{
+	char line[4096], tmp[4200];
+	FILE *in, *out;
+	int rc = 0;
+
+	if ((in = fopen(from, "r")) == NULL) {
+		ms_warn("%s", from);
+		return -1;
+	}
+	snprintf(tmp, sizeof(tmp), "%s.tmp", to);
+	if ((out = fopen(tmp, "w")) == NULL) {
+		ms_warn("%s", tmp);
+		fclose(in);
+		return -1;
+	}
+	while (fgets(line, sizeof(line), in) != NULL)
+		if (strncmp(line, "repmgr_", 7) != 0 &&
+		    strncmp(line, "rep_", 4) != 0 &&
+		    strncmp(line, "# replication:", 14) != 0)
+			fputs(line, out);
+	if (ferror(in) || fflush(out) == EOF || fsync(fileno(out)) == -1) {
+		ms_warn("%s", tmp);
+		rc = -1;
+	}
+	fclose(in);
+	if (fclose(out) == EOF || (rc == 0 && rename(tmp, to) == -1)) {
+		ms_warn("%s", to);
+		rc = -1;
+	}
+	if (rc == -1)
+		unlink(tmp);
+	return rc;
+}
+
+/*
  * From now on, logs stay in the ledger until backup -l has copied them:
  * DB_CONFIG says so to every process that opens the environment later,
  * and the open environment is told at once.
@@ -417,10 +459,10 @@ cmd_backup(int argc, char **argv)
 		store_close(&st);
 		return MS_EX_FAIL;
 	}
-	/* the copy gets the same settings */
+	/* the copy gets the same settings, those of a single site */
 	snprintf(src, sizeof(src), "%s/DB_CONFIG", home);
 	snprintf(dst, sizeof(dst), "%s/DB_CONFIG", target);
-	if (access(src, F_OK) == 0 && copy_file(src, dst) == -1)
+	if (access(src, F_OK) == 0 && copy_config(src, dst) == -1)
 		rc = -1;
 	for (char **p = copied; rc == 0 && p != NULL && *p != NULL; p++) {
 		snprintf(src, sizeof(src), "%s/%s", home, *p);
@@ -428,7 +470,8 @@ cmd_backup(int argc, char **argv)
 			ms_warn("%s", src);
 	}
 	free(copied);
-	if (rc == 0) {
+	/* a client's ledger is read-only: status there shows no backup */
+	if (rc == 0 && replica_writable(&st, NULL, 0)) {
 		ms_time_format(ms_now_ms(), ts);
 		health_note(&st, "health:backup", json_pack("{s:s,s:s,s:s}",
 		    "ts", ts, "target", realpath(target, real) ? real : target,

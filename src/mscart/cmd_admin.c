@@ -198,6 +198,7 @@ cmd_show(int argc, char **argv)
 	}
 	if (open_store(&st, home) == -1)
 		return MS_EX_TEMPFAIL;
+	replica_read_note(&st, "show");
 	rc = run_txn(&st, show_txn, &a);
 	store_close(&st);
 	if (rc != 0) {
@@ -993,6 +994,7 @@ cmd_report(int argc, char **argv)
 	}
 	if (open_store(&st, home) == -1)
 		return MS_EX_TEMPFAIL;
+	replica_read_note(&st, "report");
 	groups = json_object();
 	a.by = by;
 	a.groups = groups;

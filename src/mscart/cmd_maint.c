@@ -277,6 +277,7 @@ cmd_log(int argc, char **argv)
 	}
 	if (store_open(&st, store_ledger(home, 0), 0) != 0)
 		return MS_EX_TEMPFAIL;
+	replica_read_note(&st, "log");
 	if ((rc = store_scan_begin(&st, st.audit, &txn, &c)) != 0)
 		goto out;
 	a.st = &st;

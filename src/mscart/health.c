@@ -20,6 +20,7 @@
 
 #include "apply.h"
 #include "mscart.h"
+#include "replica.h"
 #include "shoptime.h"
 
 #define NOTE_ROBOT	"robot:"
@@ -326,6 +327,60 @@ prom_gauge(FILE *f, const char *name, const char *help)
 	fprintf(f, "# HELP %s %s\n# TYPE %s gauge\n", name, help, name);
 }
 
+/* The replication group's figures (a site of a group only). */
+static void
+prom_group(FILE *f, const json_t *g)
+{
+	const json_t *lsn = json_object_get(g, "log_lsn"), *el, *s;
+	size_t i;
+
+	prom_gauge(f, "ms_replication_is_master",
+	    "1 if this site is the group's master, else 0.");
+	fprintf(f, "ms_replication_is_master %d\n",
+	    strcmp(str(g, "role"), "master") == 0);
+	prom_gauge(f, "ms_replication_has_master",
+	    "1 if this site knows a master of the group, else 0.");
+	fprintf(f, "ms_replication_has_master %d\n",
+	    json_is_string(json_object_get(g, "master")));
+	prom_gauge(f, "ms_replication_sites",
+	    "Other sites of the group this site knows.");
+	fprintf(f, "ms_replication_sites %zu\n",
+	    json_array_size(json_object_get(g, "sites")));
+	prom_gauge(f, "ms_replication_sites_connected",
+	    "Other sites of the group this site is connected to.");
+	fprintf(f, "ms_replication_sites_connected %lld\n",
+	    (long long)num(g, "sites_connected"));
+	prom_gauge(f, "ms_replication_site_connected",
+	    "1 if this site is connected to the other site, else 0.");
+	json_array_foreach(json_object_get(g, "sites"), i, s)
+		fprintf(f, "ms_replication_site_connected{site=\"%s\"} %d\n",
+		    str(s, "site"), json_is_true(json_object_get(s,
+		    "connected")));
+	prom_gauge(f, "ms_replication_log_file",
+	    "This site's log position: its log file number.");
+	fprintf(f, "ms_replication_log_file %lld\n",
+	    (long long)num(lsn, "file"));
+	prom_gauge(f, "ms_replication_log_offset",
+	    "This site's log position: the offset in that file.");
+	fprintf(f, "ms_replication_log_offset %lld\n",
+	    (long long)num(lsn, "offset"));
+	prom_gauge(f, "ms_replication_lag_bytes", "Log bytes a client has "
+	    "been sent but not yet applied (0 on the master).");
+	fprintf(f, "ms_replication_lag_bytes %lld\n",
+	    (long long)num(g, "lag_bytes"));
+	prom_gauge(f, "ms_replication_in_step",
+	    "1 if this site is in step with the master, else 0.");
+	fprintf(f, "ms_replication_in_step %d\n",
+	    json_is_true(json_object_get(g, "in_step")));
+	el = json_object_get(g, "last_election");
+	if (json_is_object(el)) {
+		prom_gauge(f, "ms_replication_last_election_timestamp_seconds",
+		    "When this site last saw a master elected.");
+		fprintf(f, "ms_replication_last_election_timestamp_seconds "
+		    "%.3f\n", seconds_of(str(el, "ts")));
+	}
+}
+
 static int
 prom_write(const char *file, const json_t *out)
 {
@@ -413,6 +468,8 @@ prom_write(const char *file, const json_t *out)
 		fprintf(f, "ms_backup_last_timestamp_seconds %.3f\n",
 		    seconds_of(str(bk, "ts")));
 	}
+	if (json_is_object(json_object_get(out, "group")))
+		prom_group(f, json_object_get(out, "group"));
 	prom_gauge(f, "ms_status_problems", "Problems mscart status reports.");
 	fprintf(f, "ms_status_problems %zu\n",
 	    json_array_size(json_object_get(out, "problems")));
@@ -428,6 +485,33 @@ prom_write(const char *file, const json_t *out)
 		return -1;
 	}
 	return 0;
+}
+
+static void
+table_group(const json_t *g)
+{
+	const json_t *lsn = json_object_get(g, "log_lsn"), *el, *s;
+	char t[64];
+	size_t i;
+
+	printf("%-16s %s, %s, priority %lld\n", "SITE", str(g, "site"),
+	    str(g, "role"), (long long)num(g, "priority"));
+	printf("%-16s %s\n", "MASTER", json_is_string(json_object_get(g,
+	    "master")) ? str(g, "master") : "none");
+	printf("%-16s %lld/%lld, %lld bytes behind%s\n", "LOG", (long long)num(lsn,
+	    "file"), (long long)num(lsn, "offset"), (long long)num(g,
+	    "lag_bytes"), json_is_true(json_object_get(g, "in_step")) ? "" :
+	    ", not in step");
+	el = json_object_get(g, "last_election");
+	if (json_is_object(el)) {
+		ms_shoptime_format(str(el, "ts"), t, sizeof(t));
+		printf("%-16s %s, %s\n", "LAST ELECTION", t, str(el, "master"));
+	} else
+		printf("%-16s none seen\n", "LAST ELECTION");
+	json_array_foreach(json_object_get(g, "sites"), i, s)
+		printf("%-16s %s, %s\n", i == 0 ? "SITES" : "", str(s, "site"),
+		    json_is_true(json_object_get(s, "connected")) ?
+		    "connected" : "not connected");
 }
 
 static void
@@ -462,6 +546,8 @@ status_table(const json_t *out)
 		printf(" %s %lld", k, (long long)json_integer_value(v));
 	printf("\n%-16s %lld\n", "REVIEW QUEUE", (long long)num(out,
 	    "review_queue"));
+	if (json_is_object(json_object_get(out, "group")))
+		table_group(json_object_get(out, "group"));
 	printf("\n%-16s %10s %10s %8s %s\n", "ROBOT", "EVENTS", "LAST SEQ",
 	    "BACKLOG", "LAST CONTACT");
 	json_array_foreach(json_object_get(out, "robots"), i, r) {
@@ -490,6 +576,7 @@ cmd_status(int argc, char **argv)
 	struct status_arg a;
 	struct store st;
 	char ts[MS_TIME_LEN];
+	json_t *group;
 	int64_t now;
 	int ch, rc, human = 0, status;
 
@@ -519,6 +606,7 @@ cmd_status(int argc, char **argv)
 	a.out = json_pack("{s:s,s:s,s:I}", "ts", ts, "ledger", home,
 	    "ledger_bytes", (json_int_t)ledger_bytes(home));
 	rc = run_txn(&st, status_txn, &a);
+	group = rc == 0 ? replica_group(&st) : NULL;
 	store_close(&st);
 	if (rc != 0) {
 		ms_warnx("status: %s", db_strerror(rc));
@@ -526,6 +614,12 @@ cmd_status(int argc, char **argv)
 		return MS_EX_TEMPFAIL;
 	}
 	status_problems(a.out, now);
+	if (group != NULL) {
+		/* the group's problems are the ledger's too */
+		json_array_extend(json_object_get(a.out, "problems"),
+		    json_object_get(group, "problems"));
+		json_object_set_new(a.out, "group", group);
+	}
 	status = json_array_size(json_object_get(a.out, "problems")) > 0 ?
 	    MS_EX_FAIL : MS_EX_OK;
 	if (prom != NULL && prom_write(prom, a.out) == -1)

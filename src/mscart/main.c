@@ -14,7 +14,7 @@ static const struct command {
 } commands[] = {
 	{ "init", cmd_init, "init [-ch] [-d dir] [-P priority] [-p host:port] [-s host:port]" },
 	{ "apply", cmd_apply, "apply [-hn] [-b batch] [-d dir] [file ...]" },
-	{ "replicate", cmd_replicate, "replicate [-h] [-d dir]" },
+	{ "replicate", cmd_replicate, "replicate [-h] [-d dir] [-r host:port]" },
 	{ "serve", cmd_serve, "serve --role role [-hn] [-b batch] [-d dir]" },
 	{ "list", cmd_list, "list [-Hh] [-d dir] users | products | cards | robots | review | settlements | credits" },
 	{ "card", cmd_card, "card [-h] [-d dir] add | remove user card" },

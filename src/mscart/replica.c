@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "apply.h"
@@ -166,7 +167,9 @@ replica_create(const char *home)
 
 /* ----- replicate ----- */
 
-/* Say who is master when it changes. */
+static void note_election(const char *, const char *);
+
+/* Say who is master when it changes (and note it for status). */
 static void
 say_role(DB_ENV *env, const char *home, char *said, size_t len)
 {
@@ -181,6 +184,10 @@ say_role(DB_ENV *env, const char *home, char *said, size_t len)
 	if (strcmp(now, said) == 0)
 		return;
 	snprintf(said, len, "%s", now);
+	if (strcmp(now, "this site is the master") == 0)
+		ms_rep_local(env, master, sizeof(master));
+	if (*master != '\0')
+		note_election(home, master);
 	fprintf(stderr, "%s: replicate: %s: %s\n", ms_prog, home, now);
 }
 
@@ -227,17 +234,18 @@ close_stuck(int sig)
 int
 cmd_replicate(int argc, char **argv)
 {
-	const char *syn = "replicate [-h] [-d dir]";
-	const char *home = NULL;
+	const char *syn = "replicate [-h] [-d dir] [-r host:port]";
+	const char *home = NULL, *remove = NULL;
 	struct ms_dbenv_opts opts = { 0, 128 };
 	char err[1200], local[300], c[64], said[400];
 	DB_ENV *env;
 	int ch, rc, pfd[2], waiting = 0, in_step;
 	unsigned long seen;
 
-	while ((ch = getopt(argc, argv, "d:h")) != -1) {
+	while ((ch = getopt(argc, argv, "d:hr:")) != -1) {
 		switch (ch) {
 		case 'd': home = optarg; break;
+		case 'r': remove = optarg; break;
 		case 'h': cmd_usage(syn); return MS_EX_OK;
 		default: return cmd_usage(syn);
 		}
@@ -249,6 +257,19 @@ cmd_replicate(int argc, char **argv)
 		ms_warnx("replicate: %s: not a site of a replication group "
 		    "(mscart init -s makes one)", home);
 		return MS_EX_FAIL;
+	}
+	if (remove != NULL) {
+		struct store st;
+
+		/* beside the running replicate, on the master */
+		if (store_open(&st, home, 0) != 0)
+			return MS_EX_TEMPFAIL;
+		rc = replica_remove_site(&st, remove);
+		store_close(&st);
+		if (rc == MS_EX_OK)
+			fprintf(stderr, "%s: replicate: %s: site %s removed "
+			    "from the group\n", ms_prog, home, remove);
+		return rc;
 	}
 	if (pipe(pfd) == -1 || fcntl(pfd[0], F_SETFL, O_NONBLOCK) == -1 ||
 	    fcntl(pfd[1], F_SETFL, O_NONBLOCK) == -1)
@@ -319,5 +340,201 @@ cmd_replicate(int argc, char **argv)
 		alarm(0);
 	}
 	fprintf(stderr, "%s: replicate: %s: stopped\n", ms_prog, home);
+	return MS_EX_OK;
+}
+
+/* ----- the group as status shows it ----- */
+
+#define REPLICA_ELECTION	"rep-election.json"	/* beside the env */
+#define REPLICA_LAG_PROBLEM	(1024 * 1024)	/* bytes of log behind */
+
+/* replicate: note when this site saw a master elected, and which. */
+static void
+note_election(const char *home, const char *master)
+{
+	char path[4096], tmp[4200], ts[MS_TIME_LEN];
+	json_t *v;
+
+	ms_time_format(ms_now_ms(), ts);
+	snprintf(path, sizeof(path), "%s/" REPLICA_ELECTION, home);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	v = json_pack("{s:s,s:s}", "ts", ts, "master", master);
+	if (v == NULL || json_dump_file(v, tmp, JSON_COMPACT) == -1 ||
+	    rename(tmp, path) == -1)
+		ms_warn("%s", path);
+	json_decref(v);
+}
+
+static void
+lsn_json(json_t *o, const char *key, const DB_LSN *l)
+{
+	json_object_set_new(o, key, json_pack("{s:I,s:I}", "file",
+	    (json_int_t)l->file, "offset", (json_int_t)l->offset));
+}
+
+json_t *
+replica_group(struct store *st)
+{
+	char local[300], master[300], path[4096], name[300];
+	DB_REPMGR_SITE *list = NULL;
+	DB_REP_STAT *sp;
+	json_t *g, *sites, *p, *el;
+	u_int count = 0, connected = 0;
+	int is_master;
+	long long lag = 0;
+
+	if (!st->replicated)
+		return NULL;
+	if (st->env->rep_stat(st->env, &sp, 0) != 0)
+		return NULL;
+	ms_rep_local(st->env, local, sizeof(local));
+	is_master = ms_rep_is_master(st->env, master, sizeof(master));
+	if (is_master)
+		snprintf(master, sizeof(master), "%s", local);
+	g = json_pack("{s:s,s:s,s:i}", "site", local, "role",
+	    is_master ? "master" : "client", "priority",
+	    (int)sp->st_env_priority);
+	json_object_set_new(g, "master", *master ? json_string(master) :
+	    json_null());
+	sites = json_array();
+	if (st->env->repmgr_site_list(st->env, &count, &list) == 0) {
+		for (u_int i = 0; i < count; i++) {
+			int up = list[i].status == DB_REPMGR_CONNECTED;
+
+			snprintf(name, sizeof(name), "%s:%u", list[i].host,
+			    list[i].port);
+			connected += up;
+			json_array_append_new(sites, json_pack("{s:s,s:b,s:b}",
+			    "site", name, "connected", up, "master",
+			    strcmp(name, master) == 0));
+		}
+		free(list);
+	}
+	json_object_set_new(g, "sites", sites);
+	json_object_set_new(g, "sites_connected", json_integer(connected));
+	/* this site's log: where its next record goes (or is expected) */
+	lsn_json(g, "log_lsn", &sp->st_next_lsn);
+	/*
+	 * A client learns the master's log position from its messages and
+	 * heartbeats: when it is ahead of the client's next LSN, the client
+	 * waits for the records between (st_waiting_lsn).  At rest that is
+	 * a few hundred bytes: records the master logged when its commands
+	 * opened the databases, not flushed, sent with its next commit.
+	 */
+	if (!is_master) {
+		if (sp->st_waiting_lsn.file != 0) {
+			if (sp->st_waiting_lsn.file == sp->st_next_lsn.file)
+				lag = (long long)sp->st_waiting_lsn.offset -
+				    sp->st_next_lsn.offset;
+			else
+				lag = (long long)sp->st_waiting_lsn.offset + 1;
+			if (lag < 0)
+				lag = 0;
+		}
+		json_object_set_new(g, "lag_bytes", json_integer(lag));
+		json_object_set_new(g, "in_step", json_boolean(
+		    sp->st_startup_complete && *master != '\0'));
+	} else {
+		json_object_set_new(g, "lag_bytes", json_integer(0));
+		json_object_set_new(g, "in_step", json_true());
+	}
+	snprintf(path, sizeof(path), "%s/" REPLICA_ELECTION, st->home);
+	el = json_load_file(path, 0, NULL);
+	json_object_set_new(g, "last_election", el != NULL ? el : json_null());
+	json_object_set_new(g, "elections", json_integer(
+	    (json_int_t)sp->st_elections));
+	free(sp);
+	p = json_array();
+	if (*master == '\0')
+		json_array_append_new(p, json_string("the group has no master "
+		    "(an election is going on, or too few sites are up)"));
+	json_array_foreach(sites, count, el)
+		if (!json_is_true(json_object_get(el, "connected"))) {
+			snprintf(name, sizeof(name), "site %s is not connected",
+			    json_string_value(json_object_get(el, "site")));
+			json_array_append_new(p, json_string(name));
+		}
+	if (!is_master && *master != '\0' && lag > REPLICA_LAG_PROBLEM) {
+		snprintf(name, sizeof(name), "this client is %lld bytes of log "
+		    "behind the master", lag);
+		json_array_append_new(p, json_string(name));
+	}
+	json_object_set_new(g, "problems", p);
+	return g;
+}
+
+void
+replica_read_note(struct store *st, const char *cmd)
+{
+	json_t *g;
+	char t[16];
+	time_t now;
+
+	if ((g = replica_group(st)) == NULL)
+		return;
+	if (strcmp(json_string_value(json_object_get(g, "role")),
+	    "master") != 0) {
+		now = time(NULL);
+		strftime(t, sizeof(t), "%H:%M:%S", localtime(&now));
+		ms_warnx("%s: read on a client of the group (master %s), %lld "
+		    "bytes of log behind the master%s at %s", cmd,
+		    json_is_string(json_object_get(g, "master")) ?
+		    json_string_value(json_object_get(g, "master")) : "unknown",
+		    (long long)json_integer_value(json_object_get(g,
+		    "lag_bytes")), json_is_true(json_object_get(g, "in_step")) ?
+		    "" : " and not yet in step", t);
+	}
+	json_decref(g);
+}
+
+static int
+site_known(struct store *st, const char *host, u_int port)
+{
+	DB_REPMGR_SITE *list;
+	u_int count;
+	int found = 0;
+
+	if (st->env->repmgr_site_list(st->env, &count, &list) != 0)
+		return 1;	/* let remove say */
+	for (u_int i = 0; i < count; i++)
+		if (strcmp(list[i].host, host) == 0 && list[i].port == port)
+			found = 1;
+	free(list);
+	return found;
+}
+
+int
+replica_remove_site(struct store *st, const char *addr)
+{
+	char host[256], master[300];
+	const char *colon;
+	DB_SITE *site;
+	long port;
+	int rc;
+
+	if ((colon = strrchr(addr, ':')) == NULL || colon == addr ||
+	    (size_t)(colon - addr) >= sizeof(host) ||
+	    ms_parse_long(colon + 1, 1, 65535, &port) == -1) {
+		ms_warnx("replicate -r %s: not a site address like host:port",
+		    addr);
+		return MS_EX_USAGE;
+	}
+	if (!replica_writable(st, master, sizeof(master))) {
+		ms_warnx("replicate -r: %s: this site is not the master%s%s; "
+		    "run it there", st->home, *master ? "; the master is " : "",
+		    master);
+		return MS_EX_FAIL;
+	}
+	memcpy(host, addr, (size_t)(colon - addr));
+	host[colon - addr] = '\0';
+	if (!site_known(st, host, (u_int)port)) {
+		ms_warnx("replicate -r %s: not a site of the group", addr);
+		return MS_EX_FAIL;
+	}
+	if ((rc = st->env->repmgr_site(st->env, host, (u_int)port, &site,
+	    0)) != 0 || (rc = site->remove(site)) != 0) {
+		ms_warnx("replicate -r %s: %s", addr, db_strerror(rc));
+		return MS_EX_TEMPFAIL;
+	}
 	return MS_EX_OK;
 }

@@ -42,5 +42,15 @@ int	 replica_elsewhere(struct store *, const char *cmd);
 int	 replica_refuse_write(struct store *, const char *cmd);
 /* mscart init -c: make the databases on the new group's first site. */
 int	 replica_create(const char *home);
+/*
+ * The group as mscart status shows it: this site, the master, the
+ * sites and whether they are connected, the log position, lag, the
+ * last election seen, and problems.  NULL for a single-site ledger.
+ */
+json_t	*replica_group(struct store *);
+/* On a client, say on stderr that cmd read there and how far behind. */
+void	 replica_read_note(struct store *, const char *cmd);
+/* replicate -r: remove a site from the group (on the master). */
+int	 replica_remove_site(struct store *, const char *addr);
 
 #endif
