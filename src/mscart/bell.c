@@ -1,9 +1,13 @@
 /*
- * Bells: a process that committed something another process waits for
- * closes an empty file in the environment's bells/ directory, and the
- * waiter, watching that directory with inotify, wakes (IN_CLOSE_WRITE).
- * (Not in the environment's own directory: Berkeley DB reads every file
- * there when it copies the databases to a new site of a group.)  The
+ * Bells, and the side directory they ring in.  mscart's own files that
+ * are not databases (bells, notes such as the last election a site saw)
+ * live in ms/ inside the environment's directory, not among the
+ * databases: Berkeley DB reads every file there when it copies the
+ * databases to a new site of a group.
+ *
+ * A process that committed something another process waits for closes
+ * an empty file in ms/, and the waiter, watching that directory with
+ * inotify, wakes (IN_CLOSE_WRITE).  The
  * settlement bell wakes "due -f" and devices waiting for an outcome; the
  * outbox bell wakes "push -f" when "record" has committed events.
  */
@@ -17,25 +21,25 @@
 
 #include "bell.h"
 
-/* home/bells, made if it is not there yet; -1 if it cannot be. */
-static int
-bells_dir(const char *home, char *path, size_t len)
+int
+side_path(const char *home, const char *name, char *path, size_t len)
 {
-	snprintf(path, len, "%s/%s", home, BELLS_DIR);
+	snprintf(path, len, "%s/%s", home, SIDE_DIR);
 	if (mkdir(path, 0770) == -1 && errno != EEXIST)
 		return -1;
+	if (name != NULL)
+		snprintf(path, len, "%s/%s/%s", home, SIDE_DIR, name);
 	return 0;
 }
 
 void
 bell_ring(const char *home, const char *name)
 {
-	char dir[1100], path[1200];
+	char path[1200];
 	int fd;
 
-	if (bells_dir(home, dir, sizeof(dir)) == -1)
+	if (side_path(home, name, path, sizeof(path)) == -1)
 		return;
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	if ((fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0660)) != -1)
 		close(fd);	/* IN_CLOSE_WRITE is the ring */
 }
@@ -52,7 +56,7 @@ bell_watch(const char *home)
 	char dir[1100];
 	int fd;
 
-	if (bells_dir(home, dir, sizeof(dir)) == -1)
+	if (side_path(home, NULL, dir, sizeof(dir)) == -1)
 		return -1;
 	if ((fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) == -1)
 		return -1;

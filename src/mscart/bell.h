@@ -9,10 +9,12 @@
 #ifndef MSCART_BELL_H
 #define MSCART_BELL_H
 
-#define BELLS_DIR	"bells"	/* in the environment's directory */
+#define SIDE_DIR	"ms"	/* in the environment's directory */
 #define SETTLEMENT_BELL	"settlements.bell"
 #define OUTBOX_BELL	"outbox.bell"
 
+/* home/ms/name (home/ms when name is NULL), ms/ made if need be; or -1. */
+int	side_path(const char *home, const char *name, char *path, size_t len);
 void	bell_ring(const char *home, const char *name);
 int	bell_watch(const char *home);
 void	bell_heard(int fd);

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "apply.h"
+#include "bell.h"
 #include "dbrep.h"
 #include "mscart.h"
 #include "replica.h"
@@ -345,7 +346,7 @@ cmd_replicate(int argc, char **argv)
 
 /* ----- the group as status shows it ----- */
 
-#define REPLICA_ELECTION	"rep-election.json"	/* beside the env */
+#define REPLICA_ELECTION	"rep-election.json"	/* in ms/ (bell.h) */
 #define REPLICA_LAG_PROBLEM	(1024 * 1024)	/* bytes of log behind */
 
 /* replicate: note when this site saw a master elected, and which. */
@@ -356,7 +357,10 @@ note_election(const char *home, const char *master)
 	json_t *v;
 
 	ms_time_format(ms_now_ms(), ts);
-	snprintf(path, sizeof(path), "%s/" REPLICA_ELECTION, home);
+	if (side_path(home, REPLICA_ELECTION, path, sizeof(path)) == -1) {
+		ms_warn("%s/%s", home, SIDE_DIR);
+		return;
+	}
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	v = json_pack("{s:s,s:s}", "ts", ts, "master", master);
 	if (v == NULL || json_dump_file(v, tmp, JSON_COMPACT) == -1 ||
@@ -438,7 +442,8 @@ replica_group(struct store *st)
 		json_object_set_new(g, "lag_bytes", json_integer(0));
 		json_object_set_new(g, "in_step", json_true());
 	}
-	snprintf(path, sizeof(path), "%s/" REPLICA_ELECTION, st->home);
+	snprintf(path, sizeof(path), "%s/%s/%s", st->home, SIDE_DIR,
+	    REPLICA_ELECTION);
 	el = json_load_file(path, 0, NULL);
 	json_object_set_new(g, "last_election", el != NULL ? el : json_null());
 	json_object_set_new(g, "elections", json_integer(
