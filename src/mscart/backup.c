@@ -139,7 +139,7 @@ empty_dir(const char *dir)
 	return 0;
 }
 
-/* Remove a directory of plain files (a restored copy verify made). */
+/* Remove a restored copy verify made: its files and its ms/. */
 static void
 remove_dir(const char *dir)
 {
@@ -153,7 +153,11 @@ remove_dir(const char *dir)
 		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-		if (unlink(path) == -1)
+		if (unlink(path) == 0)
+			continue;
+		if (errno == EISDIR)
+			remove_dir(path);	/* ms/ */
+		else
 			ms_warn("%s", path);
 	}
 	closedir(d);

@@ -3,10 +3,12 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "bell.h"
 #include "conf.h"
 #include "dbrep.h"
 #include "store.h"
@@ -1225,21 +1227,32 @@ store_verify_files(const char *home)
 {
 	DB_ENV *env;
 	DB *db;
-	char path[2048];
+	char path[PATH_MAX + 64], abs[PATH_MAX], side[PATH_MAX + 8];
 	int bad = 0, rc;
 
+	/*
+	 * The private environment lives in ms/, away from the ledger's
+	 * DB_CONFIG: a site's repmgr_site lines there made Berkeley DB
+	 * allocate sites that a private environment's close never frees.
+	 * The databases are named by their whole path.
+	 */
+	if (realpath(home, abs) == NULL ||
+	    side_path(abs, NULL, side, sizeof(side)) == -1) {
+		ms_warn("%s", home);
+		return -1;
+	}
 	for (int i = 0; store_db_names[i] != NULL; i++) {
 		if ((rc = db_env_create(&env, 0)) != 0)
 			return -1;
 		env->set_errpfx(env, ms_prog);
 		env->set_errfile(env, stderr);
-		if ((rc = env->open(env, home, DB_CREATE | DB_INIT_MPOOL |
+		if ((rc = env->open(env, side, DB_CREATE | DB_INIT_MPOOL |
 		    DB_PRIVATE, 0600)) != 0) {
-			ms_warnx("%s: %s", home, db_strerror(rc));
+			ms_warnx("%s: %s", side, db_strerror(rc));
 			env->close(env, 0);
 			return -1;
 		}
-		snprintf(path, sizeof(path), "%s", store_db_names[i]);
+		snprintf(path, sizeof(path), "%s/%s", abs, store_db_names[i]);
 		if ((rc = db_create(&db, env, 0)) == 0) {
 			/* verify always destroys the handle */
 			rc = db->verify(db, path, NULL, NULL, 0);
