@@ -344,34 +344,32 @@ store_as_object(struct store *st, DB *db, json_t *out)
 	return store_each(st, db, NULL, put_object, out);
 }
 
+struct line_fn {
+	void	(*fn)(json_t *line, void *arg);
+	void	*arg;
+};
+
+/* A record of lines.db: the line, decoded, to the caller's fn. */
+static void
+each_line(const DBT *k, const DBT *d, void *arg)
+{
+	struct line_fn *lf = arg;
+	json_t *l;
+
+	(void)k;
+	if ((l = line_decode(d->data, d->size)) != NULL) {
+		lf->fn(l, lf->arg);
+		json_decref(l);
+	}
+}
+
 int
 store_lines_scan(struct store *st, void (*fn)(json_t *line, void *arg),
     void *arg)
 {
-	DBC *c;
-	DBT k, d;
-	DB_TXN *txn;
-	unsigned char kb[8];
-	json_t *l;
-	int rc;
+	struct line_fn lf = { fn, arg };
 
-	if ((rc = store_scan_begin(st, st->lines, &txn, &c)) != 0)
-		return rc;
-	memset(&k, 0, sizeof(k));
-	memset(&d, 0, sizeof(d));
-	k.data = kb;
-	k.ulen = sizeof(kb);
-	k.flags = DB_DBT_USERMEM;
-	d.flags = DB_DBT_REALLOC;
-	while ((rc = c->get(c, &k, &d, DB_NEXT)) == 0)
-		if ((l = line_decode(d.data, d.size)) != NULL) {
-			fn(l, arg);
-			json_decref(l);
-		}
-	free(d.data);
-	c->close(c);
-	txn->commit(txn, 0);
-	return rc == DB_NOTFOUND ? 0 : rc;
+	return store_each(st, st->lines, NULL, each_line, &lf);
 }
 
 /*
