@@ -91,9 +91,13 @@ ms_rep_config_text(const char *local, char *const *peers, size_t npeers,
 		    "rep_set_timeout DB_REP_ACK_TIMEOUT %d\n"
 		    "rep_set_timeout DB_REP_HEARTBEAT_SEND %d\n"
 		    "rep_set_timeout DB_REP_HEARTBEAT_MONITOR %d\n"
-		    "rep_set_timeout DB_REP_CHECKPOINT_DELAY 0\n",
+		    "rep_set_timeout DB_REP_CHECKPOINT_DELAY 0\n"
+		    "rep_set_timeout DB_REP_ELECTION_TIMEOUT %d\n"
+		    "rep_set_timeout DB_REP_ELECTION_RETRY %d\n"
+		    "rep_set_timeout DB_REP_CONNECTION_RETRY %d\n",
 		    priority, MS_REP_ACK_TIMEOUT_US, MS_REP_HB_SEND_US,
-		    MS_REP_HB_MONITOR_US);
+		    MS_REP_HB_MONITOR_US, MS_REP_ELECTION_TIMEOUT_US,
+		    MS_REP_ELECTION_RETRY_US, MS_REP_CONNECTION_RETRY_US);
 	if (n >= len) {
 		SET_ERR("too many sites");
 		return -1;

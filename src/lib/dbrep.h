@@ -16,6 +16,16 @@
 #define MS_REP_ACK_TIMEOUT_US	2000000
 #define MS_REP_HB_SEND_US	500000
 #define MS_REP_HB_MONITOR_US	2000000
+/*
+ * Elections: Berkeley DB waits 10 s (DB_REP_ELECTION_RETRY) after an
+ * election that failed before it holds another, and 30 s
+ * (DB_REP_CONNECTION_RETRY) before it dials a site it lost again.  A
+ * first election after a master's death can fail (the other client has
+ * not yet seen it go): one second each keeps such a failover short.
+ */
+#define MS_REP_ELECTION_TIMEOUT_US	1000000
+#define MS_REP_ELECTION_RETRY_US	1000000
+#define MS_REP_CONNECTION_RETRY_US	1000000
 
 /* True when home/DB_CONFIG names replication sites. */
 int	ms_rep_configured(const char *home);
