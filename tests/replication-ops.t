@@ -7,7 +7,7 @@
 # from it (replicate -r on the master).
 . "$(dirname "$0")/lib.sh"
 
-plan 32
+plan 39
 
 A=iso14443a:04A1B2C3
 P1=$(free_port) P2=$(free_port) P3=$(free_port)
@@ -128,6 +128,32 @@ printf '{"type":"query","user":"alice"}\n' >q
 run -i q mscart serve -d b --role admin
 like "$RC/$OUT" '^0/.*cola' "query through serve works on a client"
 like "$ERR" "^mscart: query: read on a client" "and serve says so once on stderr"
+
+# ----- writes that read lines are refused at once on a client -----
+NOTMASTER="this site is not the master; the master is 127.0.0.1:$P1; run it there"
+mscart show -d b alice >b.show 2>/dev/null
+# stdin a FIFO held open and never written: a command that read it would
+# wait until timeout stopped it (status 124)
+mkfifo held
+exec 4<>held
+run -i held timeout 20 mscart settle -d b
+is "$RC/$OUT/$ERR" "75//mscart: settle: b: $NOTMASTER" \
+    "settle on a client says at once, before reading, that the master is elsewhere"
+run -i held timeout 20 mscart import -d b
+is "$RC/$OUT/$ERR" "75//mscart: import: b: $NOTMASTER" "so does import"
+exec 4>&-
+printf '{"type":"charged","settlement":"S1","key":"k1","status":"succeeded","amount":150,"currency":"EUR"}\n' >charged
+run -i charged mscart settle -d b
+is "$RC/$OUT/$ERR" "75//mscart: settle: b: $NOTMASTER" "with a charged line too"
+printf '{"type":"user","user":"bob","name":"Bob","cards":["iso14443a:0B0B0B0B"]}\n' >bob
+run -i bob mscart import -d b
+is "$RC/$OUT/$ERR" "75//mscart: import: b: $NOTMASTER" "and with a user record"
+run mscart restock -d b r7 A1 10
+is "$RC/$OUT/$ERR" "75//mscart: restock: b: $NOTMASTER" "restock is refused on a client"
+is "$(mscart report -d b 2>/dev/null)/$(mscart show -d b alice 2>/dev/null)" \
+    "$(cat master.report)/$(cat b.show)" "the client's ledger is as it was"
+run mscart show -d a bob
+is "$RC/$OUT" "1/" "and nothing reached the master (no user bob)"
 
 # ----- backup and verify on a client -----
 run mscart verify -d b

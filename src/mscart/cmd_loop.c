@@ -11,6 +11,7 @@
 
 #include "ledger.h"
 #include "mscart.h"
+#include "replica.h"
 
 static int
 loop_usage(const char *synopsis)
@@ -60,6 +61,15 @@ loop_files(const char *home, int nosync, int batch, struct loop_opts *o,
 
 	if (store_open(&st, home, nosync) != 0)
 		return MS_EX_TEMPFAIL;
+	/*
+	 * Every line of import and settle is a write: on a client of a
+	 * group all would be answered not-master, so say it once, before
+	 * reading any, and let the caller try the master.
+	 */
+	if (o->writer != NULL && replica_refuse_write(&st, o->writer)) {
+		store_close(&st);
+		return MS_EX_TEMPFAIL;
+	}
 	ms_sig_install(0);
 	{
 		struct sigaction sa;
@@ -249,6 +259,7 @@ cmd_import(int argc, char **argv)
 
 	o.quiet = 1;
 	o.allowed = TYPE_BIT(MS_MSG_PRODUCT) | TYPE_BIT(MS_MSG_USER);
+	o.writer = "import";
 	return admin_loop(argc, argv, "import [-chv] [-d dir] [file ...]",
 	    "cd:hv", "import", &o);
 }
@@ -263,6 +274,7 @@ cmd_settle(int argc, char **argv)
 	o.warn = 1;
 	o.allowed = TYPE_BIT(MS_MSG_CHARGED);
 	o.charged = charged;
+	o.writer = "settle";
 	return admin_loop(argc, argv, "settle [-h] [-d dir] [file ...]", "d:h",
 	    "settle", &o);
 }

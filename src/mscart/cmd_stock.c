@@ -12,6 +12,7 @@
 
 #include "apply.h"
 #include "mscart.h"
+#include "replica.h"
 #include "shoptime.h"
 
 static int
@@ -229,6 +230,10 @@ cmd_restock(int argc, char **argv)
 	h.r.who = h.role.who;
 	if (store_open(&st, store_ledger(home, 0), 0) != 0)
 		return MS_EX_TEMPFAIL;
+	if (replica_refuse_write(&st, "restock")) {
+		store_close(&st);
+		return MS_EX_TEMPFAIL;
+	}
 	rc = run_txn(&st, restock_txn, &h);
 	store_close(&st);
 	if (rc != 0) {

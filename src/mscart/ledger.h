@@ -43,6 +43,9 @@ struct loop_opts {
 					   by its outcome (settlement_watch) */
 	long		*charged;	/* settle: charged results applied, by
 					   CHARGED_* (NULL: not counted) */
+	const char	*writer;	/* a command whose every line writes
+					   (import, settle): on a site that is
+					   not the master it reads nothing */
 };
 
 /* The results of charged messages a settlement run counts. */
