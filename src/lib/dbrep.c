@@ -16,7 +16,6 @@
 static _Thread_local unsigned long perm_failures;
 static volatile unsigned long changes;
 static volatile int panicked;
-static volatile int startup_done;
 static int notify_fd = -1;
 
 int
@@ -120,7 +119,6 @@ on_event(DB_ENV *env, u_int32_t event, void *info)
 	case DB_EVENT_REP_MASTER_FAILURE:
 	case DB_EVENT_REP_ELECTION_FAILED:
 	case DB_EVENT_REP_STARTUPDONE:
-		startup_done = 1;
 		changes++;
 		break;
 	case DB_EVENT_REP_DUPMASTER:
@@ -135,6 +133,18 @@ on_event(DB_ENV *env, u_int32_t event, void *info)
 	}
 	if (notify_fd != -1)
 		(void)write(notify_fd, "", 1);
+}
+
+int
+ms_rep_fresh_regions(const char *home)
+{
+	DB_ENV *env;
+
+	if (db_env_create(&env, 0) != 0)
+		return -1;
+	/* without DB_FORCE: EBUSY while any process has it open; the
+	 * handle is freed either way */
+	return env->remove(env, home, 0) == 0 ? 0 : -1;
 }
 
 void
@@ -177,17 +187,28 @@ ms_rep_panicked(void)
 	return panicked;
 }
 
+/*
+ * Berkeley DB's own record, not the event: a client restarted with the
+ * same master that had to be re-initialised (internal init) finishes
+ * without DB_EVENT_REP_STARTUPDONE reaching its process.
+ */
 int
-ms_rep_in_step(void)
+ms_rep_in_step(DB_ENV *env)
 {
-	return startup_done;
+	DB_REP_STAT *sp;
+	int yes;
+
+	if (env->rep_stat(env, &sp, 0) != 0)
+		return 0;
+	yes = sp->st_startup_complete != 0;
+	free(sp);
+	return yes;
 }
 
 void
 ms_rep_reset(void)
 {
 	panicked = 0;
-	startup_done = 0;
 }
 
 static void

@@ -38,6 +38,15 @@ int	ms_rep_config_text(const char *local, char *const *peers, size_t npeers,
 	    int priority, int creator, char *buf, size_t len, char *err,
 	    size_t errlen);
 
+/*
+ * Remove home's region files (__db.0*; not __db.register nor the
+ * __db.rep.* files that keep the site's generation and group) when no
+ * process has the environment open: 0 done, -1 not (in use).  Berkeley
+ * DB notes a client's start-up as done in the region and does not do it
+ * again for the same master: a region that outlived the last process
+ * would say a returning client is in step before it has caught up.
+ */
+int	ms_rep_fresh_regions(const char *home);
 /* Before DB_ENV->open of a replicated environment: the event handler. */
 void	ms_rep_prepare(DB_ENV *);
 /* After it: join the group (elections on).  0 or a BDB error. */
@@ -59,9 +68,9 @@ int	ms_rep_panicked(void);
 void	ms_rep_reset(void);	/* ... reopened */
 /*
  * A client that started has caught up with the master's log as it was
- * then (DB_EVENT_REP_STARTUPDONE, seen by this process).
+ * then (Berkeley DB's start-up done, as DB_REP_STAT says).
  */
-int	ms_rep_in_step(void);
+int	ms_rep_in_step(DB_ENV *);
 
 /*
  * Is this site the master now?  1 yes, 0 no; when not, master gets

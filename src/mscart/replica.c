@@ -196,15 +196,16 @@ say_role(DB_ENV *env, const char *home, char *said, size_t len)
 
 /*
  * Say once when a client has caught up: its start-up synchronisation is
- * done (DB_EVENT_REP_STARTUPDONE), it follows a known master, and the
- * ledger's databases have arrived.  Then its commands may read.
+ * done (st_startup_complete, what status shows as in_step), it follows a
+ * known master, and the ledger's databases have arrived.  Then its
+ * commands may read.
  */
 static void
 say_in_step(DB_ENV *env, const char *home, int *said)
 {
 	char master[300], path[4096];
 
-	if (*said || !ms_rep_in_step() ||
+	if (*said || !ms_rep_in_step(env) ||
 	    ms_rep_is_master(env, master, sizeof(master)) || *master == '\0')
 		return;
 	snprintf(path, sizeof(path), "%s/lines.db", home);
@@ -278,6 +279,13 @@ cmd_replicate(int argc, char **argv)
 	ms_rep_notify(pfd[1]);
 	ms_sig_install(0);
 	umask(077);
+	/*
+	 * Alone in the environment, start from fresh regions: Berkeley DB's
+	 * "start-up done" from the last run would otherwise stand for this
+	 * one, and a site back after a while would say "in step" before its
+	 * catching up (or internal initialisation) began.
+	 */
+	(void)ms_rep_fresh_regions(home);
 	while (!ms_sig_stop) {
 		if ((rc = ms_dbenv_open(home, &opts, &env, err,
 		    sizeof(err))) == DB_REP_UNAVAIL) {
