@@ -8,6 +8,7 @@
 # would need.  Restarted, c finds itself outdated, gets the databases
 # page by page, says it is in step, and has every take.
 . "$(dirname "$0")/lib.sh"
+. "$MS_TOP/tests/replication.sh"
 
 plan 13
 
@@ -18,10 +19,6 @@ A=iso14443a:04A1B2C3
 P1=$(free_port) P2=$(free_port) P3=$(free_port)
 TAKES=20000	# about 1.1 KB of log each: 20 MB, two 10 MB log files
 
-replicate() {
-	spawn /dev/null "$1.out" group.err mscart replicate -d "$1"
-	eval "PID_$1=\$BG_PID"
-}
 # since LINE ERE [SECONDS]: group.err gets a line matching ERE after its
 # first LINE lines (event-driven, like wait_line)
 since() {
@@ -35,19 +32,6 @@ stat() {
 # log_files SITE: the numbers of SITE's log files, lowest first
 log_files() {
 	ls "$1" | sed -n 's/^log\.0*\([0-9][0-9]*\)$/\1/p' | sort -n
-}
-# until_acked N CMD...: CMD (stdin $IN) until N lines are acknowledged,
-# as a robot sends again after "retry"
-until_acked() {
-	_n=$1 _i=0
-	shift
-	while :; do
-		"$@" <"$IN" >attempt 2>attempt.err
-		[ "$(grep -Ec '"status":"(applied|duplicate)"' attempt)" = "$_n" ] && return 0
-		[ $_i -lt 20 ] || return 1
-		sleep 0.5
-		_i=$((_i + 1))
-	done
 }
 
 mscart init -d a -s 127.0.0.1:$P1 -c &&

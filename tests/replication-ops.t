@@ -6,6 +6,7 @@
 # running group (it catches up by internal initialisation) and removed
 # from it (replicate -r on the master).
 . "$(dirname "$0")/lib.sh"
+. "$MS_TOP/tests/replication.sh"
 
 plan 39
 
@@ -15,23 +16,6 @@ P1=$(free_port) P2=$(free_port) P3=$(free_port)
 take() {
 	printf '{"type":"take","ts":"2026-11-28T10:%02d:%02d.000Z","robot":"r7","seq":%d,"slot":"A1","sku":"cola","card":"%s"}\n' \
 	    $(($1 / 60 % 60)) $(($1 % 60)) "$1" "$A"
-}
-replicate() {
-	spawn /dev/null "$1.out" group.err mscart replicate -d "$1"
-	eval "PID_$1=\$BG_PID"
-}
-# until_acked N CMD...: CMD (stdin $IN) until N lines are acknowledged,
-# as a robot sends again after "retry"
-until_acked() {
-	_n=$1 _i=0
-	shift
-	while :; do
-		"$@" <"$IN" >attempt 2>attempt.err
-		[ "$(grep -Ec '"status":"(applied|duplicate)"' attempt)" = "$_n" ] && return 0
-		[ $_i -lt 20 ] || return 1
-		sleep 0.5
-		_i=$((_i + 1))
-	done
 }
 # same_report SITE: SITE's report is the master's, or becomes it within
 # 20 s (nothing tells when a client applied the last commit)

@@ -5,6 +5,7 @@
 # "applied"; the old master rejoins and catches up.  With both clients
 # stopped the master answers "retry", never "applied".
 . "$(dirname "$0")/lib.sh"
+. "$MS_TOP/tests/replication.sh"
 
 plan 31
 
@@ -32,12 +33,6 @@ events_in() {
 l=sys.stdin.readline()
 for i in (json.loads(l)["items"] if l else []):
     print(i["event"])' | sort
-}
-# replicate SITE: start the site's replication process; the sites say
-# what they are in one file, each line naming its site
-replicate() {
-	spawn /dev/null "$1.out" group.err mscart replicate -d "$1"
-	eval "PID_$1=\$BG_PID"
 }
 # converge SITE N: SITE has N of alice's takes, or gets them within 20 s.
 # Nothing tells when a client has applied the last commit (the quorum is
@@ -92,22 +87,6 @@ ok $? "the other two join as clients of it and catch up"
 printf '%s\n' \
     '{"type":"product","sku":"cola","name":"Cola","price":150,"currency":"EUR"}' \
     "{\"type\":\"user\",\"user\":\"alice\",\"name\":\"Alice\",\"cards\":[\"$A\"],\"currency\":\"EUR\"}" >setup
-# until_acked N CMD...: run CMD (stdin: the file in $IN) until its replies
-# acknowledge N lines (applied or duplicate), as a robot sends again
-# after a "retry" (a busy machine may miss the 2 s ack timeout); the
-# replies of every attempt are added to the file $REPLIES
-until_acked() {
-	_n=$1 _i=0
-	shift
-	while :; do
-		"$@" <"$IN" >attempt 2>attempt.err
-		cat attempt >>"$REPLIES"
-		[ "$(grep -Ec '"status":"(applied|duplicate)"' attempt)" = "$_n" ] && return 0
-		[ $_i -lt 20 ] || return 1
-		sleep 0.5	# the robot's backoff
-		_i=$((_i + 1))
-	done
-}
 IN=setup REPLIES=setup.out until_acked 2 mscart apply -d a
 ok $? "the master takes the catalogue"
 
