@@ -220,11 +220,27 @@ wait "$kpid" 2>/dev/null
 ok "$(grep -q 'done' k.err && echo 1 || echo 0)" "the first run was killed before it was done"
 state k >k.mid
 is "$(cat k.mid)" "$(cat k.before)" "halfway, reports and carts are as before"
+# meanwhile the file's last line (out of the ledger last) is refunded:
+# it changed, so it stays, and so does its settlement
+zcat k.ndjson.gz | grep '"type":"line"' | tail -n 1 >k.last
+lastid=$(jget line.id <k.last)
+lastsett=$(jget line.settlement <k.last)
+run mscart refund -d k -m late "$lastid"
+is "$RC" 0 "a line in the file but not yet out of the ledger is refunded"
+state k >k.refunded
 run mscart archive -d k -b "$(cat k.B)" -o k.ndjson.gz
 is "$RC" 0 "the same command again exits 0"
 like "$ERR" "finishing A1" "it finishes the unfinished archive from its file"
 state k >k.after
-is "$(cat k.after)" "$(cat k.before)" "reports and carts are the same at the end"
+is "$(cat k.after)" "$(cat k.refunded)" "reports and carts are the same at the end"
+rec=$(mscart log -d k | grep '"what":"archive"')
+is "$(printf '%s\n' "$rec" | jget kept)" "[$(printf '%s' "$lastid" | tr -dc 0-9)]" \
+    "the archive entry lists the refunded line as kept"
+is "$(printf '%s\n' "$rec" | jget kept_settlements)" "[\"$lastsett\"]" \
+    "and its settlement"
+is "$(mscart show -d k -a "$(jget line.owner <k.last | sed 's/^u://')" |
+    python3 -c 'import json,sys; print(sum(1 for i in json.load(sys.stdin)["items"] if i["id"] == sys.argv[1]))' "$lastid")" \
+    1 "the kept line is still in the ledger"
 run mscart archive -d k -t k.ndjson.gz
 is "$RC" 0 "the file checks"
 run mscart verify -d k

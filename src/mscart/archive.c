@@ -271,7 +271,7 @@ audit_count(const char *data, size_t size)
 	const char *t;
 	size_t n = sizeof(AUDIT_TAKES_TAG) - 1;
 
-	for (t = data; t + n < data + size && t < data + 256; t++)
+	for (t = data; t + n < data + size && t < data + 1024; t++)
 		if (memcmp(t, AUDIT_TAKES_TAG, n) == 0)
 			return strtoll(t + n, NULL, 10);
 	return 1;
