@@ -533,7 +533,7 @@ write_file(struct store *st, struct pick *p, const char *path,
 		ms_warn("archive: %s", tmp);
 		return -1;
 	}
-	if ((dupfd = dup(fd)) == -1 || (o.gz = gzdopen(dupfd, "wb6")) ==
+	if ((dupfd = dup(fd)) == -1 || (o.gz = gzdopen(dupfd, "wb9")) ==
 	    NULL || (o.md = EVP_MD_CTX_new()) == NULL ||
 	    EVP_DigestInit_ex(o.md, EVP_sha256(), NULL) != 1) {
 		ms_warnx("archive: %s: cannot start the file", tmp);
@@ -984,28 +984,47 @@ records_per_txn(void)
 	return ARCHIVE_TXN;
 }
 
-/* Give back the pages the archive freed to the file system. */
+/*
+ * Give the pages the archive freed back to the file system: every
+ * database, those that lost records and those whose pages other changes
+ * left part empty (users rewritten, open settlements ended).
+ */
 static void
 compact(struct store *st)
 {
 	DB *dbs[] = { st->lines, st->open_lines, st->owners, st->settlements,
-	    st->audit, st->meta };
-	const char *names[] = { "lines.db", "open.db", "owners.db",
-	    "settlements.db", "audit.db", "meta.db" };
+	    st->audit, st->meta, st->opens, st->users, st->cards,
+	    st->products, st->events, st->stock };
 	DB_COMPACT cd;
+	unsigned long pages = 0;
+	const char *name;
 	int rc;
 
 	for (size_t i = 0; i < sizeof(dbs) / sizeof(dbs[0]); i++) {
+		if (dbs[i]->get_dbname(dbs[i], &name, NULL) != 0)
+			name = "?";
 		if (say_now())
-			ms_warnx("archive: compacting %s", names[i]);
-		memset(&cd, 0, sizeof(cd));
-		/* no transaction: Berkeley DB uses short ones of its own */
-		if ((rc = dbs[i]->compact(dbs[i], NULL, NULL, NULL, &cd,
-		    DB_FREE_SPACE, NULL)) != 0)
-			ms_warnx("archive: compacting %s: %s", names[i],
-			    db_strerror(rc));
+			ms_warnx("archive: compacting %s", name);
+		/*
+		 * No transaction: Berkeley DB uses short ones of its own.  The
+		 * pages a pass empties stay where they are, on the free list;
+		 * the next pass moves them to the end and truncates them.
+		 */
+		for (int pass = 0; pass < 4; pass++) {
+			memset(&cd, 0, sizeof(cd));
+			if ((rc = dbs[i]->compact(dbs[i], NULL, NULL, NULL, &cd,
+			    DB_FREE_SPACE, NULL)) != 0) {
+				ms_warnx("archive: compacting %s: %s", name,
+				    db_strerror(rc));
+				break;
+			}
+			pages += cd.compact_pages_truncated;
+			if (cd.compact_pages_free == 0)
+				break;
+		}
 	}
 	st->env->txn_checkpoint(st->env, 0, 0, DB_FORCE);
+	ms_warnx("archive: %lu pages back to the file system", pages);
 }
 
 /*
