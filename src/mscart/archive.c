@@ -11,80 +11,39 @@
  * and what the lines it took out counted in mscart report
  * ("archive:report:ID:N"); the last one appends the "archive" audit
  * record.  The next run finishes an unfinished archive from its file
- * before anything else.
+ * before anything else.  What moves is archive_pick.c's, the file
+ * archive_file.c's, the deletions archive_ledger.c's.
  */
 #include <sys/stat.h>
 
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-#include <zlib.h>
-
-#include "ledger.h"
+#include "archive.h"
 #include "mscart.h"
 #include "replica.h"
 #include "shoptime.h"
 
-#define ARCHIVE_TXN	5000	/* records a transaction (MSCART_ARCHIVE_TXN) */
-#define ARCHIVE_PENDING	"archive:pending"
-#define ARCHIVE_REPORT	"archive:report"	/* the archives' report groups */
-#define PROGRESS_MS	2000
-
-static const char *const report_bys[] = {
-	"product", "robot", "user", "day", "month", NULL
-};
-
-/* A paid or void line old enough, and the settlement that ended it. */
-struct cand {
-	int64_t	 id;
-	char	*sid;
-	int	 ok;
-};
-
-/* A settlement and those of its lines that are candidates. */
-struct sett {
-	char	*sid;
-	int64_t	*lines;
-	size_t	 n;
-	int	 ok;
-};
-
-struct pick {
-	int64_t		 before;
-	struct cand	*l;
-	size_t		 nl, capl;
-	struct sett	*s;
-	size_t		 ns, caps;
-	int64_t		*audit;		/* keys of the audit records that move */
-	size_t		 na, capa;
-	json_t		*left;		/* archive records in the range, kept */
-	int64_t		 afirst, alast;
-	int		 failed;
-};
-
 static int64_t	last_said;
 
-static int
-say_now(void)
+int
+archive_say_now(void)
 {
 	int64_t t = ms_now_ms();
 
-	if (t - last_said < PROGRESS_MS)
+	if (t - last_said < ARCHIVE_PROGRESS_MS)
 		return 0;
 	last_said = t;
 	return 1;
 }
 
-static int
-grow(void **p, size_t *cap, size_t n, size_t size)
+int
+archive_grow(void **p, size_t *cap, size_t n, size_t size)
 {
 	void *q;
 
@@ -97,881 +56,9 @@ grow(void **p, size_t *cap, size_t n, size_t size)
 	return 0;
 }
 
-/* ----- what moves ----- */
-
-static struct cand *
-cand_find(struct pick *p, int64_t id)
-{
-	size_t lo = 0, hi = p->nl;
-
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-
-		if (p->l[mid].id == id)
-			return &p->l[mid];
-		if (p->l[mid].id < id)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NULL;
-}
-
-static struct sett *
-sett_find(struct pick *p, const char *sid)
-{
-	size_t lo = 0, hi = p->ns;
-
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		int c = strcmp(p->s[mid].sid, sid);
-
-		if (c == 0)
-			return &p->s[mid];
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NULL;
-}
-
-static int
-older(const char *ts, int64_t before)
-{
-	int64_t t;
-
-	/* a line from before lines had a time is older than any */
-	return ts == NULL || ms_time_parse(ts, &t) != 0 || t < before;
-}
-
-static void
-pick_line(json_t *l, void *arg)
-{
-	struct pick *p = arg;
-	const char *state = str(l, "state");
-	struct cand *c;
-	int64_t id;
-
-	if (state == NULL || (strcmp(state, "paid") != 0 &&
-	    strcmp(state, "void") != 0) || !older(str(l, "ts"), p->before) ||
-	    str(l, "id") == NULL || line_id_parse(str(l, "id"), &id) == -1)
-		return;
-	if (grow((void **)&p->l, &p->capl, p->nl, sizeof(*p->l)) == -1) {
-		p->failed = 1;
-		return;
-	}
-	c = &p->l[p->nl++];
-	c->id = id;
-	c->sid = str(l, "settlement") ? strdup(str(l, "settlement")) : NULL;
-	c->ok = 1;
-}
-
-/*
- * Every settlement, with those of its lines that are candidates: one
- * that has not ended (or ended after before) keeps them in the ledger.
- */
-static void
-pick_settlement(const DBT *k, const DBT *d, void *arg)
-{
-	static const char *const final[] = { "paid", "closed", "declined",
-	    "failed", NULL };
-	struct pick *p = arg;
-	struct sett *s;
-	json_t *j, *v;
-	const char *state;
-	size_t i;
-	int fin = 0;
-
-	(void)k;
-	if ((j = json_loadb(d->data, d->size, 0, NULL)) == NULL)
-		return;
-	state = str(j, "state");
-	for (const char *const *f = final; state && *f; f++)
-		if (strcmp(state, *f) == 0)
-			fin = 1;
-	if (grow((void **)&p->s, &p->caps, p->ns, sizeof(*p->s)) == -1 ||
-	    str(j, "settlement") == NULL) {
-		p->failed = 1;
-		json_decref(j);
-		return;
-	}
-	s = &p->s[p->ns++];
-	memset(s, 0, sizeof(*s));
-	s->sid = strdup(str(j, "settlement"));
-	s->ok = fin && older(str(j, "updated"), p->before) &&
-	    str(j, "updated") != NULL;
-	s->lines = calloc(json_array_size(json_object_get(j, "line_ids")) + 1,
-	    sizeof(*s->lines));
-	if (s->sid == NULL || s->lines == NULL) {
-		p->failed = 1;
-		json_decref(j);
-		return;
-	}
-	json_array_foreach(json_object_get(j, "line_ids"), i, v) {
-		if (cand_find(p, json_integer_value(v)) != NULL)
-			s->lines[s->n++] = json_integer_value(v);
-		else
-			s->ok = 0;	/* a line of it stays */
-	}
-	json_decref(j);
-}
-
-static int
-sett_cmp(const void *a, const void *b)
-{
-	return strcmp(((const struct sett *)a)->sid,
-	    ((const struct sett *)b)->sid);
-}
-
-/*
- * A line moves when every settlement naming it moves (and the one that
- * paid it); a settlement moves when it ended before and all its lines
- * move.  Repeat until nothing changes.
- */
-static void
-pick_settle(struct pick *p)
-{
-	struct cand *c;
-	struct sett *s;
-	int changed;
-
-	qsort(p->s, p->ns, sizeof(*p->s), sett_cmp);
-	do {
-		changed = 0;
-		for (size_t i = 0; i < p->ns; i++) {
-			for (size_t j = 0; j < p->s[i].n; j++) {
-				c = cand_find(p, p->s[i].lines[j]);
-				if (p->s[i].ok && !c->ok) {
-					p->s[i].ok = 0;
-					changed = 1;
-				}
-				if (!p->s[i].ok && c->ok) {
-					c->ok = 0;
-					changed = 1;
-				}
-			}
-		}
-		for (size_t i = 0; i < p->nl; i++) {
-			c = &p->l[i];
-			if (!c->ok || c->sid == NULL)
-				continue;
-			if ((s = sett_find(p, c->sid)) == NULL || !s->ok) {
-				c->ok = 0;
-				changed = 1;
-			}
-		}
-	} while (changed);
-}
-
-/* How many entries an audit record stands for (a take record: count). */
-static int64_t
-audit_count(const char *data, size_t size)
-{
-	const char *t;
-	size_t n = sizeof(AUDIT_TAKES_TAG) - 1;
-
-	for (t = data; t + n < data + size && t < data + 1024; t++)
-		if (memcmp(t, AUDIT_TAKES_TAG, n) == 0)
-			return strtoll(t + n, NULL, 10);
-	return 1;
-}
-
-/*
- * The audit records older than before, from the oldest in the ledger
- * to the first that is not: one run of numbers, less the records of
- * earlier archives, which stay (they are what checks their files).
- */
-static int
-pick_audit(struct store *st, struct pick *p)
-{
-	DB_TXN *txn;
-	DBC *c;
-	DBT k, d;
-	json_t *r;
-	int rc;
-
-	p->afirst = p->alast = 0;
-	if ((rc = store_scan_begin(st, st->audit, &txn, &c)) != 0)
-		return rc;
-	memset(&k, 0, sizeof(k));
-	memset(&d, 0, sizeof(d));
-	k.flags = DB_DBT_REALLOC;
-	d.flags = DB_DBT_REALLOC;
-	while ((rc = c->get(c, &k, &d, DB_NEXT)) == 0) {
-		int64_t n;
-		int old, arch;
-
-		if (k.size != 8 || (r = json_loadb(d.data, d.size, 0, NULL)) ==
-		    NULL) {
-			rc = EINVAL;
-			break;
-		}
-		n = ms_be64_get(k.data);
-		old = older(str(r, "ts"), p->before) && str(r, "ts") != NULL;
-		arch = str(r, "what") && strcmp(str(r, "what"), "archive") == 0;
-		json_decref(r);
-		if (!old)
-			break;
-		if (arch) {
-			if (p->na > 0)
-				json_array_append_new(p->left, json_integer(n));
-			continue;
-		}
-		if (grow((void **)&p->audit, &p->capa, p->na,
-		    sizeof(*p->audit)) == -1) {
-			rc = ENOMEM;
-			break;
-		}
-		if (p->na == 0)
-			p->afirst = n;
-		p->audit[p->na++] = n;
-		p->alast = n + audit_count(d.data, d.size) - 1;
-	}
-	free(k.data);
-	free(d.data);
-	c->close(c);
-	txn->commit(txn, 0);
-	/* archive records after the last that moves are not in the range */
-	while (json_array_size(p->left) > 0 && json_integer_value(
-	    json_array_get(p->left, json_array_size(p->left) - 1)) > p->alast)
-		json_array_remove(p->left, json_array_size(p->left) - 1);
-	return rc == DB_NOTFOUND ? 0 : rc;
-}
-
-static void
-pick_free(struct pick *p)
-{
-	for (size_t i = 0; i < p->nl; i++)
-		free(p->l[i].sid);
-	for (size_t i = 0; i < p->ns; i++) {
-		free(p->s[i].sid);
-		free(p->s[i].lines);
-	}
-	free(p->l);
-	free(p->s);
-	free(p->audit);
-	json_decref(p->left);
-	memset(p, 0, sizeof(*p));
-}
-
-static int
-pick(struct store *st, struct pick *p, long *nl, long *ns)
-{
-	int rc;
-
-	p->left = json_array();
-	if ((rc = store_lines_scan(st, pick_line, p)) != 0 || p->failed)
-		return rc ? rc : ENOMEM;
-	if ((rc = store_each(st, st->settlements, NULL, pick_settlement,
-	    p)) != 0 || p->failed)
-		return rc ? rc : ENOMEM;
-	pick_settle(p);
-	if ((rc = pick_audit(st, p)) != 0)
-		return rc;
-	*nl = *ns = 0;
-	for (size_t i = 0; i < p->nl; i++)
-		*nl += p->l[i].ok;
-	for (size_t i = 0; i < p->ns; i++)
-		*ns += p->s[i].ok;
-	return 0;
-}
-
-/* ----- the file ----- */
-
-struct out {
-	gzFile		 gz;
-	EVP_MD_CTX	*md;
-	int		 failed;
-};
-
-static void
-out_text(struct out *o, const char *s, size_t n)
-{
-	if (n > 0 && gzwrite(o->gz, s, (unsigned)n) != (int)n)
-		o->failed = 1;
-	EVP_DigestUpdate(o->md, s, n);
-}
-
-static void
-out_json(struct out *o, const json_t *v)
-{
-	char *s;
-
-	if ((s = json_dumps(v, JSON_COMPACT)) == NULL) {
-		o->failed = 1;
-		return;
-	}
-	out_text(o, s, strlen(s));
-	out_text(o, "\n", 1);
-	free(s);
-}
-
-static void
-hex(const unsigned char *b, unsigned n, char *out)
-{
-	for (unsigned i = 0; i < n; i++)
-		snprintf(out + 2 * i, 3, "%02x", b[i]);
-}
-
-/*
- * After each record written: a new read-committed transaction every
- * ARCHIVE_TXN records, so no scan holds the ledger for long.
- */
-static void
-write_step(DB_TXN **txn, long *done, long total)
-{
-	if (++*done % ARCHIVE_TXN != 0)
-		return;
-	(*txn)->commit(*txn, 0);
-	*txn = NULL;
-	if (say_now())
-		ms_warnx("archive: %ld of %ld records written", *done, total);
-}
-
-/* The records of the file, from the ledger as it is now. */
-static int
-write_records(struct store *st, struct pick *p, struct out *o, long total)
-{
-	DB_TXN *txn = NULL;
-	long done = 0;
-	json_t *v, *r;
-	int rc = 0;
-
-	for (size_t i = 0; i < p->nl + p->ns + p->na && rc == 0; i++) {
-		if (i < p->nl && !p->l[i].ok)
-			continue;
-		if (i >= p->nl && i < p->nl + p->ns && !p->s[i - p->nl].ok)
-			continue;
-		if (txn == NULL && (rc = st->env->txn_begin(st->env, NULL,
-		    &txn, DB_READ_COMMITTED)) != 0)
-			return rc;
-		if (i < p->nl) {
-			if ((rc = line_get(st, txn, p->l[i].id, &v, 0)) != 0)
-				break;
-			r = json_pack("{s:s,s:I,s:o}", "type", "line", "n",
-			    (json_int_t)p->l[i].id, "line", v);
-			out_json(o, r);
-			json_decref(r);
-		} else if (i < p->nl + p->ns) {
-			if ((rc = db_get_json(st->settlements, txn,
-			    p->s[i - p->nl].sid, &v, 0)) != 0)
-				break;
-			r = json_pack("{s:s,s:o}", "type", "settlement",
-			    "settlement", v);
-			out_json(o, r);
-			json_decref(r);
-		} else {
-			int64_t n = p->audit[i - p->nl - p->ns];
-			unsigned char b[8];
-			char head[64];
-			DBT k, d;
-
-			ms_be64_put(b, n);
-			memset(&k, 0, sizeof(k));
-			memset(&d, 0, sizeof(d));
-			k.data = b;
-			k.size = 8;
-			d.flags = DB_DBT_MALLOC;
-			if ((rc = st->audit->get(st->audit, txn, &k, &d, 0)) != 0)
-				break;
-			/* the record as the ledger holds it, unparsed */
-			snprintf(head, sizeof(head), "{\"type\":\"audit\","
-			    "\"n\":%" PRId64 ",\"record\":", n);
-			out_text(o, head, strlen(head));
-			out_text(o, d.data, d.size);
-			out_text(o, "}\n", 2);
-			free(d.data);
-		}
-		write_step(&txn, &done, total);
-	}
-	if (txn != NULL) {
-		if (rc == 0)
-			txn->commit(txn, 0);
-		else
-			txn->abort(txn);
-	}
-	return rc;
-}
-
-/* fsync the directory that holds path, so a rename in it lasts. */
-static int
-sync_dir(const char *path)
-{
-	char dir[PATH_MAX];
-	const char *slash = strrchr(path, '/');
-	int fd, rc;
-
-	if (slash == NULL)
-		snprintf(dir, sizeof(dir), ".");
-	else
-		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path + (slash ==
-		    path)), path);
-	if ((fd = open(dir, O_RDONLY | O_DIRECTORY)) == -1)
-		return -1;
-	rc = fsync(fd);
-	close(fd);
-	return rc;
-}
-
-/*
- * Write the archive to path (through path.tmp, synced, renamed, the
- * directory synced); its sha256 in sha.  0, or -1 said.
- */
-static int
-write_file(struct store *st, struct pick *p, const char *path,
-    json_t *header, json_t *trailer, long total, char sha[65])
-{
-	char tmp[PATH_MAX + 8];
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned mdlen;
-	struct out o = { NULL, NULL, 0 };
-	int fd, dupfd, rc;
-
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600)) == -1) {
-		ms_warn("archive: %s", tmp);
-		return -1;
-	}
-	if ((dupfd = dup(fd)) == -1 || (o.gz = gzdopen(dupfd, "wb9")) ==
-	    NULL || (o.md = EVP_MD_CTX_new()) == NULL ||
-	    EVP_DigestInit_ex(o.md, EVP_sha256(), NULL) != 1) {
-		ms_warnx("archive: %s: cannot start the file", tmp);
-		goto fail;
-	}
-	out_json(&o, header);
-	if ((rc = write_records(st, p, &o, total)) != 0) {
-		ms_warnx("archive: reading the ledger: %s", db_strerror(rc));
-		goto fail;
-	}
-	out_json(&o, trailer);
-	rc = gzclose(o.gz);
-	o.gz = NULL;
-	if (o.failed || rc != Z_OK) {
-		ms_warnx("archive: %s: write failed", tmp);
-		goto fail;
-	}
-	if (fsync(fd) == -1 || close(fd) == -1) {
-		fd = -1;
-		ms_warn("archive: %s", tmp);
-		goto fail;
-	}
-	fd = -1;
-	if (rename(tmp, path) == -1 || sync_dir(path) == -1) {
-		ms_warn("archive: %s", path);
-		goto fail;
-	}
-	EVP_DigestFinal_ex(o.md, md, &mdlen);
-	EVP_MD_CTX_free(o.md);
-	hex(md, mdlen, sha);
-	return 0;
-fail:
-	if (o.gz != NULL)
-		gzclose(o.gz);
-	if (o.md != NULL)
-		EVP_MD_CTX_free(o.md);
-	if (fd != -1)
-		close(fd);
-	unlink(tmp);
-	return -1;
-}
-
-/* ----- reading a file ----- */
-
-struct in {
-	gzFile		 gz;
-	EVP_MD_CTX	*md;
-	char		*buf;
-	size_t		 cap;
-	long		 lineno;
-};
-
-static int
-in_open(struct in *in, const char *path)
-{
-	unsigned char magic[2];
-	FILE *f;
-
-	memset(in, 0, sizeof(*in));
-	/* zlib reads a file that is not gzip as it is: say so instead */
-	if ((f = fopen(path, "rb")) == NULL) {
-		ms_warn("archive: %s", path);
-		return -1;
-	}
-	if (fread(magic, 1, 2, f) != 2 || magic[0] != 0x1f || magic[1] != 0x8b) {
-		fclose(f);
-		ms_warnx("archive: %s: not a gzip file", path);
-		return -1;
-	}
-	fclose(f);
-	if ((in->gz = gzopen(path, "rb")) == NULL ||
-	    (in->md = EVP_MD_CTX_new()) == NULL ||
-	    EVP_DigestInit_ex(in->md, EVP_sha256(), NULL) != 1) {
-		ms_warnx("archive: %s: cannot read it", path);
-		return -1;
-	}
-	return 0;
-}
-
-/* The next line of the file, without its '\n'; NULL at the end or on
- * an error (in_end() tells). */
-static const char *
-in_line(struct in *in, size_t *len)
-{
-	size_t n = 0;
-
-	for (;;) {
-		if (in->cap - n < 2) {
-			size_t cap = in->cap ? in->cap * 2 : 65536;
-			char *b = realloc(in->buf, cap);
-
-			if (b == NULL)
-				return NULL;
-			in->buf = b;
-			in->cap = cap;
-		}
-		if (gzgets(in->gz, in->buf + n, (int)(in->cap - n)) == NULL)
-			break;
-		n += strlen(in->buf + n);
-		if (n > 0 && in->buf[n - 1] == '\n')
-			break;
-	}
-	if (n == 0)
-		return NULL;
-	EVP_DigestUpdate(in->md, in->buf, n);
-	in->lineno++;
-	if (in->buf[n - 1] == '\n')
-		in->buf[--n] = '\0';
-	*len = n;
-	return in->buf;
-}
-
-/* 0 at a clean end of the gzip stream, else -1 (said). */
-static int
-in_end(struct in *in, const char *path)
-{
-	int err;
-	const char *msg = gzerror(in->gz, &err);
-
-	if (err != Z_OK && err != Z_STREAM_END) {
-		ms_warnx("archive: %s: %s", path, msg);
-		return -1;
-	}
-	return 0;
-}
-
-static void
-in_close(struct in *in, char sha[65])
-{
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned mdlen = 0;
-
-	if (in->md != NULL && sha != NULL) {
-		EVP_DigestFinal_ex(in->md, md, &mdlen);
-		hex(md, mdlen, sha);
-	}
-	if (in->md != NULL)
-		EVP_MD_CTX_free(in->md);
-	if (in->gz != NULL)
-		gzclose(in->gz);
-	free(in->buf);
-	memset(in, 0, sizeof(*in));
-}
-
-/* The sha256 of the uncompressed file; -1 if it cannot be read whole. */
-static int
-file_sha(const char *path, char sha[65])
-{
-	struct in in;
-	size_t n;
-	int rc;
-
-	if (in_open(&in, path) == -1) {
-		in_close(&in, NULL);
-		return -1;
-	}
-	while (in_line(&in, &n) != NULL)
-		;
-	rc = in_end(&in, path);
-	in_close(&in, sha);
-	return rc;
-}
-
 static json_t	*archive_record(struct store *, const char *id);
 
-/* ----- out of the ledger ----- */
-
-struct del_arg {
-	json_t		*pending;	/* as committed */
-	json_t		*next;		/* as this transaction leaves it */
-	json_t		*recs;		/* the batch's records */
-	struct role	 role;
-	long		 lines;		/* taken out, this batch */
-};
-
-static int
-kept_has(const json_t *kept, int64_t id)
-{
-	size_t i;
-	json_t *v;
-
-	json_array_foreach(kept, i, v)
-		if (json_integer_value(v) == id)
-			return 1;
-	return 0;
-}
-
-static int
-del_line(struct store *st, DB_TXN *txn, struct del_arg *a, json_t *rec,
-    json_t *groups, json_t *span)
-{
-	int64_t n = num(rec, "n");
-	json_t *was = json_object_get(rec, "line"), *cur;
-	unsigned char b[8];
-	const char *state;
-	DBT k, d;
-	int rc;
-
-	ms_be64_put(b, n);
-	memset(&k, 0, sizeof(k));
-	memset(&d, 0, sizeof(d));
-	k.data = b;
-	k.size = 8;
-	d.flags = DB_DBT_MALLOC;
-	if ((rc = st->lines->get(st->lines, txn, &k, &d, DB_RMW)) ==
-	    DB_NOTFOUND)
-		return 0;
-	if (rc != 0)
-		return rc;
-	cur = line_decode(d.data, d.size);
-	free(d.data);
-	if (cur == NULL)
-		return EINVAL;
-	state = str(cur, "state");
-	/* changed since it was written (a refund, say): it stays */
-	if (!json_equal(cur, was) || state == NULL ||
-	    (strcmp(state, "paid") != 0 && strcmp(state, "void") != 0)) {
-		json_array_append_new(json_object_get(a->next, "kept"),
-		    json_integer(n));
-		json_decref(cur);
-		return 0;
-	}
-	if ((rc = st->lines->del(st->lines, txn, &k, 0)) == 0 &&
-	    str(cur, "owner") != NULL)
-		rc = owner_del(st, txn, str(cur, "owner"), n);
-	if (rc == 0) {
-		const char *ts = str(cur, "ts");
-
-		for (const char *const *by = report_bys; *by; by++)
-			report_group_line(*by, json_object_get(groups, *by), cur);
-		if (ts != NULL) {
-			if (str(span, "min") == NULL || strcmp(ts,
-			    str(span, "min")) < 0)
-				json_object_set_new(span, "min", json_string(ts));
-			if (str(span, "max") == NULL || strcmp(ts,
-			    str(span, "max")) > 0)
-				json_object_set_new(span, "max", json_string(ts));
-		}
-		a->lines++;
-	}
-	json_decref(cur);
-	return rc;
-}
-
-static int
-del_settlement(struct store *st, DB_TXN *txn, struct del_arg *a, json_t *rec)
-{
-	json_t *was = json_object_get(rec, "settlement"), *cur, *v;
-	const char *sid = str(was, "settlement");
-	int keep = 0;
-	size_t i;
-	int rc;
-
-	if (sid == NULL)
-		return EINVAL;
-	if ((rc = db_get_json(st->settlements, txn, sid, &cur, 1)) ==
-	    DB_NOTFOUND)
-		return 0;
-	if (rc != 0)
-		return rc;
-	keep = !json_equal(cur, was);
-	json_array_foreach(json_object_get(cur, "line_ids"), i, v)
-		if (kept_has(json_object_get(a->next, "kept"),
-		    json_integer_value(v)))
-			keep = 1;
-	json_decref(cur);
-	if (keep) {
-		json_array_append_new(json_object_get(a->next,
-		    "kept_settlements"), json_string(sid));
-		return 0;
-	}
-	return db_del_str(st->settlements, txn, sid);
-}
-
-static int
-del_audit(struct store *st, DB_TXN *txn, int64_t n)
-{
-	unsigned char b[8];
-	DBT k;
-	int rc;
-
-	ms_be64_put(b, n);
-	memset(&k, 0, sizeof(k));
-	k.data = b;
-	k.size = 8;
-	rc = st->audit->del(st->audit, txn, &k, 0);
-	return rc == DB_NOTFOUND ? 0 : rc;
-}
-
-/* One batch of the file's records out of the ledger. */
-static int
-del_txn(struct store *st, DB_TXN *txn, void *arg)
-{
-	struct del_arg *a = arg;
-	json_t *groups, *span, *rec;
-	char key[128];
-	size_t i;
-	int rc = 0;
-
-	json_decref(a->next);
-	a->next = json_deep_copy(a->pending);
-	a->lines = 0;
-	groups = json_object();
-	for (const char *const *by = report_bys; *by; by++)
-		json_object_set_new(groups, *by, json_object());
-	span = json_object();
-	json_array_foreach(a->recs, i, rec) {
-		const char *type = str(rec, "type");
-
-		if (strcmp(type, "line") == 0)
-			rc = del_line(st, txn, a, rec, groups, span);
-		else if (strcmp(type, "settlement") == 0)
-			rc = del_settlement(st, txn, a, rec);
-		else if (strcmp(type, "audit") == 0)
-			rc = del_audit(st, txn, num(rec, "n"));
-		if (rc != 0)
-			break;
-	}
-	if (rc == 0 && a->lines > 0) {
-		json_object_set_new(groups, "min", json_object_get(span, "min") ?
-		    json_incref(json_object_get(span, "min")) : json_null());
-		json_object_set_new(groups, "max", json_object_get(span, "max") ?
-		    json_incref(json_object_get(span, "max")) : json_null());
-		/* after every other "archive:report..." key of this archive */
-		snprintf(key, sizeof(key), ARCHIVE_REPORT ":%s:%012" PRId64,
-		    str(a->pending, "id"), (int64_t)num(a->pending, "done"));
-		rc = db_put_json(st->meta, txn, key, groups);
-	}
-	json_object_set_new(a->next, "done", json_integer(num(a->pending,
-	    "done") + (json_int_t)json_array_size(a->recs)));
-	if (rc == 0)
-		rc = db_put_json(st->meta, txn, ARCHIVE_PENDING, a->next);
-	json_decref(groups);
-	json_decref(span);
-	return rc;
-}
-
-static void
-span_merge(json_t *dst, const json_t *src)
-{
-	const char *a, *b;
-
-	if ((b = str(src, "min")) != NULL && ((a = str(dst, "min")) == NULL ||
-	    strcmp(b, a) < 0))
-		json_object_set_new(dst, "min", json_string(b));
-	if ((b = str(src, "max")) != NULL && ((a = str(dst, "max")) == NULL ||
-	    strcmp(b, a) > 0))
-		json_object_set_new(dst, "max", json_string(b));
-}
-
-/*
- * The last transaction: the batches' report groups into the archives'
- * own, the unfinished archive gone and its audit record written.
- */
-static int
-fin_txn(struct store *st, DB_TXN *txn, void *arg)
-{
-	struct del_arg *a = arg;
-	json_t *p = a->pending, *all, *part, *det;
-	char prefix[128], nbuf[32];
-	DBC *c;
-	DBT k, d;
-	int64_t n;
-	int rc;
-
-	if ((rc = store_counters_load(st, txn)) != 0)
-		return rc;
-	rc = db_get_json(st->meta, txn, ARCHIVE_REPORT, &all, 1);
-	if (rc == DB_NOTFOUND) {
-		all = json_object();
-		for (const char *const *by = report_bys; *by; by++)
-			json_object_set_new(all, *by, json_object());
-	} else if (rc != 0)
-		return rc;
-	snprintf(prefix, sizeof(prefix), ARCHIVE_REPORT ":%s:", str(p, "id"));
-	if ((rc = st->meta->cursor(st->meta, txn, &c, 0)) != 0) {
-		json_decref(all);
-		return rc;
-	}
-	memset(&k, 0, sizeof(k));
-	memset(&d, 0, sizeof(d));
-	k.data = prefix;
-	k.size = (u_int32_t)strlen(prefix);
-	k.flags = DB_DBT_MALLOC;
-	d.flags = DB_DBT_MALLOC;
-	for (rc = c->get(c, &k, &d, DB_SET_RANGE | DB_RMW); rc == 0;
-	    rc = c->get(c, &k, &d, DB_NEXT | DB_RMW)) {
-		int ours = k.size >= strlen(prefix) &&
-		    memcmp(k.data, prefix, strlen(prefix)) == 0;
-
-		part = ours ? json_loadb(d.data, d.size, 0, NULL) : NULL;
-		free(k.data);
-		free(d.data);
-		if (!ours)
-			break;
-		if (part == NULL) {
-			rc = EINVAL;
-			break;
-		}
-		for (const char *const *by = report_bys; *by; by++)
-			report_merge(json_object_get(all, *by),
-			    json_object_get(part, *by));
-		span_merge(all, part);
-		json_decref(part);
-		if ((rc = c->del(c, 0)) != 0)
-			break;
-	}
-	c->close(c);
-	if (rc != 0 && rc != DB_NOTFOUND) {
-		json_decref(all);
-		return rc;
-	}
-	rc = db_put_json(st->meta, txn, ARCHIVE_REPORT, all);
-	json_decref(all);
-	if (rc != 0)
-		return rc;
-	n = st->next_audit;
-	det = json_pack("{s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O}",
-	    "archive", json_object_get(p, "id"),
-	    "file", json_object_get(p, "file"),
-	    "sha256", json_object_get(p, "sha256"),
-	    "before", json_object_get(p, "before"),
-	    "lines", json_object_get(p, "lines"),
-	    "settlements", json_object_get(p, "settlements"),
-	    "audit_records", json_object_get(p, "audit_records"),
-	    "audit_first", json_object_get(p, "audit_first"),
-	    "audit_last", json_object_get(p, "audit_last"),
-	    "audit_left", json_object_get(p, "audit_left"),
-	    "kept", json_object_get(p, "kept"),
-	    "kept_settlements", json_object_get(p, "kept_settlements"));
-	if ((rc = audit_add(st, txn, a->role.who, "archive", det)) != 0)
-		return rc;
-	snprintf(nbuf, sizeof(nbuf), "%" PRId64, n);
-	snprintf(prefix, sizeof(prefix), "archive:%s", str(p, "id"));
-	if ((rc = db_put_str(st->meta, txn, prefix, nbuf)) != 0)
-		return rc;
-	return db_del_str(st->meta, txn, ARCHIVE_PENDING);
-}
+/* ----- taking an archive out of the ledger ----- */
 
 static int
 records_per_txn(void)
@@ -985,49 +72,6 @@ records_per_txn(void)
 }
 
 /*
- * Give the pages the archive freed back to the file system: every
- * database, those that lost records and those whose pages other changes
- * left part empty (users rewritten, open settlements ended).
- */
-static void
-compact(struct store *st)
-{
-	DB *dbs[] = { st->lines, st->open_lines, st->owners, st->settlements,
-	    st->audit, st->meta, st->opens, st->users, st->cards,
-	    st->products, st->events, st->stock };
-	DB_COMPACT cd;
-	unsigned long pages = 0;
-	const char *name;
-	int rc;
-
-	for (size_t i = 0; i < sizeof(dbs) / sizeof(dbs[0]); i++) {
-		if (dbs[i]->get_dbname(dbs[i], &name, NULL) != 0)
-			name = "?";
-		if (say_now())
-			ms_warnx("archive: compacting %s", name);
-		/*
-		 * No transaction: Berkeley DB uses short ones of its own.  The
-		 * pages a pass empties stay where they are, on the free list;
-		 * the next pass moves them to the end and truncates them.
-		 */
-		for (int pass = 0; pass < 4; pass++) {
-			memset(&cd, 0, sizeof(cd));
-			if ((rc = dbs[i]->compact(dbs[i], NULL, NULL, NULL, &cd,
-			    DB_FREE_SPACE, NULL)) != 0) {
-				ms_warnx("archive: compacting %s: %s", name,
-				    db_strerror(rc));
-				break;
-			}
-			pages += cd.compact_pages_truncated;
-			if (cd.compact_pages_free == 0)
-				break;
-		}
-	}
-	st->env->txn_checkpoint(st->env, 0, 0, DB_FORCE);
-	ms_warnx("archive: %lu pages back to the file system", pages);
-}
-
-/*
  * Take what the unfinished archive's file holds out of the ledger, from
  * where the last run stopped.  0 done, 1 stopped by a signal, -1 failed
  * (said).
@@ -1036,8 +80,8 @@ static int
 finish(struct store *st, json_t *pending, const struct role *role)
 {
 	const char *path = str(pending, "file");
-	struct del_arg a;
-	struct in in;
+	struct archive_del a;
+	struct archive_in in;
 	json_t *rec;
 	char sha[65];
 	const char *s;
@@ -1045,7 +89,7 @@ finish(struct store *st, json_t *pending, const struct role *role)
 	long skip, done = 0, total;
 	int per = records_per_txn(), rc = 0, end = 0;
 
-	if (file_sha(path, sha) == -1)
+	if (archive_sha(path, sha) == -1)
 		return -1;
 	if (strcmp(sha, str(pending, "sha256")) != 0) {
 		ms_warnx("archive: %s: its sha256 is not that of archive %s "
@@ -1053,8 +97,8 @@ finish(struct store *st, json_t *pending, const struct role *role)
 		    str(pending, "id"), str(pending, "sha256"));
 		return -1;
 	}
-	if (in_open(&in, path) == -1) {
-		in_close(&in, NULL);
+	if (archive_in_open(&in, path) == -1) {
+		archive_in_close(&in, NULL);
 		return -1;
 	}
 	memset(&a, 0, sizeof(a));
@@ -1063,15 +107,15 @@ finish(struct store *st, json_t *pending, const struct role *role)
 	skip = num(pending, "done");
 	total = num(pending, "lines") + num(pending, "settlements") +
 	    num(pending, "audit_records");
-	in_line(&in, &n);	/* the header */
-	for (long i = 0; i < skip && in_line(&in, &n) != NULL; i++)
+	archive_in_line(&in, &n);	/* the header */
+	for (long i = 0; i < skip && archive_in_line(&in, &n) != NULL; i++)
 		done++;
 	while (!end && rc == 0) {
 		a.recs = json_array();
 		while ((long)json_array_size(a.recs) < per) {
 			json_t *r;
 
-			if ((s = in_line(&in, &n)) == NULL ||
+			if ((s = archive_in_line(&in, &n)) == NULL ||
 			    (r = json_loadb(s, n, 0, NULL)) == NULL) {
 				end = 1;
 				break;
@@ -1085,12 +129,12 @@ finish(struct store *st, json_t *pending, const struct role *role)
 			json_array_append_new(a.recs, r);
 		}
 		if (json_array_size(a.recs) > 0) {
-			if ((rc = run_txn(st, del_txn, &a)) == 0) {
+			if ((rc = run_txn(st, archive_del_txn, &a)) == 0) {
 				json_decref(a.pending);
 				a.pending = a.next;
 				a.next = NULL;
 				done += (long)json_array_size(a.recs);
-				if (say_now())
+				if (archive_say_now())
 					ms_warnx("archive: %s: %ld of %ld records "
 					    "out of the ledger", str(pending, "id"),
 					    done, total);
@@ -1101,19 +145,19 @@ finish(struct store *st, json_t *pending, const struct role *role)
 		if (rc == 0 && !end && ms_sig_stop) {
 			ms_warnx("archive: stopped; mscart archive finishes %s "
 			    "from %s", str(pending, "id"), path);
-			in_close(&in, NULL);
+			archive_in_close(&in, NULL);
 			json_decref(a.pending);
 			return 1;
 		}
 	}
-	in_close(&in, NULL);
+	archive_in_close(&in, NULL);
 	if (rc == 0 && done != total) {
 		ms_warnx("archive: %s: %ld records, the archive says %ld", path,
 		    done, total);
 		rc = -1;
 	}
 	if (rc == 0)
-		rc = run_txn(st, fin_txn, &a);
+		rc = run_txn(st, archive_fin_txn, &a);
 	json_decref(a.pending);
 	json_decref(a.next);
 	if (rc != 0) {
@@ -1126,11 +170,9 @@ finish(struct store *st, json_t *pending, const struct role *role)
 		ms_write_json(stdout, rec, 1);
 	json_decref(rec);
 	ms_warnx("archive: %s: done; giving the space back", str(pending, "id"));
-	compact(st);
+	archive_compact(st);
 	return 0;
 }
-
-/* ----- mscart archive ----- */
 
 static int
 next_id(struct store *st, DB_TXN *txn, void *arg)
@@ -1199,9 +241,9 @@ archive_new(struct store *st, const char *path, int64_t before, int dry,
 	memset(&p, 0, sizeof(p));
 	p.before = before;
 	ms_time_format(before, bts);
-	if ((rc = pick(st, &p, &nl, &ns)) != 0) {
+	if ((rc = archive_pick(st, &p, &nl, &ns)) != 0) {
 		ms_warnx("archive: %s", db_strerror(rc));
-		pick_free(&p);
+		archive_pick_free(&p);
 		return MS_EX_TEMPFAIL;
 	}
 	if (dry) {
@@ -1212,17 +254,17 @@ archive_new(struct store *st, const char *path, int64_t before, int dry,
 
 		ms_write_json(stdout, o, 0);
 		json_decref(o);
-		pick_free(&p);
+		archive_pick_free(&p);
 		return ms_close_stdout() == 0 ? MS_EX_OK : MS_EX_FAIL;
 	}
 	if (nl + ns + (long)p.na == 0) {
 		ms_warnx("archive: nothing settled before %s", bts);
-		pick_free(&p);
+		archive_pick_free(&p);
 		return MS_EX_OK;
 	}
 	if ((rc = run_txn(st, next_id, id)) != 0) {
 		ms_warnx("archive: %s", db_strerror(rc));
-		pick_free(&p);
+		archive_pick_free(&p);
 		return MS_EX_TEMPFAIL;
 	}
 	ms_time_format(ms_now_ms(), ts);
@@ -1235,11 +277,11 @@ archive_new(struct store *st, const char *path, int64_t before, int dry,
 	    "id", id, "lines", (int)nl, "settlements", (int)ns,
 	    "audit_records", (int)p.na, "audit_first", (json_int_t)p.afirst,
 	    "audit_last", (json_int_t)p.alast, "audit_left", p.left);
-	r = write_file(st, &p, path, header, trailer, total, sha);
+	r = archive_write(st, &p, path, header, trailer, total, sha);
 	json_decref(header);
 	if (r == -1) {
 		json_decref(trailer);
-		pick_free(&p);
+		archive_pick_free(&p);
 		return MS_EX_FAIL;
 	}
 	pending = json_pack("{s:s,s:s,s:s,s:s,s:i,s:i,s:i,s:I,s:I,s:O,s:i,"
@@ -1249,7 +291,7 @@ archive_new(struct store *st, const char *path, int64_t before, int dry,
 	    (json_int_t)p.alast, "audit_left", p.left, "done", 0, "kept",
 	    "kept_settlements");
 	json_decref(trailer);
-	pick_free(&p);
+	archive_pick_free(&p);
 	if ((rc = run_txn(st, put_pending, pending)) != 0) {
 		ms_warnx("archive: %s", db_strerror(rc));
 		json_decref(pending);
@@ -1303,7 +345,7 @@ archive_record(struct store *st, const char *id)
 static int
 archive_test(struct store *st, const char *path)
 {
-	struct in in;
+	struct archive_in in;
 	json_t *head = NULL, *tail = NULL, *rec = NULL, *pending = NULL;
 	json_t *gaps = json_array();
 	const char *s;
@@ -1313,11 +355,11 @@ archive_test(struct store *st, const char *path)
 	int64_t next = 0;
 	json_t *r;
 
-	if (in_open(&in, path) == -1) {
-		in_close(&in, NULL);
+	if (archive_in_open(&in, path) == -1) {
+		archive_in_close(&in, NULL);
 		return MS_EX_FAIL;
 	}
-	while ((s = in_line(&in, &n)) != NULL) {
+	while ((s = archive_in_line(&in, &n)) != NULL) {
 		const char *type;
 
 		if (tail != NULL) {
@@ -1369,9 +411,9 @@ archive_test(struct store *st, const char *path)
 		if (bad)
 			break;
 	}
-	if (in_end(&in, path) == -1)
+	if (archive_in_end(&in, path) == -1)
 		bad++;
-	in_close(&in, sha);
+	archive_in_close(&in, sha);
 	if (bad == 0 && head == NULL)
 		BAD("%s: empty", path);
 	if (bad == 0 && tail == NULL)
@@ -1514,71 +556,4 @@ cmd_archive(int argc, char **argv)
 	if (ms_close_stdout() != 0 && ex == MS_EX_OK)
 		ex = MS_EX_FAIL;
 	return ex;
-}
-
-/* ----- what mscart report adds ----- */
-
-static int
-in_range(const char *ts, int64_t from, int64_t to)
-{
-	int64_t t;
-
-	if (ts == NULL || ms_time_parse(ts, &t) != 0)
-		return 0;
-	return (from == INT64_MIN || t >= from) && (to == INT64_MAX || t < to);
-}
-
-int
-archive_report_add(struct store *st, const char *by, int64_t from,
-    int64_t to, json_t *groups)
-{
-	DB_TXN *txn;
-	DBC *c;
-	DBT k, d;
-	json_t *part;
-	size_t plen = strlen(ARCHIVE_REPORT);
-	int rc, cut = 0;
-
-	if ((rc = store_scan_begin(st, st->meta, &txn, &c)) != 0)
-		return rc;
-	memset(&k, 0, sizeof(k));
-	memset(&d, 0, sizeof(d));
-	k.data = (void *)ARCHIVE_REPORT;
-	k.size = (u_int32_t)plen;
-	k.flags = DB_DBT_MALLOC;
-	d.flags = DB_DBT_MALLOC;
-	/* the archives' groups, then those of an unfinished one's batches */
-	for (rc = c->get(c, &k, &d, DB_SET_RANGE); rc == 0;
-	    rc = c->get(c, &k, &d, DB_NEXT)) {
-		int ours = k.size >= plen && memcmp(k.data, ARCHIVE_REPORT,
-		    plen) == 0;
-		int lo, hi;
-
-		part = ours ? json_loadb(d.data, d.size, 0, NULL) : NULL;
-		free(k.data);
-		free(d.data);
-		if (!ours)
-			break;
-		if (part == NULL) {
-			rc = EINVAL;
-			break;
-		}
-		/* counted whole, or not at all */
-		lo = in_range(str(part, "min"), from, to);
-		hi = in_range(str(part, "max"), from, to);
-		if ((from == INT64_MIN && to == INT64_MAX) || (lo && hi))
-			report_merge(groups, json_object_get(part, by));
-		else if (str(part, "min") != NULL && (lo || hi ||
-		    (from != INT64_MIN && to != INT64_MAX &&
-		    in_range(str(part, "min"), INT64_MIN, from) &&
-		    !in_range(str(part, "max"), INT64_MIN, to))))
-			cut = 1;
-		json_decref(part);
-	}
-	c->close(c);
-	txn->commit(txn, 0);
-	if (cut)
-		ms_warnx("report: the period cuts into archived lines: those "
-		    "are left out (mscart archive)");
-	return rc == DB_NOTFOUND ? 0 : rc;
 }
