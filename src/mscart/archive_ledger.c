@@ -16,6 +16,87 @@ const char *const report_bys[] = {
 	"product", "robot", "user", "day", "month", NULL
 };
 
+/*
+ * Report groups as meta.db keeps them: under "key\tcurrency", the sums
+ * and the group's oldest line as an array, [count, amount, paid,
+ * unpaid, first, name or null], a third the size of report's objects
+ * for the thousands of users an archive counts.  groups: by -> groups;
+ * min and max (the lines' times) go along.
+ */
+static json_t *
+groups_pack(const json_t *groups)
+{
+	json_t *out = json_object(), *o, *g;
+	const char *key;
+
+	for (const char *const *by = report_bys; *by; by++) {
+		o = json_object();
+		json_object_foreach((json_t *)json_object_get(groups, *by), key, g)
+			json_object_set_new(o, key, json_pack("[I,I,I,I,I,O]",
+			    (json_int_t)num(g, "count"),
+			    (json_int_t)num(g, "amount"),
+			    (json_int_t)num(g, "paid"),
+			    (json_int_t)num(g, "unpaid"),
+			    (json_int_t)num(g, "first"),
+			    json_object_get(g, "name") ? json_object_get(g,
+			    "name") : json_null()));
+		json_object_set_new(out, *by, o);
+	}
+	if (json_object_get(groups, "min") != NULL)
+		json_object_set(out, "min", json_object_get(groups, "min"));
+	if (json_object_get(groups, "max") != NULL)
+		json_object_set(out, "max", json_object_get(groups, "max"));
+	return out;
+}
+
+/* The groups of one by, as report makes them (fields in its order). */
+static json_t *
+groups_unpack(const char *by, const json_t *packed)
+{
+	json_t *out = json_object(), *a, *g;
+	const char *key, *tab;
+
+	json_object_foreach((json_t *)packed, key, a) {
+		char g1[512];
+
+		if ((tab = strrchr(key, '\t')) == NULL ||
+		    (size_t)(tab - key) >= sizeof(g1))
+			continue;
+		snprintf(g1, sizeof(g1), "%.*s", (int)(tab - key), key);
+		g = json_pack("{s:s,s:s,s:s,s:O,s:O,s:O,s:O,s:O}", "by", by,
+		    "key", g1, "currency", tab + 1,
+		    "count", json_array_get(a, 0), "amount", json_array_get(a, 1),
+		    "paid", json_array_get(a, 2), "unpaid", json_array_get(a, 3),
+		    "first", json_array_get(a, 4));
+		if (g == NULL)
+			continue;
+		if (json_is_string(json_array_get(a, 5)))
+			json_object_set(g, "name", json_array_get(a, 5));
+		json_object_set_new(out, key, g);
+	}
+	return out;
+}
+
+/* Add packed's groups to groups (by -> groups) and its times. */
+static void
+groups_add(json_t *groups, const json_t *packed)
+{
+	const char *a, *b;
+	json_t *u;
+
+	for (const char *const *by = report_bys; *by; by++) {
+		u = groups_unpack(*by, json_object_get(packed, *by));
+		report_merge(json_object_get(groups, *by), u);
+		json_decref(u);
+	}
+	if ((b = str(packed, "min")) != NULL && ((a = str(groups, "min")) ==
+	    NULL || strcmp(b, a) < 0))
+		json_object_set_new(groups, "min", json_string(b));
+	if ((b = str(packed, "max")) != NULL && ((a = str(groups, "max")) ==
+	    NULL || strcmp(b, a) > 0))
+		json_object_set_new(groups, "max", json_string(b));
+}
+
 static int
 kept_has(const json_t *kept, int64_t id)
 {
@@ -135,7 +216,7 @@ int
 archive_del_txn(struct store *st, DB_TXN *txn, void *arg)
 {
 	struct archive_del *a = arg;
-	json_t *groups, *span, *rec;
+	json_t *groups, *span, *rec, *packed;
 	char key[128];
 	size_t i;
 	int rc = 0;
@@ -167,7 +248,9 @@ archive_del_txn(struct store *st, DB_TXN *txn, void *arg)
 		/* after every other "archive:report..." key of this archive */
 		snprintf(key, sizeof(key), ARCHIVE_REPORT ":%s:%012" PRId64,
 		    str(a->pending, "id"), (int64_t)num(a->pending, "done"));
-		rc = db_put_json(st->meta, txn, key, groups);
+		packed = groups_pack(groups);
+		rc = db_put_json(st->meta, txn, key, packed);
+		json_decref(packed);
 	}
 	json_object_set_new(a->next, "done", json_integer(num(a->pending,
 	    "done") + (json_int_t)json_array_size(a->recs)));
@@ -176,19 +259,6 @@ archive_del_txn(struct store *st, DB_TXN *txn, void *arg)
 	json_decref(groups);
 	json_decref(span);
 	return rc;
-}
-
-static void
-span_merge(json_t *dst, const json_t *src)
-{
-	const char *a, *b;
-
-	if ((b = str(src, "min")) != NULL && ((a = str(dst, "min")) == NULL ||
-	    strcmp(b, a) < 0))
-		json_object_set_new(dst, "min", json_string(b));
-	if ((b = str(src, "max")) != NULL && ((a = str(dst, "max")) == NULL ||
-	    strcmp(b, a) > 0))
-		json_object_set_new(dst, "max", json_string(b));
 }
 
 /*
@@ -208,13 +278,17 @@ archive_fin_txn(struct store *st, DB_TXN *txn, void *arg)
 
 	if ((rc = store_counters_load(st, txn)) != 0)
 		return rc;
-	rc = db_get_json(st->meta, txn, ARCHIVE_REPORT, &all, 1);
-	if (rc == DB_NOTFOUND) {
-		all = json_object();
-		for (const char *const *by = report_bys; *by; by++)
-			json_object_set_new(all, *by, json_object());
-	} else if (rc != 0)
+	all = json_object();
+	for (const char *const *by = report_bys; *by; by++)
+		json_object_set_new(all, *by, json_object());
+	rc = db_get_json(st->meta, txn, ARCHIVE_REPORT, &part, 1);
+	if (rc == 0) {
+		groups_add(all, part);
+		json_decref(part);
+	} else if (rc != DB_NOTFOUND) {
+		json_decref(all);
 		return rc;
+	}
 	snprintf(prefix, sizeof(prefix), ARCHIVE_REPORT ":%s:", str(p, "id"));
 	if ((rc = st->meta->cursor(st->meta, txn, &c, 0)) != 0) {
 		json_decref(all);
@@ -240,10 +314,7 @@ archive_fin_txn(struct store *st, DB_TXN *txn, void *arg)
 			rc = EINVAL;
 			break;
 		}
-		for (const char *const *by = report_bys; *by; by++)
-			report_merge(json_object_get(all, *by),
-			    json_object_get(part, *by));
-		span_merge(all, part);
+		groups_add(all, part);
 		json_decref(part);
 		if ((rc = c->del(c, 0)) != 0)
 			break;
@@ -253,8 +324,10 @@ archive_fin_txn(struct store *st, DB_TXN *txn, void *arg)
 		json_decref(all);
 		return rc;
 	}
-	rc = db_put_json(st->meta, txn, ARCHIVE_REPORT, all);
+	part = groups_pack(all);
 	json_decref(all);
+	rc = db_put_json(st->meta, txn, ARCHIVE_REPORT, part);
+	json_decref(part);
 	if (rc != 0)
 		return rc;
 	n = st->next_audit;
@@ -373,9 +446,12 @@ archive_report_add(struct store *st, const char *by, int64_t from,
 		/* counted whole, or not at all */
 		lo = in_range(str(part, "min"), from, to);
 		hi = in_range(str(part, "max"), from, to);
-		if ((from == INT64_MIN && to == INT64_MAX) || (lo && hi))
-			report_merge(groups, json_object_get(part, by));
-		else if (str(part, "min") != NULL && (lo || hi ||
+		if ((from == INT64_MIN && to == INT64_MAX) || (lo && hi)) {
+			json_t *u = groups_unpack(by, json_object_get(part, by));
+
+			report_merge(groups, u);
+			json_decref(u);
+		} else if (str(part, "min") != NULL && (lo || hi ||
 		    (from != INT64_MIN && to != INT64_MAX &&
 		    in_range(str(part, "min"), INT64_MIN, from) &&
 		    !in_range(str(part, "max"), INT64_MIN, to))))
