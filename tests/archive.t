@@ -5,7 +5,8 @@
 # two phases; an independent model of the scenario says what the file
 # must hold.  report and every cart stay the same, the audit entry
 # checks the file (archive -t), a tampered file fails, the .db files
-# shrink, and a run killed midway is finished by the next one.
+# shrink, a run killed midway is finished by the next one, and a client
+# of a replication group refuses.
 . "$(dirname "$0")/lib.sh"
 export USER=tester
 
@@ -259,5 +260,17 @@ is "$(cat file)" "$(cat model)" "the file holds what the model says"
 is "$(mscart show -d k -a cy | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["items"]))')" \
     11 "cy keeps only the ten phase-2 lines and the credit, paid after B"
 
-# a replication client refuses, as for other writes: see replication tests
+# on a site of a replication group only the master archives
+P1=$(free_port) P2=$(free_port)
+mscart init -d ra -s 127.0.0.1:$P1 -c >/dev/null 2>&1 &&
+    mscart init -d rb -s 127.0.0.1:$P2 -p 127.0.0.1:$P1 >/dev/null 2>&1
+spawn /dev/null ra.out group.err mscart replicate -d ra
+wait_line group.err "ra: this site is the master" 60
+spawn /dev/null rb.out group.err mscart replicate -d rb
+wait_line group.err "rb: in step with the master" 60
+ok $? "a group of two: ra master, rb a client in step"
+run mscart archive -d rb -b 1d -o rb.ndjson.gz
+like "$RC/$ERR" "^75/mscart: archive: rb: this site is not the master; the master is 127.0.0.1:$P1" \
+    "archive on a client is refused, naming the master"
+ok "$([ ! -e rb.ndjson.gz ] && echo 0 || echo 1)" "and writes no file"
 done_testing
