@@ -62,12 +62,13 @@ skip_msdetect := src/msdetect/gpio_v$(GPIOD_OTHER_API).c
 objs_of = $(patsubst src/%.c,$(BUILD)/obj/%.o,$(filter-out $(skip_$(1)),$(wildcard src/$(1)/*.c src/$(1)/*/*.c)))
 msid_LIBS := $(NFC_LIBS) $(JANSSON_LIBS) $(CRYPTO_LIBS)
 msdetect_LIBS := $(GPIOD_LIBS) $(JANSSON_LIBS) $(CRYPTO_LIBS)
-mscart_LIBS := $(DB_LIBS) $(JANSSON_LIBS) $(CRYPTO_LIBS) -pthread
+mscart_LIBS := $(DB_LIBS) $(JANSSON_LIBS) $(CRYPTO_LIBS) $(ZLIB_LIBS) -pthread
 mspay_LIBS := $(CURL_LIBS) $(JANSSON_LIBS) $(CRYPTO_LIBS) -lm
 msscreen_LIBS := $(JANSSON_LIBS) $(CRYPTO_LIBS)
 msid_CFLAGS := $(NFC_CFLAGS)
 msdetect_CFLAGS := $(GPIOD_CFLAGS)
 mspay_CFLAGS := $(CURL_CFLAGS)
+mscart_CFLAGS := $(ZLIB_CFLAGS)
 
 # Test helpers (emulators, fake libraries, unit tests) that mk/*.mk add.
 TEST_PROGS :=

@@ -24,7 +24,10 @@
 #  - bytes per cart line: the environment's .db files over the lines,
 #    against the same lines (with their event and audit rows, the
 #    schema of bench/sqlite_peer.c) loaded into SQLite by the sqlite3
-#    CLI, on a sample of at most 1M lines.
+#    CLI, on a sample of at most 1M lines; then again after mscart
+#    archive moved what was settled before the open month to a file
+#    (the .db files and the file over the lines), with the archive's
+#    time, report checked the same before and after.
 # The fresh ledger is the same import and the same last open month.
 # HISTORY_LINES (default 10000000), HISTORY_USERS (default 100000, at
 # most a tenth of the lines), HISTORY_MONTHS (settled months, default 6),
@@ -314,6 +317,8 @@ while read -r name reg ph ts; do
 done <plan
 
 cp DB_CONFIG.orig db/DB_CONFIG
+# the archive below moves what was settled before the last open month
+B=$(python3 -c 'import datetime; t = datetime.datetime.now(datetime.timezone.utc); print(t.strftime("%Y-%m-%dT%H:%M:%S.") + "%03dZ" % (t.microsecond // 1000))')
 say "the open month"
 python3 h.py open open "$seq" "$U" "$H" 2026-11-28T10:00:00.000Z 11 >open.nd
 lines=$((lines + $(wc -l <open.nd)))
@@ -366,6 +371,30 @@ dbbytes() { mscart verify -d "$1" >/dev/null 2>&1; cat "$1"/*.db | wc -c; }
 ours_bytes=$(dbbytes db)
 ours_l=$(cat db/lines.db db/owners.db db/open.db | wc -c)
 for f in db/*.db; do say "$f: $(wc -c <"$f") bytes"; done
+
+# mscart archive: the history settled before the open month out to a
+# file; report must print the same before and after
+say "archive: what was settled before $B"
+reports() { for by in product user month; do mscart report -d db -b $by; done; }
+reports >rep.before
+t0=$(now)
+mscart archive -d db -b "$B" -o "$w/history.ndjson.gz" >archive.out 2>archive.err ||
+    { say "archive failed"; cat archive.err >&2; }
+t1=$(now)
+arch_secs=$(secs "$t0" "$t1")
+reports >rep.after
+if cmp -s rep.before rep.after; then
+	arch_same=yes
+	say "archive: report before and after: the same"
+else
+	arch_same=no
+	say "archive: report before and after DIFFER"
+fi
+mscart archive -d db -t "$w/history.ndjson.gz" || say "archive -t failed"
+arch_file=$(wc -c <"$w/history.ndjson.gz")
+ours_after=$(( $(dbbytes db) + arch_file ))
+say "archive: ${arch_secs}s, $(zcat "$w/history.ndjson.gz" | grep -c '"type":"line"') lines, file $arch_file bytes"
+for f in db/*.db; do say "$f after the archive: $(wc -c <"$f") bytes"; done
 
 say "durable ingest, 3 rounds of 100k takes, the big ledger and the fresh one in turn"
 brates=
@@ -428,8 +457,14 @@ s1=$(wc -c <s.db)
 peer=$(python3 -c "print('%.0f' % (($s1 - $s0) / $sn))")
 ours=$(python3 -c "print('%.0f' % ($ours_bytes / $lines))")
 say "sqlite: $sn lines, $((s1 - s0)) bytes; ours: $lines lines, $ours_bytes bytes"
-printf 'history: bytes per cart line, %s lines\t%s\t%s\t%s\t<=peer\t%s\n' \
-    "$lines" "$ours" "$peer" "$(ratio "$ours" "$peer")" "$(le "$ours" "$peer")"
+printf 'history: bytes per cart line, %s lines, before archive\t%s\t%s\t%s\t-\t-\n' \
+    "$lines" "$ours" "$peer" "$(ratio "$ours" "$peer")"
+ours_a=$(python3 -c "print('%.0f' % ($ours_after / $lines))")
+met_a=$(le "$ours_a" "$peer")
+[ "$arch_same" = yes ] || met_a=no
+printf 'history: bytes per cart line, %s lines, after archive (.db files + archive file)\t%s\t%s\t%s\t<=peer, report same\t%s\n' \
+    "$lines" "$ours_a" "$peer" "$(ratio "$ours_a" "$peer")" "$met_a"
+printf 'history: archive before the open month (s)\t%s\t-\t-\t-\t-\n' "$arch_secs"
 # where the bytes are: the lines and their owner indexes alone, against
 # the lines table and its index (SQLite's dbstat)
 peer_l=$(sqlite3 s.db "SELECT sum(pgsize) FROM dbstat WHERE name IN ('lines', 'lines_owner');")

@@ -16,6 +16,8 @@ cat <<MK
 # Made by mk/config.sh after make deps; make clean removes it.
 JANSSON_LIBS := $(pc --libs jansson)
 CRYPTO_LIBS := $(pc --libs libcrypto)
+ZLIB_CFLAGS := $(pc --cflags zlib)
+ZLIB_LIBS := $(pc --libs zlib)
 NFC_CFLAGS := $(pc --cflags libnfc)
 NFC_LIBS := $(pc --libs libnfc)
 CURL_CFLAGS := $(pc --cflags libcurl)

@@ -61,7 +61,7 @@ long_opts(int argc, char **argv, const char *const *map)
 }
 
 /* "90", "1.5s", "15m", "2h", "7d" into milliseconds. */
-static int
+int
 parse_duration(const char *s, int64_t *ms)
 {
 	char buf[64];
@@ -879,9 +879,16 @@ report_line(json_t *l, void *arg)
 	}
 	snprintf(key, sizeof(key), "%s\t%s", g1, str(l, "currency"));
 	if ((g = json_object_get(a->groups, key)) == NULL) {
-		g = json_pack("{s:s,s:s,s:s,s:i,s:i,s:i,s:i}", "by", a->by,
+		int64_t first = INT64_MAX;
+
+		/* first: the group's oldest line, whose name it shows
+		 * (report_merge()), left out of the output */
+		if (str(l, "id") != NULL)
+			line_id_parse(str(l, "id"), &first);
+		g = json_pack("{s:s,s:s,s:s,s:i,s:i,s:i,s:i,s:I}", "by", a->by,
 		    "key", g1, "currency", str(l, "currency"), "count", 0,
-		    "amount", 0, "paid", 0, "unpaid", 0);
+		    "amount", 0, "paid", 0, "unpaid", 0, "first",
+		    (json_int_t)first);
 		json_object_set_new(a->groups, key, g);
 		if (strcmp(a->by, "product") == 0 && str(l, "name") != NULL)
 			json_object_set(g, "name", json_object_get(l, "name"));
@@ -898,6 +905,42 @@ report_line(json_t *l, void *arg)
 	if (strcmp(state, "paid") != 0 &&
 	    ms_money_add(num(g, "unpaid"), price, &v) == 0)
 		json_object_set_new(g, "unpaid", json_integer(v));
+}
+
+void
+report_group_line(const char *by, json_t *groups, json_t *line)
+{
+	struct report_arg a = { by, groups, INT64_MIN, INT64_MAX };
+
+	report_line(line, &a);
+}
+
+void
+report_merge(json_t *dst, json_t *src)
+{
+	static const char *const sums[] = { "count", "amount", "paid",
+	    "unpaid", NULL };
+	const char *key;
+	json_t *g, *d;
+	int64_t v;
+
+	json_object_foreach(src, key, g) {
+		if ((d = json_object_get(dst, key)) == NULL) {
+			json_object_set_new(dst, key, json_deep_copy(g));
+			continue;
+		}
+		for (const char *const *k = sums; *k; k++)
+			if (ms_money_add(num(d, *k), num(g, *k), &v) == 0)
+				json_object_set_new(d, *k, json_integer(v));
+		if (num(g, "first") < num(d, "first")) {
+			json_object_set(d, "first", json_object_get(g, "first"));
+			if (json_object_get(g, "name") != NULL)
+				json_object_set(d, "name",
+				    json_object_get(g, "name"));
+			else
+				json_object_del(d, "name");
+		}
+	}
 }
 
 /* Users' names beside their ids (report -b user). */
@@ -935,8 +978,6 @@ report_scan(struct store *st, struct report_arg *a)
 		if (rc == 0 || !store_retryable(rc) || tries >= 100)
 			break;
 	}
-	if (rc == 0 && strcmp(a->by, "user") == 0)
-		rc = run_txn(st, report_names, a->groups);
 	return rc;
 }
 
@@ -999,6 +1040,11 @@ cmd_report(int argc, char **argv)
 	a.by = by;
 	a.groups = groups;
 	rc = report_scan(&st, &a);
+	/* the lines mscart archive moved out count as they did before */
+	if (rc == 0)
+		rc = archive_report_add(&st, by, a.from, a.to, groups);
+	if (rc == 0 && strcmp(by, "user") == 0)
+		rc = run_txn(&st, report_names, groups);
 	store_close(&st);
 	if (rc != 0) {
 		ms_warnx("report: %s", db_strerror(rc));
@@ -1017,6 +1063,7 @@ cmd_report(int argc, char **argv)
 		qsort(keys, n, sizeof(*keys), key_cmp);
 		for (i = 0; i < n; i++) {
 			g = json_object_get(groups, keys[i]);
+			json_object_del(g, "first");
 			if (csv)
 				printf("%s,\"%s\",%s,%lld,%lld,%lld,%lld,%s\n",
 				    by, str(g, "key"), str(g, "currency"),

@@ -119,6 +119,22 @@ int	health_robot_contact(struct store *, DB_TXN *, const char *robot,
 /* A settlement run (settle) ended, well or not, with these results. */
 int	health_settle_run(struct store *, int ok, const long *charged);
 
+/*
+ * mscart report's groups (cmd_admin.c): a line added to the groups of
+ * one "by" (product, robot, user, day, month), as report counts it, and
+ * one set of such groups added to another.
+ */
+void	report_group_line(const char *by, json_t *groups, json_t *line);
+void	report_merge(json_t *dst, json_t *src);
+/*
+ * Add to groups what the lines mscart archive moved out of the ledger
+ * counted by "by", for a report of lines taken in [from, to)
+ * (archive.c).  Archived lines are counted whole or not at all: a period
+ * that cuts into them is said on stderr.
+ */
+int	archive_report_add(struct store *, const char *by, int64_t from,
+	    int64_t to, json_t *groups);
+
 /* Move the takes an unknown card made onto its new user (apply_admin.c). */
 int	card_claim_lines(struct store *, DB_TXN *, const char *who,
 	    const char *card, const char *user);

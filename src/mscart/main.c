@@ -31,6 +31,7 @@ static const struct command {
 	{ "refund", cmd_refund, "refund [-h] [-d dir] [-m reason] line" },
 	{ "report", cmd_report, "report [-ch] [-b by] [-d dir]" },
 	{ "log", cmd_log, "log [-h] [-d dir] [-n count]" },
+	{ "archive", cmd_archive, "archive [-hn] [-d dir] -b time -o file | -t file" },
 	{ "backup", cmd_backup, "backup [-hl] [-d dir] target" },
 	{ "restore", cmd_restore, "restore [-h] [-t time] backup dir" },
 	{ "verify", cmd_verify, "verify [-h] [-d dir]" },

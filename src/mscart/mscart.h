@@ -2,6 +2,8 @@
 #ifndef MSCART_H
 #define MSCART_H
 
+#include <stdint.h>
+
 /* Each command gets argv with argv[0] = the command's name. */
 int	cmd_apply(int, char **);	/* cmd_loop.c */
 int	cmd_serve(int, char **);
@@ -29,6 +31,7 @@ int	cmd_record(int, char **);	/* sync/record.c */
 int	cmd_push(int, char **);		/* sync/push.c */
 int	cmd_held(int, char **);		/* sync/held.c */
 int	cmd_replicate(int, char **);	/* replica.c */
+int	cmd_archive(int, char **);	/* archive.c */
 
 /* Verify a ledger (cmd_maint.c): its problems, or -1 if unreadable. */
 long	verify_ledger(const char *home);
@@ -38,6 +41,9 @@ long	verify_ledger(const char *home);
  */
 int	backup_is_copy(const char *home);
 long	verify_backup(const char *home);
+
+/* "90", "1.5s", "15m", "2h", "7d" into milliseconds; -1 if not one. */
+int	parse_duration(const char *, int64_t *ms);
 
 /* "usage: mscart SYNOPSIS" on stderr; returns MS_EX_USAGE. */
 int	cmd_usage(const char *synopsis);
