@@ -65,7 +65,8 @@ has usr/lib/sysusers.d/ms.conf
 ok $? "sysusers.d file for the ms user"
 has usr/lib/tmpfiles.d/ms.conf
 ok $? "tmpfiles.d file for /var/lib/ms and /etc/ms"
-for e in authorized_keys.example planogram.example ms.conf.example; do
+for e in authorized_keys.example planogram.example ms.conf.example \
+    DB_CONFIG.s1.example DB_CONFIG.s2.example DB_CONFIG.s3.example; do
 	has "usr/share/doc/ms/examples/$e"
 	ok $? "example $e"
 done

@@ -7,7 +7,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$MS_TOP/tests/replication.sh"
 
-plan 31
+plan 37
 
 A=iso14443a:04A1B2C3
 P1=$(free_port) P2=$(free_port) P3=$(free_port)
@@ -56,12 +56,24 @@ ok $? "init -s -p makes the others"
 grep -q "^repmgr_site 127.0.0.1 $P1 db_bootstrap_helper on" b/DB_CONFIG
 ok $? "a joining site's DB_CONFIG names its helpers"
 
-# the example in contrib is what init writes (comments aside)
-mscart init -d ex -s 10.0.0.2:7300 -p 10.0.0.1:7300 -p 10.0.0.3:7300
-grep -v '^#' "$MS_TOP/contrib/DB_CONFIG.site.example" >ex.want
-grep -v '^#' ex/DB_CONFIG >ex.got
-cmp -s ex.want ex.got
-ok $? "contrib/DB_CONFIG.site.example is what init -s -p writes"
+# the examples in contrib are what init writes (comments aside); s1
+# starts the group, so init listens: it is made on 127.0.0.1 and its
+# address put back in the file
+PX=$(free_port)
+mscart init -d ex1 -s 127.0.0.1:$PX -c -P 100 -p 10.0.0.2:7300 -p 10.0.0.3:7300 &&
+    mscart init -d ex2 -s 10.0.0.2:7300 -P 90 -p 10.0.0.1:7300 -p 10.0.0.3:7300 &&
+    mscart init -d ex3 -s 10.0.0.3:7300 -P 80 -p 10.0.0.1:7300 -p 10.0.0.2:7300
+ok $? "init makes the three example sites"
+sed -i "s/^repmgr_site 127.0.0.1 $PX /repmgr_site 10.0.0.1 7300 /" ex1/DB_CONFIG
+for n in 1 2 3; do
+	grep -v '^#' "$MS_TOP/contrib/DB_CONFIG.s$n.example" >ex.want
+	grep -v '^#' ex$n/DB_CONFIG >ex.got
+	cmp -s ex.want ex.got
+	ok $? "contrib/DB_CONFIG.s$n.example is what init writes for s$n"
+	grep -q "^#   mscart init -d /var/lib/ms/server -s 10.0.0.$n:7300 " \
+	    "$MS_TOP/contrib/DB_CONFIG.s$n.example"
+	ok $? "and names the command line that writes it"
+done
 run mscart init -d bad -s 10.0.0.2 -c
 is "$RC/$ERR" "1/mscart: init: 10.0.0.2: not a site address like host:port" \
     "init -s refuses an address without a port"
