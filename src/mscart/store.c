@@ -852,6 +852,7 @@ store_counters_forget(struct store *st)
 	st->counters_loaded = 0;
 	st->tk_count = 0;
 	st->tk.len = 0;
+	st->stockless_txn = 0;
 	events_forget(st);
 }
 
