@@ -161,7 +161,10 @@ while [ $i -le 10 ]; do
 done | mscart record -r r9 -d robot >/dev/null
 run mscart push -r r9 -d robot -s "mscart serve -d $other --role robot:r9" \
     -s "mscart serve -d $new --role robot:r9"
-is "$RC/$(printf '%s\n' "$OUT" | grep -c '"applied"')" "0/10" \
+# each take acknowledged once: applied, or duplicate when a first answer
+# was retry (a commit the quorum did not acknowledge within 2 s on a
+# loaded machine, kept by the master) and push sent it again
+is "$RC/$(printf '%s\n' "$OUT" | grep -Ec '"status":"(applied|duplicate)"')" "0/10" \
     "push -s goes past a client to the master and delivers all 10 takes"
 like "$ERR" "not-master.*trying the next server" "push says why it moved on"
 is "$(mscart list -d $new robots | grep r9)" '{"robot":"r9","events":10,"last_seq":10,"runs":1}' \
