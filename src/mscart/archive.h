@@ -63,6 +63,12 @@ int	archive_say_now(void);
  */
 int	archive_walk(struct store *, DB *, const char *what,
 	    int (*fn)(const DBT *k, const DBT *d, void *arg), void *arg);
+/*
+ * Whether an audit record was made before before (*old) and is an
+ * archive's (*arch), a record of takes read from its head only; -1: not
+ * JSON.
+ */
+int	archive_audit_head(const DBT *, int64_t before, int *old, int *arch);
 /* The number n of a settlement "Sn" as ms names them; -1 if not. */
 int	archive_sett_num(const char *sid, int64_t *n);
 

@@ -135,18 +135,15 @@ write_audit(const DBT *k, const DBT *d, void *arg)
 {
 	struct wr *w = arg;
 	char head[64];
-	json_t *r;
 	int64_t n;
-	int arch;
+	int old, arch;
 
-	if (k->size != 8 || (r = json_loadb(d->data, d->size, 0, NULL)) ==
-	    NULL)
+	if (k->size != 8)
 		return EINVAL;
-	n = ms_be64_get(k->data);
-	arch = str(r, "what") && strcmp(str(r, "what"), "archive") == 0;
-	json_decref(r);
-	if (n > w->p->akey)
+	if ((n = ms_be64_get(k->data)) > w->p->akey)
 		return ARCHIVE_STOP;
+	if (archive_audit_head(d, 0, &old, &arch) == -1)
+		return EINVAL;
 	if (arch)
 		return 0;
 	/* the record as the ledger holds it, unparsed */

@@ -278,6 +278,51 @@ audit_count(const char *data, size_t size)
 }
 
 /*
+ * Whether an audit record was made before before (*old) and whether it
+ * is an archive's (*arch).  A record of takes, which may hold thousands
+ * of them (a megabyte), is read from the head audit_flush() gives it,
+ * {"n":N,"ts":"T","who":...,"what":"take","count":K,"takes":[...]},
+ * without parsing the rest; any other record is parsed.  0, or -1 when
+ * it is not JSON.
+ */
+int
+archive_audit_head(const DBT *d, int64_t before, int *old, int *arch)
+{
+	static const char tag[] = AUDIT_TAKES_TAG;
+	const char *p = d->data, *t, *q;
+	size_t len = d->size < 256 ? d->size : 256, tl = sizeof(tag) - 1;
+	char ts[64];
+	json_t *r;
+
+	for (size_t i = 0; i + tl < len; i++) {
+		if (p[i] != '"' || memcmp(p + i, tag, tl) != 0)
+			continue;
+		if (len < 6 || memcmp(p, "{\"n\":", 5) != 0)
+			break;
+		for (t = p + 5; t < p + len && *t >= '0' && *t <= '9'; t++)
+			;
+		if (p + len - t < 7 || memcmp(t, ",\"ts\":\"", 7) != 0)
+			break;
+		t += 7;
+		if ((q = memchr(t, '"', (size_t)(p + len - t))) == NULL ||
+		    (size_t)(q - t) >= sizeof(ts) || memchr(t, '\\',
+		    (size_t)(q - t)) != NULL)
+			break;
+		memcpy(ts, t, (size_t)(q - t));
+		ts[q - t] = '\0';
+		*old = older(ts, before);
+		*arch = 0;
+		return 0;
+	}
+	if ((r = json_loadb(d->data, d->size, 0, NULL)) == NULL)
+		return -1;
+	*old = str(r, "ts") != NULL && older(str(r, "ts"), before);
+	*arch = str(r, "what") && strcmp(str(r, "what"), "archive") == 0;
+	json_decref(r);
+	return 0;
+}
+
+/*
  * The audit records older than before, from the oldest in the ledger
  * to the first that is not: one run of numbers, less the records of
  * earlier archives, which stay (they are what checks their files).
@@ -286,17 +331,13 @@ static int
 pick_audit(const DBT *k, const DBT *d, void *arg)
 {
 	struct pick *p = arg;
-	json_t *r;
 	int64_t n;
 	int old, arch;
 
-	if (k->size != 8 || (r = json_loadb(d->data, d->size, 0, NULL)) ==
-	    NULL)
+	if (k->size != 8 || archive_audit_head(d, p->before, &old, &arch) ==
+	    -1)
 		return EINVAL;
 	n = ms_be64_get(k->data);
-	old = older(str(r, "ts"), p->before) && str(r, "ts") != NULL;
-	arch = str(r, "what") && strcmp(str(r, "what"), "archive") == 0;
-	json_decref(r);
 	if (!old)
 		return ARCHIVE_STOP;
 	if (arch) {
