@@ -28,8 +28,9 @@
 #    CLI, on a sample of at most 1M lines; then again after mscart
 #    archive moved what was settled before the open month to a file
 #    (the .db files and the file over the lines), with the archive's
-#    time, report checked the same before and after, and report timed
-#    again (the archived lines are summed in meta.db, not read).
+#    time and peak RSS, report checked the same before and after, and
+#    report timed again (the archived lines are summed in meta.db, not
+#    read).
 # The fresh ledger is the same import and the same last open month.
 # HISTORY_LINES (default 10000000), HISTORY_USERS (default 100000, at
 # most a tenth of the lines), HISTORY_MONTHS (settled months, default 6),
@@ -380,9 +381,12 @@ say "archive: what was settled before $B"
 reports() { for by in product user month; do mscart report -d db -b $by; done; }
 reports >rep.before
 t0=$(now)
-mscart archive -d db -b "$B" -o "$w/history.ndjson.gz" >archive.out 2>archive.err ||
+# its peak RSS (kB) too: what it holds must not grow with the lines
+/usr/bin/time -f %M -o archive.rss \
+    mscart archive -d db -b "$B" -o "$w/history.ndjson.gz" >archive.out 2>archive.err ||
     { say "archive failed"; cat archive.err >&2; }
 t1=$(now)
+arch_rss=$(python3 -c "print('%.1f' % ($(tail -n 1 archive.rss) / 1024))" 2>/dev/null || echo -)
 arch_secs=$(secs "$t0" "$t1")
 reports >rep.after
 if cmp -s rep.before rep.after; then
@@ -471,6 +475,7 @@ met_a=$(le "$ours_a" "$peer")
 printf 'history: bytes per cart line, %s lines, after archive (.db files + archive file)\t%s\t%s\t%s\t<=peer, report same\t%s\n' \
     "$lines" "$ours_a" "$peer" "$(ratio "$ours_a" "$peer")" "$met_a"
 printf 'history: archive before the open month (s)\t%s\t-\t-\t-\t-\n' "$arch_secs"
+printf 'history: archive before the open month, peak RSS (MB)\t%s\t-\t-\t-\t-\n' "$arch_rss"
 # where the bytes are: the lines and their owner indexes alone, against
 # the lines table and its index (SQLite's dbstat)
 peer_l=$(sqlite3 s.db "SELECT sum(pgsize) FROM dbstat WHERE name IN ('lines', 'lines_owner');")

@@ -42,20 +42,6 @@ archive_say_now(void)
 	return 1;
 }
 
-int
-archive_grow(void **p, size_t *cap, size_t n, size_t size)
-{
-	void *q;
-
-	if (n < *cap)
-		return 0;
-	*cap = *cap ? *cap * 2 : 1024;
-	if ((q = realloc(*p, *cap * size)) == NULL)
-		return -1;
-	*p = q;
-	return 0;
-}
-
 static json_t	*archive_record(struct store *, const char *id);
 
 /* ----- taking an archive out of the ledger ----- */
@@ -69,6 +55,31 @@ records_per_txn(void)
 	if (e != NULL && *e != '\0' && ms_parse_long(e, 1, 50000, &n) == 0)
 		return (int)n;
 	return ARCHIVE_TXN;
+}
+
+/*
+ * A record of the file as the ledger phase needs it.  An audit record
+ * only for its number, without parsing what may be a megabyte of takes
+ * (a batch of them would hold hundreds): the file is the one written
+ * (its sha256 checked), its audit lines as archive_write() begins them.
+ */
+static json_t *
+file_record(const char *s, size_t n)
+{
+	static const char audit[] = "{\"type\":\"audit\",\"n\":";
+	size_t len = sizeof(audit) - 1;
+	char *end;
+	long long v;
+
+	if (n > len && memcmp(s, audit, len) == 0 && s[len] >= '0' &&
+	    s[len] <= '9') {
+		errno = 0;
+		v = strtoll(s + len, &end, 10);
+		if (errno == 0 && *end == ',')
+			return json_pack("{s:s,s:I}", "type", "audit", "n",
+			    (json_int_t)v);
+	}
+	return json_loadb(s, n, 0, NULL);
 }
 
 /*
@@ -116,7 +127,7 @@ finish(struct store *st, json_t *pending, const struct role *role)
 			json_t *r;
 
 			if ((s = archive_in_line(&in, &n)) == NULL ||
-			    (r = json_loadb(s, n, 0, NULL)) == NULL) {
+			    (r = file_record(s, n)) == NULL) {
 				end = 1;
 				break;
 			}
@@ -228,6 +239,16 @@ parse_before(const char *s, int64_t *t)
 	return ms_shoptime_parse(s, t);
 }
 
+/* The file's last record: its counts and audit numbers. */
+static json_t *
+trailer_of(const struct pick *p, const char *id)
+{
+	return json_pack("{s:s,s:s,s:i,s:i,s:i,s:I,s:I,s:O}", "type", "end",
+	    "id", id, "lines", (int)p->nl, "settlements", (int)p->ns,
+	    "audit_records", (int)p->na, "audit_first", (json_int_t)p->afirst,
+	    "audit_last", (json_int_t)p->alast, "audit_left", p->left);
+}
+
 static int
 archive_new(struct store *st, const char *path, int64_t before, int dry,
     const struct role *role)
@@ -235,21 +256,24 @@ archive_new(struct store *st, const char *path, int64_t before, int dry,
 	struct pick p;
 	json_t *header, *trailer, *pending;
 	char id[32], ts[MS_TIME_LEN], bts[MS_TIME_LEN], sha[65];
-	long nl, ns, total;
 	int rc, r;
 
 	memset(&p, 0, sizeof(p));
 	p.before = before;
 	ms_time_format(before, bts);
-	if ((rc = archive_pick(st, &p, &nl, &ns)) != 0) {
+	rc = archive_pick(st, &p);
+	/* with dry, the lines again: those their settlement does not name */
+	while (rc == 0 && dry && (rc = archive_check(st, &p)) == ARCHIVE_AGAIN)
+		rc = archive_pick_settle(st, &p);
+	if (rc != 0) {
 		ms_warnx("archive: %s", db_strerror(rc));
 		archive_pick_free(&p);
 		return MS_EX_TEMPFAIL;
 	}
 	if (dry) {
 		json_t *o = json_pack("{s:s,s:s,s:i,s:i,s:i,s:I,s:I}", "type",
-		    "archive", "before", bts, "lines", (int)nl, "settlements",
-		    (int)ns, "audit_records", (int)p.na, "audit_first",
+		    "archive", "before", bts, "lines", (int)p.nl, "settlements",
+		    (int)p.ns, "audit_records", (int)p.na, "audit_first",
 		    (json_int_t)p.afirst, "audit_last", (json_int_t)p.alast);
 
 		ms_write_json(stdout, o, 0);
@@ -257,7 +281,7 @@ archive_new(struct store *st, const char *path, int64_t before, int dry,
 		archive_pick_free(&p);
 		return ms_close_stdout() == 0 ? MS_EX_OK : MS_EX_FAIL;
 	}
-	if (nl + ns + (long)p.na == 0) {
+	if (p.nl + p.ns + p.na == 0) {
 		ms_warnx("archive: nothing settled before %s", bts);
 		archive_pick_free(&p);
 		return MS_EX_OK;
@@ -268,29 +292,32 @@ archive_new(struct store *st, const char *path, int64_t before, int dry,
 		return MS_EX_TEMPFAIL;
 	}
 	ms_time_format(ms_now_ms(), ts);
-	total = nl + ns + (long)p.na;
-	ms_warnx("archive: %s: writing %ld lines, %ld settlements, %zu audit "
-	    "records to %s", id, nl, ns, p.na, path);
 	header = json_pack("{s:s,s:s,s:s,s:s}", "type", "archive", "id", id,
 	    "before", bts, "created", ts);
-	trailer = json_pack("{s:s,s:s,s:i,s:i,s:i,s:I,s:I,s:O}", "type", "end",
-	    "id", id, "lines", (int)nl, "settlements", (int)ns,
-	    "audit_records", (int)p.na, "audit_first", (json_int_t)p.afirst,
-	    "audit_last", (json_int_t)p.alast, "audit_left", p.left);
-	r = archive_write(st, &p, path, header, trailer, total, sha);
+	do {
+		ms_warnx("archive: %s: writing %ld lines, %ld settlements, %ld "
+		    "audit records to %s", id, p.nl, p.ns, p.na, path);
+		trailer = trailer_of(&p, id);
+		r = archive_write(st, &p, path, header, trailer, sha);
+		json_decref(trailer);
+		/* a line stays after all: so do the settlements naming it */
+		if (r == ARCHIVE_AGAIN && (rc = archive_pick_settle(st, &p)) !=
+		    0) {
+			ms_warnx("archive: %s", db_strerror(rc));
+			r = -1;
+		}
+	} while (r == ARCHIVE_AGAIN);
 	json_decref(header);
 	if (r == -1) {
-		json_decref(trailer);
 		archive_pick_free(&p);
 		return MS_EX_FAIL;
 	}
 	pending = json_pack("{s:s,s:s,s:s,s:s,s:i,s:i,s:i,s:I,s:I,s:O,s:i,"
 	    "s:[],s:[]}", "id", id, "file", path, "sha256", sha, "before", bts,
-	    "lines", (int)nl, "settlements", (int)ns, "audit_records",
+	    "lines", (int)p.nl, "settlements", (int)p.ns, "audit_records",
 	    (int)p.na, "audit_first", (json_int_t)p.afirst, "audit_last",
 	    (json_int_t)p.alast, "audit_left", p.left, "done", 0, "kept",
 	    "kept_settlements");
-	json_decref(trailer);
 	archive_pick_free(&p);
 	if ((rc = run_txn(st, put_pending, pending)) != 0) {
 		ms_warnx("archive: %s", db_strerror(rc));

@@ -16,54 +16,84 @@
 #define ARCHIVE_REPORT	"archive:report"	/* the archives' report groups */
 #define ARCHIVE_PROGRESS_MS	2000
 
-/* A paid or void line old enough, and the settlement that ended it. */
-struct cand {
-	int64_t	 id;
-	char	*sid;
-	int	 ok;
+/*
+ * A set of numbers (of lines, of settlements) as a bitmap that grows: a
+ * bit a number, so what an archive holds in memory is an eighth of a
+ * byte a line, however many lines move.
+ */
+struct bits {
+	unsigned char	*b;
+	size_t		 n;		/* bytes */
 };
+int	bits_add(struct bits *, int64_t);	/* -1: out of memory, range */
+void	bits_del(struct bits *, int64_t);
+int	bits_has(const struct bits *, int64_t);
+long	bits_count(const struct bits *);
 
-/* A settlement and those of its lines that are candidates. */
-struct sett {
-	char	*sid;
-	int64_t	*lines;
-	size_t	 n;
-	int	 ok;
-};
-
-/* What an archive before a time moves: the ok ones. */
+/*
+ * What an archive before a time moves: the lines by number (Ln), the
+ * settlements by number (Sn), the audit records by their keys (the
+ * run from the oldest to akey, less earlier archives' records).
+ */
 struct pick {
 	int64_t		 before;
-	struct cand	*l;
-	size_t		 nl, capl;
-	struct sett	*s;
-	size_t		 ns, caps;
-	int64_t		*audit;		/* keys of the audit records that move */
-	size_t		 na, capa;
+	struct bits	 lines;
+	struct bits	 setts;
+	struct bits	 named;		/* lines of a settlement found to move */
+	long		 nl, ns, na;
+	int64_t		 afirst, alast;	/* the audit numbers the records hold */
+	int64_t		 akey;		/* the last record's key */
 	json_t		*left;		/* archive records in the range, kept */
-	int64_t		 afirst, alast;
-	int		 failed;
 };
+
+/* fn's answers to archive_walk() beside 0 and Berkeley DB's errors. */
+#define ARCHIVE_STOP	(-1000)		/* the walk is over */
+#define ARCHIVE_AGAIN	(-1001)		/* a line stays after all */
 
 /* The report groupings an archive keeps totals for (archive_ledger.c). */
 extern const char *const report_bys[];
 
 /* 1 when a progress line is due (every ARCHIVE_PROGRESS_MS). */
 int	archive_say_now(void);
-/* Room for n + 1 elements of size in *p. */
-int	archive_grow(void **p, size_t *cap, size_t n, size_t size);
+/*
+ * fn with every record of db in key order, in read-committed
+ * transactions of ARCHIVE_TXN records, so that no pass over a big
+ * database holds it for long; what says what is read in progress lines
+ * (or NULL).  fn's ARCHIVE_STOP ends the walk; 0, or an error.
+ */
+int	archive_walk(struct store *, DB *, const char *what,
+	    int (*fn)(const DBT *k, const DBT *d, void *arg), void *arg);
+/*
+ * Whether an audit record was made before before (*old) and is an
+ * archive's (*arch), a record of takes read from its head only; -1: not
+ * JSON.
+ */
+int	archive_audit_head(const DBT *, int64_t before, int *old, int *arch);
+/* The number n of a settlement "Sn" as ms names them; -1 if not. */
+int	archive_sett_num(const char *sid, int64_t *n);
 
-/* What moves: the lines and settlements counted in *nl, *ns. */
-int	archive_pick(struct store *, struct pick *, long *nl, long *ns);
+/* What moves, counted in p's nl, ns and na.  0, or an error. */
+int	archive_pick(struct store *, struct pick *);
+/*
+ * Again after lines were found to stay (archive_write(), archive_check()
+ * answered ARCHIVE_AGAIN): the settlements that name them stay, and so
+ * on.
+ */
+int	archive_pick_settle(struct store *, struct pick *);
 void	archive_pick_free(struct pick *);
 
 /*
  * Write the header, p's records as the ledger has them now and the
  * trailer to path, through path.tmp, synced; its sha256 (of the
- * uncompressed NDJSON) in sha.  0, or -1 said.
+ * uncompressed NDJSON) in sha.  0; -1 said; or ARCHIVE_AGAIN when a line
+ * turned out to stay (one whose settlement does not move but does not
+ * name it either), taken out of p, no file written.
  */
 int	archive_write(struct store *, struct pick *p, const char *path,
-	    json_t *header, json_t *trailer, long total, char sha[65]);
+	    json_t *header, json_t *trailer, char sha[65]);
+/* The same check of the lines without writing: 0, ARCHIVE_AGAIN or an
+ * error. */
+int	archive_check(struct store *, struct pick *p);
 /* Reading one back, a line at a time, its sha256 computed on the way. */
 struct archive_in {
 	gzFile		 gz;

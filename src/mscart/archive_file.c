@@ -51,84 +51,155 @@ hex(const unsigned char *b, unsigned n, char *out)
 		snprintf(out + 2 * i, 3, "%02x", b[i]);
 }
 
-/*
- * After each record written: a new read-committed transaction every
- * ARCHIVE_TXN records, so no scan holds the ledger for long.
- */
+/* A pass of the file's writing over one database. */
+struct wr {
+	struct pick	*p;
+	struct out	*o;		/* NULL: only check the lines */
+	long		 nl, ns, na;	/* written */
+	long		 total;
+	int		 again;		/* a line stays after all */
+};
+
 static void
-write_step(DB_TXN **txn, long *done, long total)
+write_step(struct wr *w)
 {
-	if (++*done % ARCHIVE_TXN != 0)
-		return;
-	(*txn)->commit(*txn, 0);
-	*txn = NULL;
-	if (archive_say_now())
-		ms_warnx("archive: %ld of %ld records written", *done, total);
+	long done = w->nl + w->ns + w->na;
+
+	if (w->o != NULL && done % ARCHIVE_TXN == 0 && archive_say_now())
+		ms_warnx("archive: %ld of %ld records written", done, w->total);
 }
 
-/* The records of the file, from the ledger as it is now. */
+/*
+ * A line that moves, as the ledger has it now, when the settlement that
+ * paid it moves too; else it stays, and nothing more is written.
+ */
 static int
-write_records(struct store *st, struct pick *p, struct out *o, long total)
+write_line(const DBT *k, const DBT *d, void *arg)
 {
-	DB_TXN *txn = NULL;
-	long done = 0;
+	struct wr *w = arg;
+	const char *sid;
+	int64_t id, n;
 	json_t *v, *r;
-	int rc = 0;
 
-	for (size_t i = 0; i < p->nl + p->ns + p->na && rc == 0; i++) {
-		if (i < p->nl && !p->l[i].ok)
-			continue;
-		if (i >= p->nl && i < p->nl + p->ns && !p->s[i - p->nl].ok)
-			continue;
-		if (txn == NULL && (rc = st->env->txn_begin(st->env, NULL,
-		    &txn, DB_READ_COMMITTED)) != 0)
-			return rc;
-		if (i < p->nl) {
-			if ((rc = line_get(st, txn, p->l[i].id, &v, 0)) != 0)
-				break;
-			r = json_pack("{s:s,s:I,s:o}", "type", "line", "n",
-			    (json_int_t)p->l[i].id, "line", v);
-			out_json(o, r);
-			json_decref(r);
-		} else if (i < p->nl + p->ns) {
-			if ((rc = db_get_json(st->settlements, txn,
-			    p->s[i - p->nl].sid, &v, 0)) != 0)
-				break;
-			r = json_pack("{s:s,s:o}", "type", "settlement",
-			    "settlement", v);
-			out_json(o, r);
-			json_decref(r);
-		} else {
-			int64_t n = p->audit[i - p->nl - p->ns];
-			unsigned char b[8];
-			char head[64];
-			DBT k, d;
+	if (k->size != 8 || !bits_has(&w->p->lines, id = ms_be64_get(k->data)))
+		return 0;
+	if ((v = line_decode(d->data, d->size)) == NULL) {
+		ms_warnx("corrupt record in lines.db");
+		return EINVAL;
+	}
+	if ((sid = str(v, "settlement")) != NULL &&
+	    (archive_sett_num(sid, &n) == -1 || !bits_has(&w->p->setts, n))) {
+		bits_del(&w->p->lines, id);
+		w->again = 1;
+		w->o = NULL;
+		json_decref(v);
+		return 0;
+	}
+	w->nl++;
+	if (w->o == NULL) {
+		json_decref(v);
+		return 0;
+	}
+	r = json_pack("{s:s,s:I,s:o}", "type", "line", "n", (json_int_t)id,
+	    "line", v);
+	out_json(w->o, r);
+	json_decref(r);
+	write_step(w);
+	return 0;
+}
 
-			ms_be64_put(b, n);
-			memset(&k, 0, sizeof(k));
-			memset(&d, 0, sizeof(d));
-			k.data = b;
-			k.size = 8;
-			d.flags = DB_DBT_MALLOC;
-			if ((rc = st->audit->get(st->audit, txn, &k, &d, 0)) != 0)
-				break;
-			/* the record as the ledger holds it, unparsed */
-			snprintf(head, sizeof(head), "{\"type\":\"audit\","
-			    "\"n\":%" PRId64 ",\"record\":", n);
-			out_text(o, head, strlen(head));
-			out_text(o, d.data, d.size);
-			out_text(o, "}\n", 2);
-			free(d.data);
-		}
-		write_step(&txn, &done, total);
+static int
+write_settlement(const DBT *k, const DBT *d, void *arg)
+{
+	struct wr *w = arg;
+	json_t *v, *r;
+	int64_t n;
+
+	(void)k;
+	if ((v = json_loadb(d->data, d->size, 0, NULL)) == NULL ||
+	    archive_sett_num(str(v, "settlement"), &n) == -1 ||
+	    !bits_has(&w->p->setts, n)) {
+		json_decref(v);
+		return 0;
 	}
-	if (txn != NULL) {
-		if (rc == 0)
-			txn->commit(txn, 0);
-		else
-			txn->abort(txn);
+	r = json_pack("{s:s,s:o}", "type", "settlement", "settlement", v);
+	out_json(w->o, r);
+	json_decref(r);
+	w->ns++;
+	write_step(w);
+	return 0;
+}
+
+static int
+write_audit(const DBT *k, const DBT *d, void *arg)
+{
+	struct wr *w = arg;
+	char head[64];
+	int64_t n;
+	int old, arch;
+
+	if (k->size != 8)
+		return EINVAL;
+	if ((n = ms_be64_get(k->data)) > w->p->akey)
+		return ARCHIVE_STOP;
+	if (archive_audit_head(d, 0, &old, &arch) == -1)
+		return EINVAL;
+	if (arch)
+		return 0;
+	/* the record as the ledger holds it, unparsed */
+	snprintf(head, sizeof(head), "{\"type\":\"audit\","
+	    "\"n\":%" PRId64 ",\"record\":", n);
+	out_text(w->o, head, strlen(head));
+	out_text(w->o, d->data, d->size);
+	out_text(w->o, "}\n", 2);
+	w->na++;
+	write_step(w);
+	return 0;
+}
+
+/*
+ * The records of the file, from the ledger as it is now: the lines, the
+ * settlements, the audit records, each in its database's key order.
+ */
+static int
+write_records(struct store *st, struct pick *p, struct out *o)
+{
+	struct wr w;
+	int rc;
+
+	memset(&w, 0, sizeof(w));
+	w.p = p;
+	w.o = o;
+	w.total = p->nl + p->ns + p->na;
+	if ((rc = archive_walk(st, st->lines, NULL, write_line, &w)) != 0)
+		return rc;
+	if (w.again)
+		return ARCHIVE_AGAIN;
+	if ((rc = archive_walk(st, st->settlements, NULL, write_settlement,
+	    &w)) != 0 || (p->na > 0 && (rc = archive_walk(st, st->audit, NULL,
+	    write_audit, &w)) != 0))
+		return rc;
+	/* only an archive takes records out of the ledger */
+	if (w.nl != p->nl || w.ns != p->ns || w.na != p->na) {
+		ms_warnx("archive: the ledger changed while it was written: "
+		    "%ld lines, %ld settlements, %ld audit records, not %ld, "
+		    "%ld, %ld", w.nl, w.ns, w.na, p->nl, p->ns, p->na);
+		return -1;
 	}
-	return rc;
+	return 0;
+}
+
+int
+archive_check(struct store *st, struct pick *p)
+{
+	struct wr w;
+	int rc;
+
+	memset(&w, 0, sizeof(w));
+	w.p = p;
+	if ((rc = archive_walk(st, st->lines, "lines.db", write_line, &w)) != 0)
+		return rc;
+	return w.again ? ARCHIVE_AGAIN : 0;
 }
 
 /* fsync the directory that holds path, so a rename in it lasts. */
@@ -153,17 +224,17 @@ sync_dir(const char *path)
 
 /*
  * Write the archive to path (through path.tmp, synced, renamed, the
- * directory synced); its sha256 in sha.  0, or -1 said.
+ * directory synced); its sha256 in sha.  0, -1 said, or ARCHIVE_AGAIN.
  */
 int
 archive_write(struct store *st, struct pick *p, const char *path,
-    json_t *header, json_t *trailer, long total, char sha[65])
+    json_t *header, json_t *trailer, char sha[65])
 {
 	char tmp[PATH_MAX + 8];
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned mdlen;
 	struct out o = { NULL, NULL, 0 };
-	int fd, dupfd, rc;
+	int fd, dupfd, rc = -1;
 
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600)) == -1) {
@@ -177,8 +248,10 @@ archive_write(struct store *st, struct pick *p, const char *path,
 		goto fail;
 	}
 	out_json(&o, header);
-	if ((rc = write_records(st, p, &o, total)) != 0) {
-		ms_warnx("archive: reading the ledger: %s", db_strerror(rc));
+	if ((rc = write_records(st, p, &o)) != 0) {
+		if (rc != ARCHIVE_AGAIN && rc != -1)
+			ms_warnx("archive: reading the ledger: %s",
+			    db_strerror(rc));
 		goto fail;
 	}
 	out_json(&o, trailer);
@@ -210,7 +283,7 @@ fail:
 	if (fd != -1)
 		close(fd);
 	unlink(tmp);
-	return -1;
+	return rc == ARCHIVE_AGAIN ? ARCHIVE_AGAIN : -1;
 }
 
 /* ----- reading a file ----- */
