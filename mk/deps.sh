@@ -12,7 +12,8 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 # Build: the compiler, the libraries (zlib for mscart archive's files)
 # and pkg-config.  Tests: everything a test runs (sshd for the robot
 # links, python3 for the gateway doubles, curl and openssl for the TLS
-# and Stripe tests, sqlite3 for the bench peer, clang for the fuzzers).
+# and Stripe tests, sqlite3 for the bench peer, time for its peak
+# memory figures, clang for the fuzzers).
 # Packaging: dpkg-buildpackage, debhelper, lintian, man and
 # systemd-analyze for the .deb test (build-essential, which
 # dpkg-buildpackage checks for, brings g++ too).
@@ -20,7 +21,8 @@ pkgs="make gcc libc6-dev pkg-config libnfc-dev libnfc-bin libjansson-dev
 libdb-dev db5.3-util zlib1g-dev libcurl4-openssl-dev libgpiod-dev libssl-dev openssl
 libsqlite3-dev sqlite3 mandoc man-db perl openssh-server openssh-client
 python3 clang curl procps psmisc iproute2 ca-certificates util-linux
-build-essential dpkg-dev debhelper fakeroot lintian systemd apt-utils tzdata tmux"
+build-essential dpkg-dev debhelper fakeroot lintian systemd apt-utils tzdata tmux
+time"
 
 missing() {
 	m=
