@@ -307,6 +307,61 @@ archive_del_txn(struct store *st, DB_TXN *txn, void *arg)
 	return rc;
 }
 
+/* The archive's audit record: these fields of the unfinished archive
+ * ("id" as "archive"). */
+static const char *const archive_record_fields[] = {
+	"id", "file", "sha256", "before", "lines", "settlements",
+	"audit_records", "audit_first", "audit_last", "audit_left", "kept",
+	"kept_settlements", NULL
+};
+
+/*
+ * fn with each record of meta.db whose key starts with prefix, parsed,
+ * through cursor c (flags: 0 or DB_RMW); a non-zero return from fn ends
+ * the walk and is returned.  The end of the prefix is 0, not NOTFOUND.
+ */
+static int
+meta_prefix_walk(DBC *c, const char *prefix, u_int32_t flags,
+    int (*fn)(json_t *part, DBC *c, void *arg), void *arg)
+{
+	size_t plen = strlen(prefix);
+	json_t *part;
+	DBT k, d;
+	int rc;
+
+	memset(&k, 0, sizeof(k));
+	memset(&d, 0, sizeof(d));
+	k.data = (void *)prefix;
+	k.size = (u_int32_t)plen;
+	k.flags = DB_DBT_MALLOC;
+	d.flags = DB_DBT_MALLOC;
+	for (rc = c->get(c, &k, &d, DB_SET_RANGE | flags); rc == 0;
+	    rc = c->get(c, &k, &d, DB_NEXT | flags)) {
+		int ours = k.size >= plen && memcmp(k.data, prefix, plen) == 0;
+
+		part = ours ? json_loadb(d.data, d.size, 0, NULL) : NULL;
+		free(k.data);
+		free(d.data);
+		if (!ours)
+			return 0;
+		if (part == NULL)
+			return EINVAL;
+		rc = fn(part, c, arg);
+		json_decref(part);
+		if (rc != 0)
+			return rc;
+	}
+	return rc == DB_NOTFOUND ? 0 : rc;
+}
+
+/* meta_prefix_walk(): a batch's groups added to the archive's, and gone */
+static int
+fin_group(json_t *part, DBC *c, void *arg)
+{
+	packed_add(arg, part);
+	return c->del(c, 0);
+}
+
 /*
  * The last transaction: the batches' report groups into the archives'
  * own, the unfinished archive gone and its audit record written.
@@ -318,7 +373,6 @@ archive_fin_txn(struct store *st, DB_TXN *txn, void *arg)
 	json_t *p = a->pending, *all, *part, *det;
 	char prefix[128], nbuf[32];
 	DBC *c;
-	DBT k, d;
 	int64_t n;
 	int rc;
 
@@ -340,33 +394,9 @@ archive_fin_txn(struct store *st, DB_TXN *txn, void *arg)
 		json_decref(all);
 		return rc;
 	}
-	memset(&k, 0, sizeof(k));
-	memset(&d, 0, sizeof(d));
-	k.data = prefix;
-	k.size = (u_int32_t)strlen(prefix);
-	k.flags = DB_DBT_MALLOC;
-	d.flags = DB_DBT_MALLOC;
-	for (rc = c->get(c, &k, &d, DB_SET_RANGE | DB_RMW); rc == 0;
-	    rc = c->get(c, &k, &d, DB_NEXT | DB_RMW)) {
-		int ours = k.size >= strlen(prefix) &&
-		    memcmp(k.data, prefix, strlen(prefix)) == 0;
-
-		part = ours ? json_loadb(d.data, d.size, 0, NULL) : NULL;
-		free(k.data);
-		free(d.data);
-		if (!ours)
-			break;
-		if (part == NULL) {
-			rc = EINVAL;
-			break;
-		}
-		packed_add(all, part);
-		json_decref(part);
-		if ((rc = c->del(c, 0)) != 0)
-			break;
-	}
+	rc = meta_prefix_walk(c, prefix, DB_RMW, fin_group, all);
 	c->close(c);
-	if (rc != 0 && rc != DB_NOTFOUND) {
+	if (rc != 0) {
 		json_decref(all);
 		return rc;
 	}
@@ -375,19 +405,13 @@ archive_fin_txn(struct store *st, DB_TXN *txn, void *arg)
 	if (rc != 0)
 		return rc;
 	n = st->next_audit;
-	det = json_pack("{s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O}",
-	    "archive", json_object_get(p, "id"),
-	    "file", json_object_get(p, "file"),
-	    "sha256", json_object_get(p, "sha256"),
-	    "before", json_object_get(p, "before"),
-	    "lines", json_object_get(p, "lines"),
-	    "settlements", json_object_get(p, "settlements"),
-	    "audit_records", json_object_get(p, "audit_records"),
-	    "audit_first", json_object_get(p, "audit_first"),
-	    "audit_last", json_object_get(p, "audit_last"),
-	    "audit_left", json_object_get(p, "audit_left"),
-	    "kept", json_object_get(p, "kept"),
-	    "kept_settlements", json_object_get(p, "kept_settlements"));
+	det = json_object();
+	for (const char *const *f = archive_record_fields; *f; f++) {
+		json_t *v = json_object_get(p, *f);
+
+		json_object_set(det, strcmp(*f, "id") == 0 ? "archive" : *f,
+		    v != NULL ? v : json_null());
+	}
 	if ((rc = audit_add(st, txn, a->role.who, "archive", det)) != 0)
 		return rc;
 	snprintf(nbuf, sizeof(nbuf), "%" PRId64, n);
@@ -452,60 +476,54 @@ in_range(const char *ts, int64_t from, int64_t to)
 	return (from == INT64_MIN || t >= from) && (to == INT64_MAX || t < to);
 }
 
+/* meta_prefix_walk(): an archive's groups added to a report's */
+struct report_add {
+	const char *by;
+	int64_t	 from, to;
+	json_t	*groups;
+	int	 cut;
+};
+
+static int
+report_group(json_t *part, DBC *c, void *arg)
+{
+	struct report_add *r = arg;
+	int lo, hi;
+
+	(void)c;
+	/* counted whole, or not at all */
+	lo = in_range(str(part, "min"), r->from, r->to);
+	hi = in_range(str(part, "max"), r->from, r->to);
+	if ((r->from == INT64_MIN && r->to == INT64_MAX) || (lo && hi)) {
+		json_t *u = groups_unpack(r->by, json_object_get(part, r->by));
+
+		report_merge(r->groups, u);
+		json_decref(u);
+	} else if (str(part, "min") != NULL && (lo || hi ||
+	    (r->from != INT64_MIN && r->to != INT64_MAX &&
+	    in_range(str(part, "min"), INT64_MIN, r->from) &&
+	    !in_range(str(part, "max"), INT64_MIN, r->to))))
+		r->cut = 1;
+	return 0;
+}
+
 int
 archive_report_add(struct store *st, const char *by, int64_t from,
     int64_t to, json_t *groups)
 {
+	struct report_add r = { by, from, to, groups, 0 };
 	DB_TXN *txn;
 	DBC *c;
-	DBT k, d;
-	json_t *part;
-	size_t plen = strlen(ARCHIVE_REPORT);
-	int rc, cut = 0;
+	int rc;
 
 	if ((rc = store_scan_begin(st, st->meta, &txn, &c)) != 0)
 		return rc;
-	memset(&k, 0, sizeof(k));
-	memset(&d, 0, sizeof(d));
-	k.data = (void *)ARCHIVE_REPORT;
-	k.size = (u_int32_t)plen;
-	k.flags = DB_DBT_MALLOC;
-	d.flags = DB_DBT_MALLOC;
 	/* the archives' groups, then those of an unfinished one's batches */
-	for (rc = c->get(c, &k, &d, DB_SET_RANGE); rc == 0;
-	    rc = c->get(c, &k, &d, DB_NEXT)) {
-		int ours = k.size >= plen && memcmp(k.data, ARCHIVE_REPORT,
-		    plen) == 0;
-		int lo, hi;
-
-		part = ours ? json_loadb(d.data, d.size, 0, NULL) : NULL;
-		free(k.data);
-		free(d.data);
-		if (!ours)
-			break;
-		if (part == NULL) {
-			rc = EINVAL;
-			break;
-		}
-		/* counted whole, or not at all */
-		lo = in_range(str(part, "min"), from, to);
-		hi = in_range(str(part, "max"), from, to);
-		if ((from == INT64_MIN && to == INT64_MAX) || (lo && hi)) {
-			json_t *u = groups_unpack(by, json_object_get(part, by));
-
-			report_merge(groups, u);
-			json_decref(u);
-		} else if (str(part, "min") != NULL && (lo || hi ||
-		    (from != INT64_MIN && to != INT64_MAX &&
-		    in_range(str(part, "min"), INT64_MIN, from) &&
-		    !in_range(str(part, "max"), INT64_MIN, to))))
-			cut = 1;
-		json_decref(part);
-	}
+	rc = meta_prefix_walk(c, ARCHIVE_REPORT, 0, report_group, &r);
 	c->close(c);
 	txn->commit(txn, 0);
-	if (cut)
+	if (r.cut)
 		ms_warnx("report: the period cuts into archived lines: those "
 		    "are left out (mscart archive)");
-	return rc == DB_NOTFOUND ? 0 : rc;
+	return rc;
 }
