@@ -8,6 +8,16 @@
 # shrink, a run killed midway is finished by the next one, and a client
 # of a replication group refuses.
 . "$(dirname "$0")/lib.sh"
+# summary FILE: an archive's lines (their events) and settlements (their
+# users), as the model prints them
+summary() {
+	zcat "$1" | python3 -c 'import json, sys
+recs = [json.loads(l) for l in sys.stdin]
+lines = sorted(r["line"]["event"] for r in recs if r["type"] == "line")
+print("lines", len(lines))
+print("events", " ".join(lines))
+print("settlements", " ".join(sorted(r["settlement"]["user"] for r in recs if r["type"] == "settlement")))'
+}
 export USER=tester
 
 # build DIR N: phase 1 (N takes in January, by bo, cy, dee, ed and an
@@ -115,14 +125,7 @@ print("events", " ".join(lines))
 print("settlements", "bo cy")
 PY
 zcat a.ndjson.gz >a.ndjson
-python3 - <<'PY' >file
-import json
-recs = [json.loads(l) for l in open("a.ndjson")]
-lines = sorted(r["line"]["event"] for r in recs if r["type"] == "line")
-print("lines", len(lines))
-print("events", " ".join(lines))
-print("settlements", " ".join(sorted(r["settlement"]["user"] for r in recs if r["type"] == "settlement")))
-PY
+summary a.ndjson.gz >file
 is "$(cat file)" "$(cat model)" "the file holds exactly the paid and void lines of phase 1 and their settlements"
 python3 - <<'PY' >states
 import json
@@ -247,15 +250,7 @@ is "$RC" 0 "the file checks"
 run mscart verify -d k
 is "$RC" 0 "mscart verify finds no problem"
 is "$(mscart log -d k | grep -c '"what":"archive"')" 1 "one archive entry"
-zcat k.ndjson.gz >a.ndjson
-python3 - <<'PY' >file
-import json
-recs = [json.loads(l) for l in open("a.ndjson")]
-lines = sorted(r["line"]["event"] for r in recs if r["type"] == "line")
-print("lines", len(lines))
-print("events", " ".join(lines))
-print("settlements", " ".join(sorted(r["settlement"]["user"] for r in recs if r["type"] == "settlement")))
-PY
+summary k.ndjson.gz >file
 is "$(cat file)" "$(cat model)" "the file holds what the model says"
 is "$(mscart show -d k -a cy | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["items"]))')" \
     11 "cy keeps only the ten phase-2 lines and the credit, paid after B"
