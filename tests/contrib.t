@@ -186,6 +186,17 @@ for l in open(sys.argv[1]):
     300 "stripe: for 300 cents"
 is "$(mscart list settlements | jget state)" paid "stripe: the settlement is paid in the ledger"
 
+# --- the monthly archive: where ms.conf says, into its own directory
+is "$(python3 "$MS_TOP/tests/unit.py" "$C/ms-archive.service" get StateDirectory)" "ms ms/archive" \
+    "archive: systemd makes /var/lib/ms/archive for it"
+mkdir -p "$R/var/lib/ms/archive"
+run unit_run "$C/ms-archive.service" ExecStart MS_CONF="$CONF"
+like "$RC:$ERR" "^0:mscart: archive: nothing settled before 20" \
+    "archive: the unit's command finds nothing a year old in this ledger, exits 0"
+is "$(ls "$R/var/lib/ms/archive")" "" "archive: and writes no file"
+is "$(python3 "$MS_TOP/tests/unit.py" "$C/ms-archive.service" get SuccessExitStatus)" 75 \
+    "archive: a client's refusal (75) is no failure, one timer serves every site"
+
 # --- the kiosk socket: one connection, the role the unit gives it
 printf '%s\n' '{"type":"query","card":"line:alice"}' \
     '{"type":"product","sku":"gum","name":"Gum","price":50,"currency":"EUR"}' >kiosk.in

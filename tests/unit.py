@@ -6,7 +6,8 @@
 #
 #   unit.py UNIT exec KEY      the words of KEY= (ExecStart, ExecReload),
 #                              one a line, NUL-free; a %-specifier or a
-#                              ${ } (systemd would expand them) fails;
+#                              ${ } (systemd would expand them) fails,
+#                              %% is a %;
 #                              %i is $UNIT_INSTANCE when that is set
 #   unit.py UNIT env           NAME=VALUE a line, from Environment=
 #   unit.py UNIT get KEY       every value of KEY=, one a line
@@ -44,8 +45,9 @@ def main():
         inst = os.environ.get("UNIT_INSTANCE")
         if inst is not None:
             v = v.replace("%i", inst)
-        if "${" in v or "%" in v:
+        if "${" in v or "%" in v.replace("%%", ""):
             sys.exit("%s: %s= has a specifier systemd would expand" % (path, sys.argv[3]))
+        v = v.replace("%%", "%")
         for w in shlex.split(v):
             print(w)
     elif what == "env":
