@@ -194,6 +194,59 @@ run mscart archive -d db -t cut.ndjson.gz
 is "$RC" 1 "archive -t fails on a file cut short"
 run mscart archive -d db -t a.ndjson
 is "$RC" 1 "archive -t fails on a file that is not gzip"
+# archive -t parses what it is given: 300 damaged copies of the file
+# (bytes flipped, lines dropped, doubled, swapped, cut, garbage, huge
+# numbers, strings for numbers, a 300 KB line, the gzip stream itself
+# damaged) are each refused with a message, exit 1, never a crash
+mkdir mut
+python3 - a.ndjson a.ndjson.gz mut <<'PY'
+import gzip, random, sys
+src = open(sys.argv[1], "rb").read()
+gz = open(sys.argv[2], "rb").read()
+lines = src.split(b"\n")[:-1]
+rnd = random.Random(7)
+def flip(b):
+    i = rnd.randrange(len(b)); return b[:i] + bytes([b[i] ^ (1 << rnd.randrange(8))]) + b[i + 1:]
+def ls(l): return b"\n".join(l) + b"\n"
+def pick(): return rnd.randrange(len(lines))
+muts = [
+    lambda: flip(src),
+    lambda: ls(lines[:pick()] + lines[pick() + 1:]),
+    lambda: ls(lines + [lines[pick()]]),
+    lambda: ls(sorted(lines, key=lambda _: rnd.random())),
+    lambda: src[:rnd.randrange(len(src))],
+    lambda: ls(lines[:pick()] + [bytes(rnd.randrange(256) for _ in range(rnd.randrange(1, 80)))] + lines[pick():]),
+    lambda: src.replace(b'"n":', b'"n":99999999999999999999', 1 + rnd.randrange(3)),
+    lambda: src.replace(b'"count":', b'"count":-', 1),
+    lambda: src.replace(b'"type":"line"', b'"type":7', 1),
+    lambda: ls(lines[:1] + [b'{"type":"line","n":1,"line":"' + b"x" * 300000 + b'"}'] + lines[1:]),
+    lambda: ls([b"{}"] + lines[1:]),
+    lambda: b"",
+]
+for i in range(300):
+    m = muts[i % len(muts)]()
+    if m == src:
+        m = src + b"{}\n"
+    if i % 25 == 24:
+        # a damaged stream; a flip of a bit deflate never reads is no damage
+        while True:
+            d = gz[:10] + flip(gz[10:-8]) + gz[-8:]
+            try:
+                if gzip.decompress(d) != src:
+                    break
+            except Exception:
+                break
+        open("%s/%d.gz" % (sys.argv[3], i), "wb").write(d)
+    else:
+        open("%s/%d.gz" % (sys.argv[3], i), "wb").write(gzip.compress(m))
+PY
+: >mut.rc
+for f in mut/*.gz; do
+	mscart archive -d db -t "$f" >/dev/null 2>mut.err
+	echo "$? $(head -c 16 mut.err)" >>mut.rc
+done
+is "$(sort mut.rc | uniq -c | awk '{print $1, $2, $3, $4}')" "300 1 mscart: archive:" \
+    "300 damaged files: each refused, exit 1, with a message"
 
 # a second archive later moves nothing twice: the phase-2 lines were paid
 # after B, so with a time after that, cy's phase 2 moves
