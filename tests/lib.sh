@@ -156,6 +156,20 @@ wait_line() {
 	    sh "$1" "$2"
 }
 
+# poll TRIES WANT CMD...: CMD's output until it is WANT, at most TRIES
+# times 0.2 s apart, for what no event announces (a replication client
+# applying the last commit); prints the last output, 0 if it was WANT.
+poll() {
+	_p_n=$1 _p_want=$2 _p_i=0
+	shift 2
+	while _p_out=$("$@"); [ "$_p_out" != "$_p_want" ] && [ $_p_i -lt "$_p_n" ]; do
+		sleep 0.2
+		_p_i=$((_p_i + 1))
+	done
+	printf '%s\n' "$_p_out"
+	[ "$_p_out" = "$_p_want" ]
+}
+
 # free_port: a TCP port on 127.0.0.1 nobody listens on right now.
 free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'

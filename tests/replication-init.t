@@ -113,12 +113,7 @@ ok $? "by internal initialisation: outdated, its log now starts where the master
     diag "$(db5.3_stat -r -h c)"
 
 # the last commits may still be on their way: looked at every 0.2 s
-_i=0
-while [ "$(mscart report -d c 2>/dev/null)" != "$(cat master.report)" ] &&
-    [ $_i -lt 100 ]; do
-	sleep 0.2
-	_i=$((_i + 1))
-done
+poll 100 "$(cat master.report)" mscart report -d c >/dev/null 2>&1
 run mscart report -d c
 is "$RC/$OUT" "0/$(cat master.report)" "c's report is the master's"
 run mscart show -d c -a alice

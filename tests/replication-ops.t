@@ -19,14 +19,9 @@ take() {
 }
 # same_report SITE: SITE's report is the master's, or becomes it within
 # 20 s (nothing tells when a client applied the last commit)
+report_of() { mscart report -d "$1" 2>/dev/null; }
 same_report() {
-	_i=0
-	while [ "$(mscart report -d "$1" 2>/dev/null)" != "$(cat master.report)" ] &&
-	    [ $_i -lt 100 ]; do
-		sleep 0.2
-		_i=$((_i + 1))
-	done
-	[ "$(mscart report -d "$1" 2>/dev/null)" = "$(cat master.report)" ]
+	poll 100 "$(cat master.report)" report_of "$1" >/dev/null
 }
 # gjget SITE EXPR: a figure of SITE's status, by a Python expression on g
 # (the group object) and s (the whole status)
@@ -63,11 +58,8 @@ is "$(gjget a 'g["site"],g["role"],g["master"],g["lag_bytes"],g["in_step"]')" \
     "status on the master: this site is the master"
 # connections settle within a heartbeat or two after a join (repmgr may
 # drop one of two made at once): polled, the figure that ended it kept
-_i=0
-while [ "$(gjget a '[(x["site"],x["connected"]) for x in g["sites"]]' | tee listed)" != \
-    "[('127.0.0.1:$P2', True)]" ] && [ $_i -lt 100 ]; do
-	sleep 0.2; _i=$((_i + 1))
-done
+poll 100 "[('127.0.0.1:$P2', True)]" \
+    gjget a '[(x["site"],x["connected"]) for x in g["sites"]]' >listed
 is "$(cat listed)" "[('127.0.0.1:$P2', True)]" "it lists the other site, connected"
 is "$(gjget a 'g["last_election"]["master"]')" "127.0.0.1:$P1" \
     "and the last election it saw"
@@ -79,10 +71,7 @@ ok $? "the client has the master's report"
 # caught up: at most a few records behind, those the master logged when
 # its commands opened the databases (sent with its next commit)
 CAUGHT="g['lag_bytes']<65536 and g['log_lsn']['file']==$(mscart status -d a 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["group"]["log_lsn"]["file"])') and not [p for p in g['problems'] if 'behind' in p]"
-_i=0
-while [ "$(gjget b "$CAUGHT" | tee caught)" != True ] && [ $_i -lt 100 ]; do
-	sleep 0.2; _i=$((_i + 1))
-done
+poll 100 True gjget b "$CAUGHT" >caught
 is "$(cat caught)" True "caught up, it is at most a few records behind the master"
 [ "$(cat caught)" = True ] || diag "$(mscart status -d a) $(mscart status -d b)"
 mscart status -d a -p a.prom >/dev/null 2>&1
@@ -164,10 +153,7 @@ ok $? "it serves the master's report (internal initialisation)"
 LISTED="sorted(x['site'] for x in g['sites'] if x['connected'])==sorted(['127.0.0.1:$P2','127.0.0.1:$P3'])"
 # (repmgr may drop one of two connections made at once, so a site can
 # show unconnected for a moment: the figure that ended the wait is kept)
-_i=0
-while [ "$(gjget a "$LISTED" | tee listed)" != True ] && [ $_i -lt 100 ]; do
-	sleep 0.2; _i=$((_i + 1))
-done
+poll 100 True gjget a "$LISTED" >listed
 is "$(cat listed)" True "the master lists it, connected"
 [ "$(cat listed)" = True ] || diag "$(mscart status -d a)"
 

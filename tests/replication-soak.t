@@ -295,13 +295,8 @@ print(sys.argv[1], len(live), sum(i["price"] for i in live), "dup%d" % (len(ev)-
 	done | sed 's/ $//'
 }
 for s in a b c; do
-	_i=0
-	until [ "$(carts $s)" = "$(cat want.users)" ]; do
-		[ $_i -lt 100 ] || break
-		sleep 0.2
-		_i=$((_i + 1))
-	done
-	is "$(carts $s)" "$(cat want.users)" "$s: every user's cart holds the takes the robots recorded for them, once"
+	is "$(poll 100 "$(cat want.users)" carts $s)" "$(cat want.users)" \
+	    "$s: every user's cart holds the takes the robots recorded for them, once"
 done
 mscart report -d a >report.a; mscart report -d b >report.b; mscart report -d c >report.c
 cmp -s report.a report.b && cmp -s report.a report.c
@@ -345,12 +340,7 @@ up "$lag"
 ok $? "$lag restarted comes back in step with the master"
 want_robots="$want_robots
 r3 1000"
-_i=0
-until [ "$(robots_on $lag)" = "$want_robots" ]; do
-	[ $_i -lt 300 ] || break
-	sleep 0.2
-	_i=$((_i + 1))
-done
+poll 300 "$want_robots" robots_on $lag >/dev/null
 mscart report -d "$T/$m" >report.m; mscart report -d "$T/$lag" >report.lag
 cmp -s report.m report.lag && [ "$(robots_on $lag)" = "$want_robots" ]
 ok $? "and serves the master's report, the 1000 takes included"
