@@ -36,53 +36,8 @@ stock_put(struct store *st, DB_TXN *txn, const json_t *rec)
 {
 	char key[2 * MS_ID_MAX + 2];
 
-	st->stockless_txn = 0;
 	stock_key(str(rec, "robot"), str(rec, "slot"), key, sizeof(key));
 	return db_put_json(st->stock, txn, key, rec);
-}
-
-/*
- * Whether robot counts no slot at all: most robots count nothing, and
- * their takes then need no look in stock.db for the rest of the
- * transaction.  The cursor's lock on the page where the robot's
- * slots would sort is held until the transaction ends, so a restock by
- * another process waits for it; one in this transaction goes through
- * stock_put(), which forgets the answer.
- */
-static int
-stock_none(struct store *st, DB_TXN *txn, const char *robot, int *none)
-{
-	char pfx[MS_ID_MAX + 2], key[2 * MS_ID_MAX + 2];
-	size_t len;
-	DBC *c;
-	DBT k, d;
-	int rc, rc2;
-
-	*none = 0;
-	len = (size_t)snprintf(pfx, sizeof(pfx), "%s ", robot);
-	if (len >= sizeof(pfx))
-		return 0;
-	memcpy(key, pfx, len);
-	if ((rc = st->stock->cursor(st->stock, txn, &c, 0)) != 0)
-		return rc;
-	memset(&k, 0, sizeof(k));
-	k.data = key;
-	k.size = (u_int32_t)len;
-	k.ulen = sizeof(key);
-	k.flags = DB_DBT_USERMEM;
-	memset(&d, 0, sizeof(d));
-	d.flags = DB_DBT_PARTIAL;	/* the key is enough */
-	/* DB_RMW as stock_get(): no read lock to upgrade, so no deadlock */
-	rc = c->get(c, &k, &d, DB_SET_RANGE | DB_RMW);
-	if (rc == DB_NOTFOUND || (rc == 0 && (k.size < len ||
-	    memcmp(key, pfx, len) != 0))) {
-		*none = 1;
-		rc = 0;
-	} else if (rc == DB_BUFFER_SMALL)
-		rc = 0;		/* some other key: the robot may count slots */
-	if ((rc2 = c->close(c)) != 0 && rc == 0)
-		rc = rc2;
-	return rc;
 }
 
 /*
@@ -96,20 +51,11 @@ stock_step(struct store *st, DB_TXN *txn, const char *robot, const char *slot,
 {
 	json_t *rec;
 	int64_t n;
-	int rc, none;
+	int rc;
 
 	*beyond = 0;
-	if (st->stockless_txn != 0 && st->stockless_txn == txn->id(txn) &&
-	    strcmp(st->stockless, robot) == 0)
+	if ((rc = stock_get(st, txn, robot, slot, &rec, 1)) == DB_NOTFOUND)
 		return 0;
-	if ((rc = stock_get(st, txn, robot, slot, &rec, 1)) == DB_NOTFOUND) {
-		if ((rc = stock_none(st, txn, robot, &none)) == 0 && none &&
-		    strlen(robot) < sizeof(st->stockless)) {
-			memcpy(st->stockless, robot, strlen(robot) + 1);
-			st->stockless_txn = txn->id(txn);
-		}
-		return rc;
-	}
 	if (rc != 0)
 		return rc;
 	n = num(rec, "count") + step;

@@ -852,7 +852,6 @@ store_counters_forget(struct store *st)
 	st->counters_loaded = 0;
 	st->tk_count = 0;
 	st->tk.len = 0;
-	st->stockless_txn = 0;
 	events_forget(st);
 }
 

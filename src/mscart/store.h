@@ -56,10 +56,6 @@ struct store {
 	void	*getbuf;	/* DB_DBT_REALLOC buffer of line_get_item */
 	void	*bulk;		/* OWNER_BULK bytes for owner_lines() */
 	u_int32_t getbuflen;
-	/* a robot with no counted slot, in transaction stockless_txn
-	   (stock.c); 0: none known */
-	u_int32_t stockless_txn;
-	char	 stockless[MS_ID_MAX + 1];
 };
 
 /* Owner keys of cart lines. */
