@@ -4,10 +4,12 @@
 # commit meanwhile: a card given to another user (by import, by "card
 # remove" and "card add", by another apply's user records), an unknown
 # card enrolled (by "card add", by a new user's record), a card taken
-# away, and a slot counted for the first time, counted again, emptied.
+# away, a slot counted for the first time, counted again, emptied, and
+# a product's price changed (by "price", by an import).
 # And the same process applies a user record or a restock and, in the
 # same write of input, a take that must follow it.  This guards any
-# in-process cache of card -> user or of "this slot is not counted":
+# in-process cache of card -> user, of products or of "this slot is not
+# counted":
 # each answer below must be the ledger's, never a remembered one.
 #
 # Expected owners, counts, totals and stock levels are worked out here
@@ -31,6 +33,7 @@ CD6=iso14443a:0D000006	# dave's, then nobody's (import of dave without it)
 CI=iso14443a:01000003	# ivan's: the stock cases
 CJ=iso14443a:0B000007	# judy's, then kim's, within one write
 U4=iso14443a:0F000004	# nobody's, then lee's, within one write
+CP=iso14443a:0C000010	# pam's: the price cases
 
 cat >setup <<EOF
 {"type":"product","sku":"cola","name":"Cola","price":$COLA,"currency":"EUR"}
@@ -46,6 +49,7 @@ cat >setup <<EOF
 {"type":"user","user":"judy","name":"Judy","cards":["$CJ"],"currency":"EUR"}
 {"type":"user","user":"kim","name":"Kim","cards":[],"currency":"EUR"}
 {"type":"user","user":"lee","name":"Lee","cards":[],"currency":"EUR"}
+{"type":"user","user":"pam","name":"Pam","cards":["$CP"],"currency":"EUR"}
 EOF
 run mscart import -c setup
 is "$RC" 0 "catalogue and users imported into a new ledger"
@@ -373,6 +377,37 @@ send
 is "$(statuses)" "applied applied" "5: one write: r5 counts F1 empty, a take"
 is "$(stock r5)" "F1:cola:0" "5: the count stays 0"
 is "$(review)" "$t6:beyond-stock $x3:beyond-stock" "5: the take is listed beyond stock"
+
+# ===== 6. a product's price changed by another process, then by this one =====
+# Lines keep the price at their take (mscart(1), price): each take below
+# is charged what the catalogue said when it was applied.
+take r6 A1 gum "$CP"; p1=$E
+identify r6 "$CP"
+send
+is "$(reply 2 | cartsum)" "pam active 1 $GUM $p1" "6: a gum at $GUM"
+run mscart price gum 0.95
+is "$RC" 0 "6: a separate mscart price sets gum to 0.95"
+take r6 A1 gum "$CP"; p2=$E
+identify r6 "$CP"
+send
+is "$(reply 2 | cartsum)" "pam active 2 $((GUM + 95)) $p1,$p2" \
+    "6: the next gum through the long-running process costs 95"
+printf '{"type":"product","sku":"gum","name":"Mint gum","price":85,"currency":"EUR"}\n' >gum85
+run mscart import gum85
+is "$RC" 0 "6: a separate import prices gum at 85"
+take r6 A1 gum "$CP"; p3=$E
+identify r6 "$CP"
+send
+is "$(reply 2 | cartsum)" "pam active 3 $((GUM + 95 + 85)) $p1,$p2,$p3" \
+    "6: the next gum costs 85"
+rec '{"type":"product","sku":"gum","name":"Mint gum","price":80,"currency":"EUR"}'
+take r6 A1 gum "$CP"; p4=$E
+identify r6 "$CP"
+send
+is "$(statuses)" "applied applied applied" "6: one write: gum at 80, a take, an identify"
+is "$(reply 3 | cartsum)" "pam active 4 $((GUM + 95 + 85 + 80)) $p1,$p2,$p3,$p4" \
+    "6: the take after the product record in the same write costs 80"
+is "$(shown pam)" "pam active 4 $((GUM + 95 + 85 + 80)) $p1,$p2,$p3,$p4" "6: show pam: the same"
 
 # ===== the end =====
 is "$(shown ivan)" \
