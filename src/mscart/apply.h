@@ -12,7 +12,20 @@
 
 #include "ledger.h"
 
+/*
+ * A robot event's fields, looked up by the feeder thread (loop.c) while
+ * the main thread applies the batch before: the take's hot path reads
+ * them here instead of looking them up in the message again.
+ */
+struct evfields {
+	const char	*robot, *slot, *sku, *card, *ts;
+	json_int_t	 seq;
+	int		 ok;		/* robot and an integer seq: event set */
+	char		 event[MS_ID_MAX + 24];	/* "robot:seq" */
+};
+
 struct ctx {
+	const struct evfields *f;	/* or NULL */
 	struct store	*st;
 	DB_TXN		*txn;
 	const struct role *role;
@@ -59,6 +72,11 @@ int	 resolve_user(struct ctx *, const char *what, char *user, size_t len,
 /* lookup.c */
 int	 card_user(struct store *, DB_TXN *, const char *card, char *user,
 	    size_t len);
+/* The products kept (sku -> record) for txn, or NULL: read products.db. */
+json_t	*products_kept(struct store *, DB_TXN *);
+/* A slot nobody counts, as kept (1), or not known to be (0). */
+int	 slot_uncounted(struct store *, DB_TXN *, const char *key);
+void	 slot_uncounted_add(struct store *, DB_TXN *, const char *key);
 void	 catalog_currency(struct store *, DB_TXN *, char cur[4]);
 int	 currency_of(struct store *, DB_TXN *, const json_t *urec,
 	    const char *user, char cur[4]);

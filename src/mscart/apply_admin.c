@@ -62,7 +62,11 @@ apply_product(struct ctx *c)
 	rc = db_get_json(c->st->products, c->txn, sku, &p, 1);
 	if (rc != 0 && rc != DB_NOTFOUND)
 		return rc;
-	json_object_del(product_cache(c->st), sku);
+	/* what processes kept of the catalogue is out of date */
+	if ((rc = lookups_changed(c->st, c->txn)) != 0) {
+		json_decref(p);
+		return rc;
+	}
 	rec = json_deep_copy(c->msg);
 	json_object_del(rec, "type");
 	if (json_object_get(rec, "active") == NULL)
@@ -155,7 +159,9 @@ apply_user(struct ctx *c)
 				goto out;
 			}
 	}
-	rc = 0;
+	/* cards.db changes: what processes kept of it is out of date */
+	if ((rc = lookups_changed(c->st, c->txn)) != 0)
+		goto out;
 	if (old != NULL)
 		json_array_foreach(json_object_get(old, "cards"), i, v) {
 			size_t j;

@@ -12,6 +12,19 @@
 
 #include "apply.h"
 
+/* prefix and id into owner (a take's hot path: no snprintf). */
+static int
+owner_key(char *owner, size_t len, const char *prefix, const char *id)
+{
+	size_t pl = strlen(prefix), il = strlen(id);
+
+	if (pl + il >= len)
+		return EINVAL;
+	memcpy(owner, prefix, pl);
+	memcpy(owner + pl, id, il + 1);
+	return 0;
+}
+
 /* Owner of a card's takes: u:USER when enrolled, else c:CARD. */
 static int
 card_owner(struct store *st, DB_TXN *txn, const char *card, char *owner,
@@ -27,11 +40,10 @@ card_owner(struct store *st, DB_TXN *txn, const char *card, char *owner,
 	rc = card_user(st, txn, card, user, ulen);
 	if (rc == DB_NOTFOUND) {
 		user[0] = '\0';
-		snprintf(owner, len, OWNER_CARD "%s", card);
-		return 0;
+		return owner_key(owner, len, OWNER_CARD, card);
 	}
 	if (rc == 0)
-		snprintf(owner, len, OWNER_USER "%s", user);
+		rc = owner_key(owner, len, OWNER_USER, user);
 	return rc;
 }
 
@@ -39,10 +51,10 @@ static int
 apply_take(struct ctx *c)
 {
 	struct store *st = c->st;
-	json_t *p = NULL;
+	json_t *p = NULL, *kept;
 	char owner[MS_CARD_MAX + 4], user[MS_ID_MAX + 1], id[32];
 	char rec[16384], f[6 * MS_CARD_MAX + 256];
-	const char *card = str(c->msg, "card"), *sku = str(c->msg, "sku");
+	const char *card, *sku, *robot, *slot, *ts;
 	const char *cur;
 	char held_cur[4];
 	struct line_head h;
@@ -50,21 +62,34 @@ apply_take(struct ctx *c)
 	int64_t lid, price;
 	int rc, beyond;
 
-	/* a batch of takes reads the same few products again and again */
-	if ((p = json_object_get(product_cache(st), sku)) != NULL)
+	if (c->f != NULL) {
+		card = c->f->card;
+		sku = c->f->sku;
+		robot = c->f->robot;
+		slot = c->f->slot;
+		ts = c->f->ts;
+	} else {
+		card = str(c->msg, "card");
+		sku = str(c->msg, "sku");
+		robot = str(c->msg, "robot");
+		slot = str(c->msg, "slot");
+		ts = str(c->msg, "ts");
+	}
+	/* takes read the same few products again and again: kept */
+	if ((kept = products_kept(st, c->txn)) != NULL &&
+	    (p = json_object_get(kept, sku)) != NULL)
 		json_incref(p);
 	else {
 		rc = db_get_json(st->products, c->txn, sku, &p, 0);
 		if (rc != 0 && rc != DB_NOTFOUND)
 			return rc;
-		if (rc == 0)
-			json_object_set(product_cache(st), sku, p);
+		if (rc == 0 && kept != NULL)
+			json_object_set(kept, sku, p);
 	}
 	if ((rc = card_owner(st, c->txn, card, owner, sizeof(owner), user,
 	    sizeof(user))) != 0)
 		goto out;
-	if ((rc = stock_take(st, c->txn, str(c->msg, "robot"), str(c->msg,
-	    "slot"), &beyond)) != 0)
+	if ((rc = stock_take(st, c->txn, robot, slot, &beyond)) != 0)
 		goto out;
 	if (p != NULL) {
 		price = num(p, "price");
@@ -102,11 +127,11 @@ apply_take(struct ctx *c)
 	tb_str(&t, ",\"currency\":\"");
 	tb_str(&t, cur);
 	tb_str(&t, "\",\"ts\":\"");
-	tb_str(&t, str(c->msg, "ts"));
+	tb_str(&t, ts);
 	tb_str(&t, "\",\"robot\":\"");
-	tb_str(&t, str(c->msg, "robot"));
+	tb_str(&t, robot);
 	tb_str(&t, "\",\"slot\":\"");
-	tb_str(&t, str(c->msg, "slot"));
+	tb_str(&t, slot);
 	tb_str(&t, "\",\"event\":\"");
 	tb_str(&t, c->event);
 	tb_str(&t, p != NULL ? "\",\"state\":\"unpaid\",\"settlement\":null}\n"
@@ -142,10 +167,17 @@ apply_take(struct ctx *c)
 		goto out;
 	}
 	h.state = p != NULL ? 'u' : 'h';
-	snprintf(h.currency, sizeof(h.currency), "%s", cur);
+	if (strlen(cur) == 3)		/* ISO 4217: always, but checked */
+		memcpy(h.currency, cur, 4);
+	else
+		snprintf(h.currency, sizeof(h.currency), "%s", cur);
 	h.price = price;
-	if ((rc = line_put_rec(st, c->txn, lid, &h, rec, t.n)) == 0 &&
-	    (rc = owner_add(st, c->txn, owner, lid)) == 0 && p == NULL) {
+	/*
+	 * open.db indexes the new line (at the batch's end, or before a
+	 * message that reads it); owners.db waits until it closes.
+	 */
+	if ((rc = line_put_rec(st, c->txn, lid, &h, rec, t.n, owner)) == 0 &&
+	    p == NULL) {
 		char by[MS_ID_MAX + 4];
 
 		snprintf(by, sizeof(by), OWNER_HELD "%s", sku);
@@ -345,8 +377,17 @@ apply_event(struct ctx *c, enum ms_msg_type type)
 	int rc, dup = 0;
 	json_t *ack;
 
-	robot = str(c->msg, "robot");
-	if (robot == NULL || ms_event_id(c->msg, c->event, sizeof(c->event)) == -1)
+	if (c->f != NULL) {
+		robot = c->f->robot;
+		if (c->f->ok)
+			memcpy(c->event, c->f->event, sizeof(c->event));
+	} else {
+		robot = str(c->msg, "robot");
+		if (robot != NULL &&
+		    ms_event_id(c->msg, c->event, sizeof(c->event)) == -1)
+			robot = NULL;
+	}
+	if (robot == NULL || (c->f != NULL && !c->f->ok))
 		return refuse(c, "invalid", "%s: mscart needs \"robot\" and "
 		    "\"seq\" on every event (exactly once)", tname);
 	if (c->role->kind == ROLE_TERMINAL || (c->role->kind == ROLE_ROBOT &&
@@ -354,7 +395,8 @@ apply_event(struct ctx *c, enum ms_msg_type type)
 		return refuse(c, "forbidden", "%s: role %s may not send events "
 		    "of robot %s", tname, c->role->who, robot);
 	/* a refused event is not claimed, so it leaves nothing behind */
-	seq = (int64_t)json_integer_value(json_object_get(c->msg, "seq"));
+	seq = c->f != NULL ? (int64_t)c->f->seq :
+	    (int64_t)json_integer_value(json_object_get(c->msg, "seq"));
 	if ((rc = event_seen(st, c->txn, robot, seq, &dup)) != 0)
 		return rc;
 	if (!dup) {

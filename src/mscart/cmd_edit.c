@@ -76,6 +76,13 @@ edit_card(struct store *st, DB_TXN *txn, struct edit *e, json_t *user)
 	rc = db_get_str(st->cards, txn, e->card, owner, sizeof(owner));
 	if (rc != 0 && rc != DB_NOTFOUND)
 		return rc;
+	/* a card added or removed: what processes kept is out of date */
+	if ((rc == 0) == !add) {
+		int rc2;
+
+		if ((rc2 = lookups_changed(st, txn)) != 0)
+			return rc2;
+	}
 	if (add) {
 		if (rc == 0 && strcmp(owner, e->id) != 0) {
 			snprintf(e->why, sizeof(e->why), "card %s belongs to "
@@ -175,6 +182,8 @@ edit_price(struct store *st, DB_TXN *txn, struct edit *e)
 	    json_object_get(p, "currency")));
 	json_object_set_new(p, "price", json_integer(price));
 	json_object_set_new(p, "currency", json_string(cur));
+	if (rc == 0)
+		rc = lookups_changed(st, txn);
 	if (rc == 0)
 		rc = db_put_json(st->products, txn, e->id, p);
 	json_decref(p);

@@ -348,17 +348,13 @@ struct verify_arg {
 static int
 verify_lines(struct store *st, DB_TXN *txn, struct verify_arg *a)
 {
-	DBC *c, *oc;
-	DBT k, d, ok, od;
+	DBC *c;
+	DBT k, d;
 	json_t *l, *s;
 	int rc;
 
 	if ((rc = st->lines->cursor(st->lines, txn, &c, 0)) != 0)
 		return rc;
-	if ((rc = st->owners->cursor(st->owners, txn, &oc, 0)) != 0) {
-		c->close(c);
-		return rc;
-	}
 	memset(&k, 0, sizeof(k));
 	memset(&d, 0, sizeof(d));
 	k.flags = DB_DBT_REALLOC;
@@ -374,14 +370,9 @@ verify_lines(struct store *st, DB_TXN *txn, struct verify_arg *a)
 		id = str(l, "id");
 		state = str(l, "state");
 		sid = str(l, "settlement");
-		memset(&ok, 0, sizeof(ok));
-		memset(&od, 0, sizeof(od));
-		ok.data = (void *)str(l, "owner");
-		ok.size = ok.data ? (u_int32_t)strlen(ok.data) : 0;
-		od.data = k.data;
-		od.size = k.size;
-		if (ok.data == NULL || (rc = oc->get(oc, &ok, &od, DB_GET_BOTH)) ==
-		    DB_NOTFOUND)
+		if (str(l, "owner") == NULL || k.size != 8 ||
+		    (rc = owner_has(st, txn, str(l, "owner"),
+		    ms_be64_get(k.data))) == DB_NOTFOUND)
 			PROBLEM(a, "line %s is missing from its owner's index", id);
 		else if (rc != 0) {
 			json_decref(l);
@@ -419,7 +410,6 @@ verify_lines(struct store *st, DB_TXN *txn, struct verify_arg *a)
 	}
 	free(k.data);
 	free(d.data);
-	oc->close(oc);
 	c->close(c);
 	return rc == DB_NOTFOUND ? 0 : rc;
 }

@@ -11,12 +11,267 @@
 
 #include "apply.h"
 
+/*
+ * The lookups a take makes (a card's user, its product, is the slot
+ * counted?) are
+ * kept in the process from one transaction to the next, as of meta.db's
+ * lookup generation.  A transaction that changes cards.db or counts a
+ * new slot moves the generation on (lookups_changed), in the same
+ * transaction.  A transaction that answers from what is kept has read
+ * the generation first and holds its lock to the end, so a change either
+ * committed before (and the generation read is new: everything kept is
+ * dropped) or commits after it (serialised after this transaction, as if
+ * it had read cards.db itself).
+ */
+#define LOOKUP_GEN	"gen:lookups"
+#define LOOKUPS_MAX	200000		/* entries kept, each kind */
+
+/*
+ * The tables: open addressing on a 64-bit FNV-1a hash, one allocation
+ * per entry.  A table that reaches LOOKUPS_MAX entries starts again
+ * empty (what a take needs comes back at the next look).
+ */
+static uint64_t
+lk_hash(const char *k)
+{
+	uint64_t h = 14695981039346656037ULL;
+
+	for (; *k != '\0'; k++)
+		h = (h ^ (unsigned char)*k) * 1099511628211ULL;
+	return h;
+}
+
+static void
+lk_free(struct lk_table *t)
+{
+	if (t == NULL)
+		return;
+	for (size_t i = 0; i < t->cap; i++)
+		free(t->slot[i]);
+	free(t->slot);
+	free(t);
+}
+
+static struct lk_table *
+lk_new(void)
+{
+	struct lk_table *t = calloc(1, sizeof(*t));
+
+	if (t != NULL && (t->slot = calloc(1024, sizeof(*t->slot))) == NULL) {
+		free(t);
+		t = NULL;
+	}
+	if (t != NULL)
+		t->cap = 1024;
+	return t;
+}
+
+/* The entry of key, or the empty slot where it would go. */
+static char **
+lk_find(const struct lk_table *t, const char *key)
+{
+	size_t i = (size_t)lk_hash(key) & (t->cap - 1);
+
+	while (t->slot[i] != NULL && strcmp(t->slot[i], key) != 0)
+		i = (i + 1) & (t->cap - 1);
+	return &t->slot[i];
+}
+
+/* The value kept for key: 1 and *val (NULL for none), or 0. */
+static int
+lk_get(const struct lk_table *t, const char *key, const char **val)
+{
+	char **e = lk_find(t, key);
+	size_t kl;
+
+	if (*e == NULL)
+		return 0;
+	kl = strlen(*e);
+	*val = (*e)[kl + 1] == '\001' ? NULL : *e + kl + 1;
+	return 1;
+}
+
+/* Keep key -> val (NULL: none); nothing is kept when memory is short. */
+static void
+lk_put(struct lk_table *t, const char *key, const char *val)
+{
+	size_t kl = strlen(key), vl = val != NULL ? strlen(val) : 1;
+	char **e, *ent;
+
+	if (t->n + 1 > LOOKUPS_MAX) {
+		for (size_t i = 0; i < t->cap; i++) {
+			free(t->slot[i]);
+			t->slot[i] = NULL;
+		}
+		t->n = 0;
+	}
+	if (2 * (t->n + 1) > t->cap) {
+		struct lk_table g = { NULL, 2 * t->cap, 0 };
+
+		if ((g.slot = calloc(g.cap, sizeof(*g.slot))) == NULL)
+			return;
+		for (size_t i = 0; i < t->cap; i++)
+			if (t->slot[i] != NULL)
+				*lk_find(&g, t->slot[i]) = t->slot[i];
+		free(t->slot);
+		t->slot = g.slot;
+		t->cap = g.cap;
+	}
+	if (*(e = lk_find(t, key)) != NULL)
+		return;
+	if ((ent = malloc(kl + vl + 2)) == NULL)
+		return;
+	memcpy(ent, key, kl + 1);
+	/* a value of \001 alone stands for none: ids have no controls */
+	memcpy(ent + kl + 1, val != NULL ? val : "\001", vl + 1);
+	*e = ent;
+	t->n++;
+}
+
+void
+lookups_forget(struct store *st)
+{
+	lk_free(st->lk_cards);
+	lk_free(st->lk_uncounted);
+	st->lk_cards = st->lk_uncounted = NULL;
+	if (st->products_seen != NULL)
+		json_object_clear(st->products_seen);
+	st->lk_txn = NULL;
+	st->lk_state = 0;
+}
+
+static int
+is_txn(const struct store *st, DB_TXN *txn)
+{
+	return st->lk_txn == txn && st->lk_txnid == txn->id(txn);
+}
+
+static int
+gen_get(struct store *st, DB_TXN *txn, int64_t *gen, u_int32_t flags)
+{
+	char buf[32];
+	DBT k, d;
+	int rc;
+
+	memset(&k, 0, sizeof(k));
+	k.data = (void *)LOOKUP_GEN;
+	k.size = sizeof(LOOKUP_GEN) - 1;
+	memset(&d, 0, sizeof(d));
+	d.data = buf;
+	d.ulen = sizeof(buf) - 1;
+	d.flags = DB_DBT_USERMEM;
+	rc = st->meta->get(st->meta, txn, &k, &d, flags);
+	if (rc == DB_NOTFOUND) {
+		*gen = 0;
+		return 0;
+	}
+	if (rc != 0)
+		return rc;
+	buf[d.size] = '\0';
+	*gen = strtoll(buf, NULL, 10);
+	return 0;
+}
+
+/* May txn answer from what is kept?  Reads the generation once per txn. */
+static int
+lookups_usable(struct store *st, DB_TXN *txn)
+{
+	int64_t gen;
+
+	if (txn == NULL)
+		return 0;
+	if (is_txn(st, txn))
+		return st->lk_state == 1;
+	if (gen_get(st, txn, &gen, 0) != 0)
+		return 0;
+	if (gen != st->lk_gen || st->lk_cards == NULL ||
+	    st->lk_uncounted == NULL) {
+		lk_free(st->lk_cards);
+		lk_free(st->lk_uncounted);
+		st->lk_cards = lk_new();
+		st->lk_uncounted = lk_new();
+		if (st->products_seen != NULL)
+			json_object_clear(st->products_seen);
+		st->lk_gen = gen;
+	}
+	st->lk_txn = txn;
+	st->lk_txnid = txn->id(txn);
+	st->lk_state = st->lk_cards != NULL && st->lk_uncounted != NULL;
+	return st->lk_state == 1;
+}
+
+int
+lookups_changed(struct store *st, DB_TXN *txn)
+{
+	char buf[32];
+	int64_t gen;
+	DBT k, d;
+	int rc;
+
+	if (is_txn(st, txn) && st->lk_state == 2)
+		return 0;	/* moved on already */
+	if ((rc = gen_get(st, txn, &gen, DB_RMW)) != 0)
+		return rc;
+	snprintf(buf, sizeof(buf), "%" PRId64, gen + 1);
+	memset(&k, 0, sizeof(k));
+	k.data = (void *)LOOKUP_GEN;
+	k.size = sizeof(LOOKUP_GEN) - 1;
+	memset(&d, 0, sizeof(d));
+	d.data = buf;
+	d.size = (u_int32_t)strlen(buf);
+	if ((rc = st->meta->put(st->meta, txn, &k, &d, 0)) != 0)
+		return rc;
+	/* nothing kept is used again before a generation is read anew */
+	lookups_forget(st);
+	st->lk_txn = txn;
+	st->lk_txnid = txn->id(txn);
+	st->lk_state = 2;
+	return 0;
+}
+
 /* User of a card: 0 and user in buf, DB_NOTFOUND, or an error. */
 int
 card_user(struct store *st, DB_TXN *txn, const char *card, char *user,
     size_t len)
 {
-	return db_get_str(st->cards, txn, card, user, len);
+	const char *v;
+	int use = lookups_usable(st, txn), rc;
+	size_t vl;
+
+	if (use && lk_get(st->lk_cards, card, &v)) {
+		if (v == NULL)
+			return DB_NOTFOUND;
+		if ((vl = strlen(v)) >= len)
+			return DB_BUFFER_SMALL;
+		memcpy(user, v, vl + 1);
+		return 0;
+	}
+	rc = db_get_str(st->cards, txn, card, user, len);
+	if (use && (rc == 0 || rc == DB_NOTFOUND))
+		lk_put(st->lk_cards, card, rc == 0 ? user : NULL);
+	return rc;
+}
+
+/* The products kept (sku -> record), or NULL: read products.db. */
+json_t *
+products_kept(struct store *st, DB_TXN *txn)
+{
+	return lookups_usable(st, txn) ? product_cache(st) : NULL;
+}
+
+int
+slot_uncounted(struct store *st, DB_TXN *txn, const char *key)
+{
+	const char *v;
+
+	return lookups_usable(st, txn) && lk_get(st->lk_uncounted, key, &v);
+}
+
+void
+slot_uncounted_add(struct store *st, DB_TXN *txn, const char *key)
+{
+	if (lookups_usable(st, txn))
+		lk_put(st->lk_uncounted, key, "");
 }
 
 /*

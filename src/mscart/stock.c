@@ -18,7 +18,16 @@
 static void
 stock_key(const char *robot, const char *slot, char *key, size_t len)
 {
-	snprintf(key, len, "%s %s", robot, slot);
+	size_t rl = strlen(robot), sl = strlen(slot);
+
+	/* by hand: a take comes here; ids fit (MS_ID_MAX each) */
+	if (rl + 1 + sl >= len) {
+		snprintf(key, len, "%s %s", robot, slot);
+		return;
+	}
+	memcpy(key, robot, rl);
+	key[rl] = ' ';
+	memcpy(key + rl + 1, slot, sl + 1);
 }
 
 int
@@ -49,13 +58,20 @@ static int
 stock_step(struct store *st, DB_TXN *txn, const char *robot, const char *slot,
     int step, int *beyond)
 {
+	char key[2 * MS_ID_MAX + 2];
 	json_t *rec;
 	int64_t n;
 	int rc;
 
 	*beyond = 0;
-	if ((rc = stock_get(st, txn, robot, slot, &rec, 1)) == DB_NOTFOUND)
+	/* most slots are never counted: known so, nothing to read */
+	stock_key(robot, slot, key, sizeof(key));
+	if (slot_uncounted(st, txn, key))
 		return 0;
+	if ((rc = stock_get(st, txn, robot, slot, &rec, 1)) == DB_NOTFOUND) {
+		slot_uncounted_add(st, txn, key);
+		return 0;
+	}
 	if (rc != 0)
 		return rc;
 	n = num(rec, "count") + step;
@@ -95,6 +111,9 @@ stock_set(struct store *st, DB_TXN *txn, const struct restock *r)
 
 	rc = stock_get(st, txn, r->robot, r->slot, &old, 1);
 	if (rc != 0 && rc != DB_NOTFOUND)
+		return rc;
+	/* a slot counted from now on: no process may think it is not */
+	if (rc == DB_NOTFOUND && (rc = lookups_changed(st, txn)) != 0)
 		return rc;
 	if (sku == NULL && old != NULL)
 		sku = str(old, "sku");

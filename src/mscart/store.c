@@ -47,8 +47,7 @@ open_line_key(DB *sec, const DBT *pkey, const DBT *data, DBT *skey)
 	const char *o;
 
 	(void)sec, (void)pkey;
-	if (data->size < LINE_HEAD_LEN + 2 || (p[0] != 'u' && p[0] != 's' &&
-	    p[0] != 'c' && p[0] != 'h'))
+	if (data->size < LINE_HEAD_LEN + 2 || !line_state_open(p[0]))
 		return DB_DONOTINDEX;
 	e = p + data->size;
 	if ((nl = memchr(p + LINE_HEAD_LEN, '\n', data->size - LINE_HEAD_LEN)) ==
@@ -177,6 +176,15 @@ open_dbs(struct store *st)
 	}
 	if ((rc = associate_open_lines(st, txn)) != 0)
 		goto fail;
+	if ((rc = db_create(&st->lines_raw, st->env, 0)) != 0 ||
+	    (rc = st->lines_raw->open(st->lines_raw, txn, "lines.db", NULL,
+	    DB_BTREE, DB_THREAD, 0600)) != 0 ||
+	    (rc = db_create(&st->open_raw, st->env, 0)) != 0 ||
+	    (rc = st->open_raw->open(st->open_raw, txn, "open.db", NULL,
+	    DB_BTREE, DB_THREAD, 0600)) != 0) {
+		ms_warnx("%s: lines.db, open.db: %s", st->home, db_strerror(rc));
+		goto fail;
+	}
 	if ((rc = txn->commit(txn, 0)) != 0)
 		return rc;
 	return 0;
@@ -192,6 +200,11 @@ close_dbs(struct store *st)
 
 	while (store_db_names[n] != NULL)
 		n++;
+	if (st->open_raw != NULL)
+		st->open_raw->close(st->open_raw, 0);
+	if (st->lines_raw != NULL)
+		st->lines_raw->close(st->lines_raw, 0);
+	st->open_raw = st->lines_raw = NULL;
 	/* backwards: the secondary index closes before lines.db (stock.db,
 	 * after it in the list, is no index) */
 	for (int i = n - 1; i >= 0; i--) {
@@ -240,6 +253,7 @@ store_open(struct store *st, const char *home, int nosync)
 void
 store_close(struct store *st)
 {
+	lookups_forget(st);
 	json_decref(st->products_seen);
 	st->products_seen = NULL;
 	free(st->getbuf);
@@ -247,6 +261,8 @@ store_close(struct store *st)
 	st->getbuflen = 0;
 	free(st->tk.p);
 	memset(&st->tk, 0, sizeof(st->tk));
+	free(st->pend.p);
+	memset(&st->pend, 0, sizeof(st->pend));
 	free(st->bulk);
 	st->bulk = NULL;
 	close_dbs(st);
@@ -262,9 +278,11 @@ store_reopen(struct store *st)
 	int nosync = st->opts.nosync;
 
 	memcpy(home, st->home, sizeof(home));
+	lookups_forget(st);
 	json_decref(st->products_seen);
 	free(st->getbuf);
 	free(st->tk.p);
+	free(st->pend.p);
 	free(st->bulk);
 	close_dbs(st);
 	if (st->env != NULL)
@@ -592,6 +610,12 @@ line_state_char(const char *state)
 	return '?';
 }
 
+int
+line_state_open(char state)
+{
+	return state == 'u' || state == 's' || state == 'c' || state == 'h';
+}
+
 static void
 head_encode(unsigned char *b, const struct line_head *h)
 {
@@ -650,16 +674,83 @@ line_put_raw(struct store *st, DB_TXN *txn, int64_t id,
 
 int
 line_put_rec(struct store *st, DB_TXN *txn, int64_t id,
-    const struct line_head *h, char *rec, size_t len)
+    const struct line_head *h, char *rec, size_t len, const char *owner)
 {
 	unsigned char b[8];
+	size_t ol = strlen(owner);
+	unsigned short l2 = (unsigned short)ol;
 	DBT k, d;
+	int rc;
 
+	if (ol > 0xffff || !line_state_open(h->state))
+		return EINVAL;
 	head_encode((unsigned char *)rec, h);
 	ms_be64_put(b, id);
 	dbt_key(&k, b, 8);
 	dbt_key(&d, rec, len);
-	return st->lines->put(st->lines, txn, &k, &d, 0);
+	if ((rc = st->lines_raw->put(st->lines_raw, txn, &k, &d, 0)) != 0)
+		return rc;
+	/* what open_line_key() makes of the record, for open.db */
+	ms_buf_add(&st->pend, &l2, sizeof(l2));
+	ms_buf_add(&st->pend, b, 8);
+	ms_buf_add(&st->pend, owner, ol);
+	if (st->pend.failed)
+		return ENOMEM;
+	st->npend++;
+	return 0;
+}
+
+/* Pending entries: by owner, then line number, as open.db sorts them. */
+static int
+pend_cmp(const void *a, const void *b)
+{
+	const unsigned char *x = *(unsigned char *const *)a;
+	const unsigned char *y = *(unsigned char *const *)b;
+	unsigned short xl, yl;
+	int c;
+
+	memcpy(&xl, x, 2);
+	memcpy(&yl, y, 2);
+	if ((c = memcmp(x + 10, y + 10, xl < yl ? xl : yl)) == 0)
+		c = xl < yl ? -1 : xl > yl;
+	return c != 0 ? c : memcmp(x + 2, y + 2, 8);
+}
+
+int
+open_pending_flush(struct store *st, DB_TXN *txn)
+{
+	unsigned char **v, *p;
+	size_t i, n = st->npend;
+	DBT k, d;
+	int rc = 0;
+
+	if (n == 0)
+		return 0;
+	if ((v = malloc(n * sizeof(*v))) == NULL)
+		return ENOMEM;
+	p = (unsigned char *)st->pend.p;
+	for (i = 0; i < n; i++) {
+		unsigned short ol;
+
+		v[i] = p;
+		memcpy(&ol, p, 2);
+		p += 10 + ol;
+	}
+	qsort(v, n, sizeof(*v), pend_cmp);
+	for (i = 0; i < n && rc == 0; i++) {
+		unsigned short ol;
+
+		memcpy(&ol, v[i], 2);
+		dbt_key(&k, v[i] + 10, ol);
+		dbt_key(&d, v[i] + 2, 8);
+		rc = st->open_raw->put(st->open_raw, txn, &k, &d, 0);
+	}
+	free(v);
+	if (rc == 0) {
+		st->npend = 0;
+		st->pend.len = 0;
+	}
+	return rc;
 }
 
 int
@@ -748,6 +839,13 @@ line_put(struct store *st, DB_TXN *txn, int64_t id, const json_t *v)
 	if ((is = json_dumps(item, JSON_COMPACT | JSON_PRESERVE_ORDER)) != NULL &&
 	    (es = json_dumps(extra, JSON_COMPACT | JSON_PRESERVE_ORDER)) != NULL)
 		rc = line_put_raw(st, txn, id, &h, is, strlen(is), es, strlen(es));
+	/* closed now: owners.db has it from here on (see owner_lines) */
+	if (rc == 0 && !line_state_open(h.state)) {
+		const char *o = json_string_value(json_object_get(v, "owner"));
+
+		if (o != NULL)
+			rc = owner_add(st, txn, o, id);
+	}
 	free(is);
 	free(es);
 	json_decref(item);
@@ -833,7 +931,8 @@ store_counters_save(struct store *st, DB_TXN *txn)
 {
 	int rc;
 
-	if ((rc = events_flush(st, txn)) != 0 ||
+	if ((rc = open_pending_flush(st, txn)) != 0 ||
+	    (rc = events_flush(st, txn)) != 0 ||
 	    (rc = audit_flush(st, txn)) != 0)
 		return rc;
 	if (!st->counters_loaded)
@@ -852,12 +951,75 @@ store_counters_forget(struct store *st)
 	st->counters_loaded = 0;
 	st->tk_count = 0;
 	st->tk.len = 0;
+	st->npend = 0;
+	st->pend.len = 0;
 	events_forget(st);
 }
 
+/* ids (n of them) and more (m), each ascending: one ascending list. */
+static int
+ids_merge(int64_t **ids, size_t *n, int64_t *more, size_t m)
+{
+	int64_t *out, *a = *ids;
+	size_t i = 0, j = 0, k = 0;
+
+	if (m == 0)
+		return 0;
+	if ((out = malloc((*n + m) * sizeof(*out))) == NULL)
+		return ENOMEM;
+	while (i < *n || j < m) {
+		if (j == m || (i < *n && a[i] < more[j]))
+			out[k++] = a[i++];
+		else if (i == *n || more[j] < a[i])
+			out[k++] = more[j++];
+		else {
+			out[k++] = a[i++];
+			j++;
+		}
+	}
+	free(a);
+	*ids = out;
+	*n = k;
+	return 0;
+}
+
+static int	owner_closed_lines(struct store *, DB_TXN *, const char *,
+		    int64_t **, size_t *);
+
+/*
+ * An owner's lines are in two indexes: open.db has the open ones
+ * (Berkeley DB keeps it as lines change; a take's entry comes from
+ * open_pending_flush), owners.db those that left the open states
+ * (line_put adds them), so that a take writes one index, not two.
+ * owners.db may also name open lines: a credit line, a line that moved
+ * owner, and every line of a ledger written before this was so.  The
+ * union, in line order, is the owner's lines.
+ */
 int
 owner_lines(struct store *st, DB_TXN *txn, const char *owner, int64_t **ids,
     size_t *n)
+{
+	int64_t *open;
+	size_t m;
+	int rc;
+
+	if ((rc = owner_closed_lines(st, txn, owner, ids, n)) != 0)
+		return rc;
+	if ((rc = owner_open_lines(st, txn, owner, &open, &m)) == 0) {
+		rc = ids_merge(ids, n, open, m);
+		free(open);
+	}
+	if (rc != 0) {
+		free(*ids);
+		*ids = NULL;
+		*n = 0;
+	}
+	return rc;
+}
+
+static int
+owner_closed_lines(struct store *st, DB_TXN *txn, const char *owner,
+    int64_t **ids, size_t *n)
 {
 	DBC *c;
 	DBT k, d;
@@ -918,8 +1080,9 @@ out:
 int
 owner_first(struct store *st, DB_TXN *txn, const char *owner, int64_t *id)
 {
-	unsigned char b[8];
-	DBT k, d;
+	unsigned char b[8], pb[8];
+	DBT k, d, pk;
+	int64_t closed = -1;
 	int rc;
 
 	dbt_key(&k, owner, strlen(owner));
@@ -927,10 +1090,58 @@ owner_first(struct store *st, DB_TXN *txn, const char *owner, int64_t *id)
 	d.data = b;
 	d.ulen = sizeof(b);
 	d.flags = DB_DBT_USERMEM;
-	if ((rc = st->owners->get(st->owners, txn, &k, &d, 0)) != 0)
+	rc = st->owners->get(st->owners, txn, &k, &d, 0);
+	if (rc == 0)
+		closed = d.size == 8 ? ms_be64_get(b) : 0;
+	else if (rc != DB_NOTFOUND)
 		return rc;
-	*id = d.size == 8 ? ms_be64_get(b) : 0;
+	memset(&pk, 0, sizeof(pk));
+	pk.data = pb;
+	pk.ulen = sizeof(pb);
+	pk.flags = DB_DBT_USERMEM;
+	memset(&d, 0, sizeof(d));
+	d.flags = DB_DBT_USERMEM | DB_DBT_PARTIAL;	/* the number only */
+	dbt_key(&k, owner, strlen(owner));
+	rc = st->open_lines->pget(st->open_lines, txn, &k, &pk, &d, 0);
+	if (rc == DB_NOTFOUND) {
+		if (closed < 0)
+			return DB_NOTFOUND;
+		*id = closed;
+		return 0;
+	}
+	if (rc != 0)
+		return rc;
+	*id = pk.size == 8 ? ms_be64_get(pb) : 0;
+	if (closed >= 0 && closed < *id)
+		*id = closed;
 	return 0;
+}
+
+/* Is line id in owner's index, owners.db or open.db? (verify) */
+int
+owner_has(struct store *st, DB_TXN *txn, const char *owner, int64_t id)
+{
+	unsigned char b[8];
+	DBT k, d, pk;
+	int rc;
+
+	ms_be64_put(b, id);
+	dbt_key(&k, owner, strlen(owner));
+	dbt_key(&d, b, 8);
+	d.ulen = 8;
+	d.flags = DB_DBT_USERMEM;
+	rc = st->owners->get(st->owners, txn, &k, &d, DB_GET_BOTH);
+	if (rc != DB_NOTFOUND)
+		return rc;
+	dbt_key(&k, owner, strlen(owner));
+	ms_be64_put(b, id);
+	dbt_key(&pk, b, 8);
+	pk.ulen = 8;
+	pk.flags = DB_DBT_USERMEM;
+	memset(&d, 0, sizeof(d));
+	d.flags = DB_DBT_USERMEM | DB_DBT_PARTIAL;
+	return st->open_lines->pget(st->open_lines, txn, &k, &pk, &d,
+	    DB_GET_BOTH);
 }
 
 /*

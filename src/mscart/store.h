@@ -37,6 +37,17 @@ struct store {
 	DB	*audit;		/* number (8 bytes BE) -> audit JSON */
 	DB	*meta;		/* counter name -> int64 */
 	DB	*open_lines;	/* owner -> open lines (secondary of lines) */
+	/*
+	 * lines.db and open.db again, not associated: a take's new line
+	 * goes in through lines_raw, and its open.db entry (what the
+	 * association would write) waits in pend until the batch's other
+	 * messages or its commit need it; open_pending_flush writes them
+	 * all in key order, one pass over open.db instead of a search
+	 * from the root for each take.
+	 */
+	DB	*lines_raw, *open_raw;
+	struct ms_buf pend;	/* per entry: owner length (2), id (8), owner */
+	size_t	 npend;
 	DB	*stock;		/* "robot slot" -> stock JSON (stock.c) */
 	char	 home[1024];
 	int	 replicated;	/* one site of a group (replica.c) */
@@ -55,7 +66,24 @@ struct store {
 	char	 now[MS_TIME_LEN];
 	void	*getbuf;	/* DB_DBT_REALLOC buffer of line_get_item */
 	void	*bulk;		/* OWNER_BULK bytes for owner_lines() */
+	/*
+	 * What a take looks up, kept between transactions (lookup.c):
+	 * card -> user (null: no user) and the slots nobody counts, as
+	 * of meta.db's lookup generation lk_gen, which every change to
+	 * cards.db or to which slots are counted moves on.
+	 */
+	struct lk_table	*lk_cards, *lk_uncounted;
+	int64_t	 lk_gen;
+	DB_TXN	*lk_txn;	/* the transaction that read lk_gen... */
+	u_int32_t lk_txnid;	/* ...by its id */
+	int	 lk_state;	/* for it: 1 read, 2 changed (no cache) */
 	u_int32_t getbuflen;
+};
+
+/* What a take looks up, kept: key -> value (or none), lookup.c. */
+struct lk_table {
+	char	**slot;		/* "key\0value\0", or "key\0" alone */
+	size_t	  cap, n;	/* cap a power of two, n < cap / 2 */
 };
 
 /* Owner keys of cart lines. */
@@ -65,6 +93,13 @@ struct store {
 #define OWNER_HELD	"h:"	/* h:SKU, takes of a product not in the catalogue */
 
 int	store_open(struct store *, const char *home, int nosync);
+/* lookup.c: what a take looks up, kept between transactions */
+void	lookups_forget(struct store *);
+/*
+ * Before txn changes cards.db or makes a slot counted: moves the lookup
+ * generation on, so that no process answers from what it kept.
+ */
+int	lookups_changed(struct store *, DB_TXN *);
 void	store_close(struct store *);
 /* Close and reopen after DB_RUNRECOVERY. */
 int	store_reopen(struct store *);
@@ -118,13 +153,14 @@ json_t	*line_decode(const void *data, size_t size);
 int	line_get_item(struct store *, DB_TXN *, DBC *cur, int64_t id,
 	    struct line_head *, const char **item, size_t *itemlen);
 /*
- * The hot path of a take: the whole record built by the caller,
- * LINE_HEAD_LEN bytes of room, then item, '\n' and extras.  The head is
- * written here.
+ * The hot path of a take: a new open line of owner, the whole record
+ * built by the caller, LINE_HEAD_LEN bytes of room, then item, '\n' and
+ * extras ({"owner":...} first).  The head is written here; the line's
+ * open.db entry is pending (open_pending_flush).
  */
 #define LINE_HEAD_LEN	12	/* state, currency[3], price (8 bytes BE) */
 int	line_put_rec(struct store *, DB_TXN *, int64_t id,
-	    const struct line_head *, char *rec, size_t len);
+	    const struct line_head *, char *rec, size_t len, const char *owner);
 char	line_state_char(const char *state);
 
 /*
@@ -165,7 +201,9 @@ int	store_counters_save(struct store *, DB_TXN *);
 void	store_counters_forget(struct store *);
 
 /*
- * Line numbers of an owner, in order.  The array is malloc'd.
+ * Line numbers of an owner, in order: those of owners.db and open.db
+ * (owners.db has a line once it is no longer open).  The array is
+ * malloc'd.
  */
 int	owner_lines(struct store *, DB_TXN *, const char *owner, int64_t **ids,
 	    size_t *n);
@@ -173,6 +211,8 @@ int	owner_lines(struct store *, DB_TXN *, const char *owner, int64_t **ids,
 int	owner_open_lines(struct store *, DB_TXN *, const char *owner,
 	    int64_t **ids, size_t *n);
 int	owner_add(struct store *, DB_TXN *, const char *owner, int64_t id);
+/* The open.db entries of the takes so far, written (before a read). */
+int	open_pending_flush(struct store *, DB_TXN *);
 /* The owner's first line number, or DB_NOTFOUND. */
 int	owner_first(struct store *, DB_TXN *, const char *owner, int64_t *id);
 /*
@@ -184,6 +224,10 @@ int	open_lines_walk(struct store *, DB_TXN *, const char *owner,
 	    int (*fn)(const struct line_head *, const char *item, size_t len,
 	    void *arg), void *arg);
 int	owner_del(struct store *, DB_TXN *, const char *owner, int64_t id);
+/* 0 when line id is in owner's index, else DB_NOTFOUND or an error. */
+int	owner_has(struct store *, DB_TXN *, const char *owner, int64_t id);
+/* Unpaid, settling, credit or held: a state open.db indexes. */
+int	line_state_open(char state);
 
 /* Append one audit record: who did what, with details (reference stolen). */
 int	audit_add(struct store *, DB_TXN *, const char *who, const char *what,

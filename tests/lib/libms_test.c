@@ -249,6 +249,44 @@ test_writer(void)
 	json_decref(j);
 }
 
+/* ms_event_id: "robot:seq", formatted by hand (the hot path of a take). */
+static void
+test_event_id(void)
+{
+	char buf[32];
+	json_t *o;
+
+	o = json_pack("{s:s,s:i}", "robot", "r1", "seq", 42);
+	ok(ms_event_id(o, buf, sizeof(buf)) == 0 && strcmp(buf, "r1:42") == 0,
+	    "event id: r1:42");
+	ok(ms_event_id(o, buf, 6) == 0 && strcmp(buf, "r1:42") == 0,
+	    "event id: a buffer just long enough");
+	ok(ms_event_id(o, buf, 5) == -1, "event id: one byte short is -1");
+	json_decref(o);
+	o = json_pack("{s:s,s:I}", "robot", "robot-7", "seq",
+	    (json_int_t)9223372036854775807LL);
+	ok(ms_event_id(o, buf, sizeof(buf)) == 0 &&
+	    strcmp(buf, "robot-7:9223372036854775807") == 0,
+	    "event id: the largest seq");
+	json_decref(o);
+	o = json_pack("{s:s,s:I}", "robot", "r", "seq",
+	    (json_int_t)(-9223372036854775807LL - 1));
+	ok(ms_event_id(o, buf, sizeof(buf)) == 0 &&
+	    strcmp(buf, "r:-9223372036854775808") == 0,
+	    "event id: the smallest seq, as written");
+	json_decref(o);
+	o = json_pack("{s:s,s:i}", "robot", "r1", "seq", 0);
+	ok(ms_event_id(o, buf, sizeof(buf)) == 0 && strcmp(buf, "r1:0") == 0,
+	    "event id: seq 0");
+	json_decref(o);
+	o = json_pack("{s:s,s:s}", "robot", "r1", "seq", "42");
+	ok(ms_event_id(o, buf, sizeof(buf)) == -1, "event id: a string seq is -1");
+	json_decref(o);
+	o = json_pack("{s:i}", "seq", 1);
+	ok(ms_event_id(o, buf, sizeof(buf)) == -1, "event id: no robot is -1");
+	json_decref(o);
+}
+
 static void
 test_misc(void)
 {
@@ -278,6 +316,7 @@ main(void)
 	test_reader();
 	test_nonblock();
 	test_misc();
+	test_event_id();
 	test_writer();	/* last: it leaves the sticky write error set */
 	printf("1..%d\n", n);
 	return failed ? 1 : 0;
