@@ -14,14 +14,6 @@ ev() {	# ev TS TYPE FIELDS: robot r1's next event
 	    mscart apply >/dev/null
 }
 take() { ev "$1" take ",\"slot\":\"A1\",\"sku\":\"cola\",\"card\":\"line:$2\""; }
-pay_all() {	# settle every due charge as succeeded
-	mscart due | python3 -c 'import json,sys
-for l in sys.stdin:
-    c = json.loads(l)
-    print(json.dumps({"type": "charged", "settlement": c["settlement"], "key": c["key"],
-        "status": "succeeded", "amount": c["amount"], "currency": c["currency"],
-        "gateway_id": "ch_" + c["settlement"]}))' | mscart settle >/dev/null
-}
 {
 	printf '{"type":"product","sku":"cola","name":"Cola","price":150,"currency":"EUR"}\n'
 	for u in alice bob carol; do

@@ -16,14 +16,6 @@ take() {	# take USER: robot r1's next take of a cola by USER's card
 	printf '{"type":"take","ts":"2026-11-01T10:00:%02d.000Z","robot":"r1","seq":%d,"slot":"A1","sku":"cola","card":"line:%s"}\n' \
 	    "$((seq % 60))" "$seq" "$1" | mscart apply >/dev/null
 }
-pay_all() {	# settle every due charge as succeeded
-	mscart due | python3 -c 'import json,sys
-for l in sys.stdin:
-    c = json.loads(l)
-    print(json.dumps({"type": "charged", "settlement": c["settlement"], "key": c["key"],
-        "status": "succeeded", "amount": c["amount"], "currency": c["currency"],
-        "gateway_id": "ch_" + c["settlement"]}))' | mscart settle >/dev/null
-}
 ids() {	# ids USER: the line ids of show -a USER, in the order printed
 	mscart show -a "$1" | python3 -c 'import json,sys
 print(" ".join(i["id"] for i in json.load(sys.stdin)["items"]))'

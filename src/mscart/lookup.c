@@ -146,32 +146,6 @@ is_txn(const struct store *st, DB_TXN *txn)
 	return st->lk_txn == txn && st->lk_txnid == txn->id(txn);
 }
 
-static int
-gen_get(struct store *st, DB_TXN *txn, int64_t *gen, u_int32_t flags)
-{
-	char buf[32];
-	DBT k, d;
-	int rc;
-
-	memset(&k, 0, sizeof(k));
-	k.data = (void *)LOOKUP_GEN;
-	k.size = sizeof(LOOKUP_GEN) - 1;
-	memset(&d, 0, sizeof(d));
-	d.data = buf;
-	d.ulen = sizeof(buf) - 1;
-	d.flags = DB_DBT_USERMEM;
-	rc = st->meta->get(st->meta, txn, &k, &d, flags);
-	if (rc == DB_NOTFOUND) {
-		*gen = 0;
-		return 0;
-	}
-	if (rc != 0)
-		return rc;
-	buf[d.size] = '\0';
-	*gen = strtoll(buf, NULL, 10);
-	return 0;
-}
-
 /* May txn answer from what is kept?  Reads the generation once per txn. */
 static int
 lookups_usable(struct store *st, DB_TXN *txn)
@@ -182,7 +156,7 @@ lookups_usable(struct store *st, DB_TXN *txn)
 		return 0;
 	if (is_txn(st, txn))
 		return st->lk_state == 1;
-	if (gen_get(st, txn, &gen, 0) != 0)
+	if (meta_int_get(st, txn, LOOKUP_GEN, 0, 0, &gen) != 0)
 		return 0;
 	if (gen != st->lk_gen || st->lk_cards == NULL ||
 	    st->lk_uncounted == NULL) {
@@ -203,23 +177,14 @@ lookups_usable(struct store *st, DB_TXN *txn)
 int
 lookups_changed(struct store *st, DB_TXN *txn)
 {
-	char buf[32];
 	int64_t gen;
-	DBT k, d;
 	int rc;
 
 	if (is_txn(st, txn) && st->lk_state == 2)
 		return 0;	/* moved on already */
-	if ((rc = gen_get(st, txn, &gen, DB_RMW)) != 0)
+	if ((rc = meta_int_get(st, txn, LOOKUP_GEN, 0, DB_RMW, &gen)) != 0)
 		return rc;
-	snprintf(buf, sizeof(buf), "%" PRId64, gen + 1);
-	memset(&k, 0, sizeof(k));
-	k.data = (void *)LOOKUP_GEN;
-	k.size = sizeof(LOOKUP_GEN) - 1;
-	memset(&d, 0, sizeof(d));
-	d.data = buf;
-	d.size = (u_int32_t)strlen(buf);
-	if ((rc = st->meta->put(st->meta, txn, &k, &d, 0)) != 0)
+	if ((rc = meta_int_put(st, txn, LOOKUP_GEN, gen + 1)) != 0)
 		return rc;
 	/* nothing kept is used again before a generation is read anew */
 	lookups_forget(st);

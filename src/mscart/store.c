@@ -880,21 +880,23 @@ line_id_format(int64_t id, char *buf, size_t len)
 	tb_i64(&b, id);
 }
 
-static int
-counter_get(struct store *st, DB_TXN *txn, const char *name, int64_t *v)
+/* An integer kept in meta.db: dflt when there is none yet. */
+int
+meta_int_get(struct store *st, DB_TXN *txn, const char *name, int64_t dflt,
+    u_int32_t flags, int64_t *v)
 {
 	char buf[32];
+	DBT k, d;
 	int rc;
 
-	DBT k, d;
 	dbt_key(&k, name, strlen(name));
 	memset(&d, 0, sizeof(d));
 	d.data = buf;
 	d.ulen = sizeof(buf) - 1;
 	d.flags = DB_DBT_USERMEM;
-	rc = st->meta->get(st->meta, txn, &k, &d, DB_RMW);
+	rc = st->meta->get(st->meta, txn, &k, &d, flags);
 	if (rc == DB_NOTFOUND) {
-		*v = 1;
+		*v = dflt;
 		return 0;
 	}
 	if (rc != 0)
@@ -904,13 +906,20 @@ counter_get(struct store *st, DB_TXN *txn, const char *name, int64_t *v)
 	return 0;
 }
 
-static int
-counter_put(struct store *st, DB_TXN *txn, const char *name, int64_t v)
+int
+meta_int_put(struct store *st, DB_TXN *txn, const char *name, int64_t v)
 {
 	char buf[32];
 
 	snprintf(buf, sizeof(buf), "%" PRId64, v);
 	return db_put_str(st->meta, txn, name, buf);
+}
+
+/* The next line, settlement and audit numbers start at 1. */
+static int
+counter_get(struct store *st, DB_TXN *txn, const char *name, int64_t *v)
+{
+	return meta_int_get(st, txn, name, 1, DB_RMW, v);
 }
 
 int
@@ -937,9 +946,9 @@ store_counters_save(struct store *st, DB_TXN *txn)
 		return rc;
 	if (!st->counters_loaded)
 		return 0;
-	if ((rc = counter_put(st, txn, "line", st->next_line)) != 0 ||
-	    (rc = counter_put(st, txn, "settlement", st->next_sett)) != 0 ||
-	    (rc = counter_put(st, txn, "audit", st->next_audit)) != 0)
+	if ((rc = meta_int_put(st, txn, "line", st->next_line)) != 0 ||
+	    (rc = meta_int_put(st, txn, "settlement", st->next_sett)) != 0 ||
+	    (rc = meta_int_put(st, txn, "audit", st->next_audit)) != 0)
 		return rc;
 	st->counters_loaded = 0;
 	return 0;

@@ -195,6 +195,11 @@ int	events_flush(struct store *, DB_TXN *);
 void	events_robot_add(const DBT *k, const DBT *d, void *arg);
 void	events_forget(struct store *);
 
+/* An integer of meta.db (dflt when missing), and setting one. */
+int	meta_int_get(struct store *, DB_TXN *, const char *name, int64_t dflt,
+	    u_int32_t flags, int64_t *);
+int	meta_int_put(struct store *, DB_TXN *, const char *name, int64_t);
+
 /* Counters, read once per batch with a write lock and saved at its end. */
 int	store_counters_load(struct store *, DB_TXN *);
 int	store_counters_save(struct store *, DB_TXN *);
