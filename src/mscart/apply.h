@@ -25,7 +25,8 @@ struct evfields {
 };
 
 struct ctx {
-	const struct evfields *f;	/* or NULL */
+	const struct evfields *f;	/* or NULL: apply_event fills own */
+	struct evfields	 own;
 	struct store	*st;
 	DB_TXN		*txn;
 	const struct role *role;
@@ -41,6 +42,9 @@ struct ctx {
 					   charged result given again) */
 	char		 event[MS_ID_MAX + 24];	/* "robot:seq" or "" */
 };
+
+/* apply_event.c: an event's fields, looked up in m */
+void	 evfields_fill(struct evfields *, const json_t *m);
 
 /* dispatch.c */
 int	 dispatch(struct ctx *, enum ms_msg_type);

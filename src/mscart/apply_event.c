@@ -12,6 +12,19 @@
 
 #include "apply.h"
 
+void
+evfields_fill(struct evfields *f, const json_t *m)
+{
+	f->robot = str(m, "robot");
+	f->slot = str(m, "slot");
+	f->sku = str(m, "sku");
+	f->card = str(m, "card");
+	f->ts = str(m, "ts");
+	f->seq = num(m, "seq");
+	f->ok = f->robot != NULL &&
+	    ms_event_id(m, f->event, sizeof(f->event)) == 0;
+}
+
 /* prefix and id into owner (a take's hot path: no snprintf). */
 static int
 owner_key(char *owner, size_t len, const char *prefix, const char *id)
@@ -62,19 +75,11 @@ apply_take(struct ctx *c)
 	int64_t lid, price;
 	int rc, beyond;
 
-	if (c->f != NULL) {
-		card = c->f->card;
-		sku = c->f->sku;
-		robot = c->f->robot;
-		slot = c->f->slot;
-		ts = c->f->ts;
-	} else {
-		card = str(c->msg, "card");
-		sku = str(c->msg, "sku");
-		robot = str(c->msg, "robot");
-		slot = str(c->msg, "slot");
-		ts = str(c->msg, "ts");
-	}
+	card = c->f->card;
+	sku = c->f->sku;
+	robot = c->f->robot;
+	slot = c->f->slot;
+	ts = c->f->ts;
 	/* takes read the same few products again and again: kept */
 	if ((kept = products_kept(st, c->txn)) != NULL &&
 	    (p = json_object_get(kept, sku)) != NULL)
@@ -377,26 +382,21 @@ apply_event(struct ctx *c, enum ms_msg_type type)
 	int rc, dup = 0;
 	json_t *ack;
 
-	if (c->f != NULL) {
-		robot = c->f->robot;
-		if (c->f->ok)
-			memcpy(c->event, c->f->event, sizeof(c->event));
-	} else {
-		robot = str(c->msg, "robot");
-		if (robot != NULL &&
-		    ms_event_id(c->msg, c->event, sizeof(c->event)) == -1)
-			robot = NULL;
+	if (c->f == NULL) {
+		evfields_fill(&c->own, c->msg);
+		c->f = &c->own;
 	}
-	if (robot == NULL || (c->f != NULL && !c->f->ok))
+	robot = c->f->robot;
+	if (!c->f->ok)
 		return refuse(c, "invalid", "%s: mscart needs \"robot\" and "
 		    "\"seq\" on every event (exactly once)", tname);
+	memcpy(c->event, c->f->event, sizeof(c->event));
 	if (c->role->kind == ROLE_TERMINAL || (c->role->kind == ROLE_ROBOT &&
 	    strcmp(c->role->id, robot) != 0))
 		return refuse(c, "forbidden", "%s: role %s may not send events "
 		    "of robot %s", tname, c->role->who, robot);
 	/* a refused event is not claimed, so it leaves nothing behind */
-	seq = c->f != NULL ? (int64_t)c->f->seq :
-	    (int64_t)json_integer_value(json_object_get(c->msg, "seq"));
+	seq = (int64_t)c->f->seq;
 	if ((rc = event_seen(st, c->txn, robot, seq, &dup)) != 0)
 		return rc;
 	if (!dup) {

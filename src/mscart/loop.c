@@ -416,14 +416,7 @@ item_parse(struct item *it, const struct ms_reader *r, const struct loop_opts *o
 	it->msg = m;
 	it->type = t;
 	/* what the main thread would look up for an event, looked up here */
-	it->f.robot = str(m, "robot");
-	it->f.slot = str(m, "slot");
-	it->f.sku = str(m, "sku");
-	it->f.card = str(m, "card");
-	it->f.ts = str(m, "ts");
-	it->f.seq = num(m, "seq");
-	it->f.ok = it->f.robot != NULL &&
-	    ms_event_id(m, it->f.event, sizeof(it->f.event)) == 0;
+	evfields_fill(&it->f, m);
 }
 
 /*
